@@ -1,0 +1,37 @@
+package dev.syrup.api;
+
+import dev.syrup.api.map.SyrupMap;
+import java.util.List;
+
+/**
+ * The daemon's deployment service: the one entry point the shell, the control socket and
+ * other bundles use to deploy, replace and remove policies.
+ */
+public interface Deployer {
+
+    /** Hooks currently installed, sorted by name. */
+    List<Hook> hooks();
+
+    /** Names of the built-in policies, sorted. */
+    List<String> builtins();
+
+    /**
+     * Compiles, verifies and installs a policy. On any failure nothing changes: no deployment
+     * is added, and a replaced policy keeps running.
+     *
+     * @return the new (or, with {@code replace}, the updated) deployment
+     */
+    Deployment deploy(DeployRequest request) throws SyrupException;
+
+    /** Removes a deployment and restores the layer's default. */
+    void undeploy(String id) throws SyrupException;
+
+    /** Live deployments in the order they were created. */
+    List<Deployment> list();
+
+    /** Maps the deployment's policy declares. */
+    List<SyrupMap> maps(String id) throws SyrupException;
+
+    /** One Map of a deployment, by the name the policy declares. */
+    SyrupMap map(String id, String name) throws SyrupException;
+}

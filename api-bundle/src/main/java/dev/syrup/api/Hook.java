@@ -1,0 +1,45 @@
+package dev.syrup.api;
+
+/**
+ * A scheduling hook: a place in the stack where a policy's {@code schedule()} runs.
+ *
+ * <p>A backend bundle registers one service per hook. The daemon tracks these services
+ * dynamically; when the service goes away the daemon closes every deployment it opened.
+ *
+ * <p>Deploying is two steps so that the policy can be compiled for the executors found:
+ * {@link #open(Target)} claims the inputs and adopts the executors, then
+ * {@link HookDeployment#install(java.nio.file.Path)} loads and attaches the compiled policy.
+ */
+public interface Hook {
+
+    /** Service property carrying {@link #name()}, for filters such as {@code (syrup.hook=socket_select)}. */
+    String NAME_PROPERTY = "syrup.hook";
+
+    /** Short, stable name used on the command line, e.g. {@code socket_select}. */
+    String name();
+
+    InputKind input();
+
+    ExecutorKind executor();
+
+    /** Whether this hook can deploy here; checked again on every deploy. */
+    Availability availability();
+
+    /**
+     * The C glue compiled together with the policy: it includes {@code syrup.h}, then the
+     * policy file (by the given include path, so compiler errors name the user's file),
+     * declares the executor map and turns {@code schedule()}'s result into the hook's action.
+     *
+     * @param policyInclude path of the policy's C file, as it should appear in
+     *                      {@code #include "..."}
+     */
+    String wrapper(String policyInclude);
+
+    /**
+     * Claims {@code target}'s inputs and adopts their executors. Nothing is attached yet.
+     *
+     * @throws SyrupException {@code NO_EXECUTORS} when there is nothing to schedule onto,
+     *                        {@code UNAVAILABLE} when the hook cannot run here
+     */
+    HookDeployment open(Target target) throws SyrupException;
+}

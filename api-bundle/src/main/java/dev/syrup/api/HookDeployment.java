@@ -1,0 +1,38 @@
+package dev.syrup.api;
+
+import dev.syrup.api.map.SyrupMap;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * One policy slot at a hook: the executors adopted for a target and the policy running there.
+ * It owns every kernel object it creates; {@link #close()} releases all of them and restores
+ * the layer's default scheduling.
+ */
+public interface HookDeployment extends AutoCloseable {
+
+    Target target();
+
+    /** Number of executors; the policy's valid indexes are {@code 0 .. executors()-1}. */
+    int executors();
+
+    /** One line per executor, in index order, for people (e.g. {@code socket inode 81234 pid 77}). */
+    List<String> describeExecutors();
+
+    /**
+     * Loads the compiled policy and makes it the one that runs. When a policy already runs,
+     * this is make-before-break: the new program is loaded and verified first and swapped in
+     * atomically; on any failure the old one keeps running and nothing changes.
+     *
+     * @param object the ELF object the daemon compiled from the policy and {@link Hook#wrapper}
+     * @throws SyrupException {@code VERIFIER} with the verifier's reason, or {@code KERNEL}
+     */
+    void install(Path object) throws SyrupException;
+
+    /** The Maps the running policy declares (not the executor map), empty before install. */
+    List<SyrupMap> maps();
+
+    /** Detaches, restores the default, releases every fd, program, map and pin. Idempotent. */
+    @Override
+    void close();
+}

@@ -1,0 +1,38 @@
+package dev.syrup.api.map;
+
+import dev.syrup.api.SyrupException;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.SortedMap;
+
+/**
+ * A Map a policy declares: u32 keys and u64 values by default (paper §3.4).
+ * Operations go to the live kernel object; they are atomic per element.
+ */
+public interface SyrupMap {
+
+    /** Name as declared in the policy. */
+    String name();
+
+    /** Kernel map type, e.g. {@code array}, {@code hash}. */
+    String type();
+
+    int keySize();
+
+    int valueSize();
+
+    int maxEntries();
+
+    /** Where it is pinned in bpffs, if it is. */
+    Optional<String> pinnedPath();
+
+    OptionalLong lookup(int key) throws SyrupException;
+
+    void update(int key, long value) throws SyrupException;
+
+    /** @return whether the key was present (array maps cannot delete: {@code INVALID}) */
+    boolean delete(int key) throws SyrupException;
+
+    /** All entries in key order (an array map lists every index). */
+    SortedMap<Integer, Long> dump() throws SyrupException;
+}

@@ -1,0 +1,102 @@
+/*
+ * syrup.h — the one header every Syrup policy includes (the hook's generated glue includes it
+ * before the policy, so a policy file may also omit the #include).
+ *
+ * A policy is one function:
+ *
+ *     uint32_t schedule(void *pkt_start, void *pkt_end);
+ *
+ * returning an executor index (0 .. NUM_EXECUTORS-1), SYR_PASS (let the layer's default
+ * decide) or SYR_DROP. At socket_select, pkt_start points at the L4 (UDP/TCP) header.
+ * Every read through pkt_start must be bounds-checked against pkt_end, or the verifier
+ * rejects the policy.
+ */
+#ifndef SYRUP_H
+#define SYRUP_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+/* The paper's policies use the C99 names; <stdint.h> is not usable with -target bpf. */
+typedef __u8 uint8_t;
+typedef __u16 uint16_t;
+typedef __u32 uint32_t;
+typedef __u64 uint64_t;
+typedef __s8 int8_t;
+typedef __s16 int16_t;
+typedef __s32 int32_t;
+typedef __s64 int64_t;
+
+/* Special return values of schedule(). */
+#define SYR_PASS 0xFFFFFFFFu
+#define SYR_DROP 0xFFFFFFFEu
+#ifndef PASS
+#define PASS SYR_PASS
+#endif
+#ifndef DROP
+#define DROP SYR_DROP
+#endif
+
+/* Number of executors the deployment adopted; syrupd passes it with -D at compile time. */
+#ifndef NUM_EXECUTORS
+#define NUM_EXECUTORS 1
+#endif
+#ifndef NUM_THREADS
+#define NUM_THREADS NUM_EXECUTORS
+#endif
+
+/* Request format used by the demo, the tests and the built-in policies: the UDP payload
+ * starts with the request type (little-endian u32) and the user id (little-endian u32). */
+#define SYR_REQ_GET 0
+#define SYR_REQ_SCAN 1
+struct syr_request {
+	uint32_t type;
+	uint32_t user_id;
+};
+
+/*
+ * Maps. u32 keys and u64 values by default (paper §3.4); syrupd creates and pins them per
+ * deployment. Array maps are memory-mappable so applications read them without syscalls.
+ *
+ *     SYR_MAP(busy, 16);                        array, u32 -> u64, 16 entries
+ *     SYR_HASH_MAP(tokens, 1024);               hash, u32 -> u64
+ *     SYR_MAP_OF(stats, struct my_stats, 16);   array of a fixed-size struct
+ */
+#define SYR_MAP_OF(_name, _value_type, _max)                                   \
+	struct {                                                                   \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                      \
+		__uint(max_entries, _max);                                             \
+		__uint(map_flags, BPF_F_MMAPABLE);                                     \
+		__type(key, __u32);                                                    \
+		__type(value, _value_type);                                            \
+	} _name SEC(".maps")
+
+#define SYR_MAP(_name, _max) SYR_MAP_OF(_name, __u64, _max)
+
+#define SYR_HASH_MAP(_name, _max)                                              \
+	struct {                                                                   \
+		__uint(type, BPF_MAP_TYPE_HASH);                                       \
+		__uint(max_entries, _max);                                             \
+		__type(key, __u32);                                                    \
+		__type(value, __u64);                                                  \
+	} _name SEC(".maps")
+
+/* Paper Table 1, policy side. Lookup returns a pointer to the value or NULL. */
+#define syr_map_lookup_elem(map, key) bpf_map_lookup_elem((map), (key))
+#define syr_map_update_elem(map, key, value) bpf_map_update_elem((map), (key), (value), BPF_ANY)
+#define syr_map_delete_elem(map, key) bpf_map_delete_elem((map), (key))
+
+/* A pseudo-random u32, for policies that probe executors at random. */
+#define syr_random() bpf_get_prandom_u32()
+
+/* Bounds check: true when [p, p + n) lies inside the packet. */
+#define syr_has(p, n, end) ((void *)(p) + (n) <= (void *)(end))
+
+#endif /* SYRUP_H */
