@@ -7,7 +7,7 @@ package dev.syrup.api;
  * dynamically; when the service goes away the daemon closes every deployment it opened.
  *
  * <p>Deploying is two steps so that the policy can be compiled for the executors found:
- * {@link #open(Target)} claims the inputs and adopts the executors, then
+ * {@link #open(Target, java.nio.file.Path)} claims the inputs and adopts the executors, then
  * {@link HookDeployment#install(java.nio.file.Path)} loads and attaches the compiled policy.
  */
 public interface Hook {
@@ -38,8 +38,10 @@ public interface Hook {
     /**
      * Claims {@code target}'s inputs and adopts their executors. Nothing is attached yet.
      *
+     * @param pinDir bpffs directory the deployment pins its objects under (created by the
+     *               hook, removed on close), e.g. {@code /sys/fs/bpf/syrup/admin/d1}
      * @throws SyrupException {@code NO_EXECUTORS} when there is nothing to schedule onto,
      *                        {@code UNAVAILABLE} when the hook cannot run here
      */
-    HookDeployment open(Target target) throws SyrupException;
+    HookDeployment open(Target target, java.nio.file.Path pinDir) throws SyrupException;
 }

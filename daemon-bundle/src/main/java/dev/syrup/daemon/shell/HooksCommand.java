@@ -1,0 +1,35 @@
+package dev.syrup.daemon.shell;
+
+import dev.syrup.api.Deployer;
+import dev.syrup.api.Hook;
+import org.apache.karaf.shell.api.action.Action;
+import org.apache.karaf.shell.api.action.Command;
+import org.apache.karaf.shell.api.action.Option;
+import org.apache.karaf.shell.api.action.lifecycle.Reference;
+import org.apache.karaf.shell.api.action.lifecycle.Service;
+import org.apache.karaf.shell.support.table.ShellTable;
+
+@Command(scope = "syrup", name = "hooks", description = "Lists the scheduling hooks installed and whether they can deploy here")
+@Service
+public class HooksCommand implements Action {
+
+    @Reference
+    Deployer deployer;
+
+    @Option(name = "--no-format", description = "Plain output, no table borders")
+    boolean noFormat;
+
+    @Override
+    public Object execute() {
+        ShellTable table = new ShellTable();
+        table.column("Name");
+        table.column("Input");
+        table.column("Executor");
+        table.column("Status");
+        for (Hook h : deployer.hooks()) {
+            table.addRow().addContent(h.name(), h.input().label(), h.executor().label(), h.availability().toString());
+        }
+        table.print(System.out, !noFormat);
+        return null;
+    }
+}
