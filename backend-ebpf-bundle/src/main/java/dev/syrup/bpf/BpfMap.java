@@ -1,0 +1,361 @@
+package dev.syrup.bpf;
+
+import dev.syrup.bpf.internal.Native;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicBoolean;
+import jnr.ffi.Pointer;
+
+/**
+ * A BPF map: either owned by a {@link BpfObject} (its fd is closed with the object; {@link #close()}
+ * is then a no-op) or standalone ({@link #create}, {@link #openPinned}, {@link #adopt}), owning its fd.
+ * Keys and values are byte arrays in the kernel's native layout (little-endian here); {@code int}
+ * keys and {@code long}/{@code int} values are conveniences for the u32 → u64 / u32 maps Syrup uses.
+ * Any operation after close throws {@link IllegalStateException}.
+ */
+public final class BpfMap implements AutoCloseable {
+
+    /** Update flags of bpf_map_update_elem. */
+    public static final long BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2;
+    /** Map flags. */
+    public static final int BPF_F_NO_PREALLOC = 1, BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8,
+            BPF_F_MMAPABLE = 1 << 10;
+
+    private final BpfObject owner;
+    private final Fd ownFd;
+    private final int fd;
+    private final String name;
+    private final MapType type;
+    private final int typeId;
+    private final int keySize;
+    private final int valueSize;
+    private final int maxEntries;
+    private final int flags;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile Path pinned;
+
+    private BpfMap(BpfObject owner, Fd ownFd, int fd, String name, int typeId, int keySize, int valueSize,
+            int maxEntries, int flags) {
+        this.owner = owner;
+        this.ownFd = ownFd;
+        this.fd = fd;
+        this.name = name;
+        this.typeId = typeId;
+        this.type = MapType.of(typeId);
+        this.keySize = keySize;
+        this.valueSize = valueSize;
+        this.maxEntries = maxEntries;
+        this.flags = flags;
+    }
+
+    /** A map of a loaded object (called by BpfObject). */
+    static BpfMap ofObject(BpfObject owner, Pointer map) {
+        Native n = Native.get();
+        String name = n.bpf().bpf_map__name(map);
+        int fd = Native.checkBpf("bpf_map__fd(" + name + ")", n.bpf().bpf_map__fd(map));
+        return new BpfMap(owner, null, fd, name, n.bpf().bpf_map__type(map), n.bpf().bpf_map__key_size(map),
+                n.bpf().bpf_map__value_size(map), n.bpf().bpf_map__max_entries(map), n.bpf().bpf_map__map_flags(map));
+    }
+
+    /**
+     * bpf_map_create: a new standalone map, e.g. {@code create(MapType.ARRAY, "counters", 4, 8, 64,
+     * BpfMap.BPF_F_MMAPABLE)}. The name is truncated by the kernel to 15 characters.
+     */
+    public static BpfMap create(MapType type, String name, int keySize, int valueSize, int maxEntries, int flags) {
+        Objects.requireNonNull(type, "type");
+        if (type == MapType.UNKNOWN) {
+            throw new IllegalArgumentException("unknown map type");
+        }
+        Native n = Native.get();
+        // struct bpf_map_create_opts (libbpf 1.1 bpf.h): size_t sz @0, ..., __u32 map_flags @28; sizeof 48
+        Pointer opts = n.allocate(48);
+        opts.putLong(0, 48);
+        opts.putInt(28, flags);
+        int fd = Native.checkBpf("bpf_map_create(" + type + ", " + name + ")",
+                n.bpf().bpf_map_create(type.id(), name, keySize, valueSize, maxEntries, opts));
+        return adopt(Fd.adopt(fd));
+    }
+
+    /** bpf_obj_get: opens a pinned map; type and sizes come from the kernel. */
+    public static BpfMap openPinned(Path path) {
+        Native n = Native.get();
+        int fd = Native.checkBpf("bpf_obj_get(" + path + ")", n.bpf().bpf_obj_get(path.toString()));
+        BpfMap m = adopt(Fd.adopt(fd));
+        m.pinned = path;
+        return m;
+    }
+
+    /** Takes ownership of a map fd (e.g. received over a Unix socket); closes it if it is not a map. */
+    public static BpfMap adopt(Fd fd) {
+        MapInfo info;
+        try {
+            info = Infos.map(fd.get());
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+        return new BpfMap(null, fd, fd.get(), info.name(), info.typeId(), info.keySize(), info.valueSize(),
+                info.maxEntries(), info.flags());
+    }
+
+    // --- description ---------------------------------------------------------------------
+
+    public String name() {
+        return name;
+    }
+
+    public MapType type() {
+        return type;
+    }
+
+    /** Raw BPF_MAP_TYPE_* number (useful when {@link #type()} is UNKNOWN). */
+    public int typeId() {
+        return typeId;
+    }
+
+    public int keySize() {
+        return keySize;
+    }
+
+    public int valueSize() {
+        return valueSize;
+    }
+
+    public int maxEntries() {
+        return maxEntries;
+    }
+
+    public int flags() {
+        return flags;
+    }
+
+    /** The kernel's view (includes the map id). */
+    public MapInfo info() {
+        return Infos.map(fd());
+    }
+
+    /** The map's fd; owned by this map (or its object): do not close it. */
+    public int fd() {
+        if (owner != null) {
+            owner.checkOpen();
+        }
+        if (closed.get()) {
+            throw new IllegalStateException("map '" + name + "' is closed");
+        }
+        return fd;
+    }
+
+    public boolean isClosed() {
+        return closed.get() || (owner != null && owner.isClosed());
+    }
+
+    // --- element operations --------------------------------------------------------------
+
+    /** Size of a value buffer for lookup: per-CPU maps hold one 8-byte-aligned slot per possible CPU. */
+    public int lookupValueSize() {
+        if (isPerCpu()) {
+            return ((valueSize + 7) & ~7) * Native.checkBpf("libbpf_num_possible_cpus",
+                    Native.get().bpf().libbpf_num_possible_cpus());
+        }
+        return valueSize;
+    }
+
+    private boolean isPerCpu() {
+        return type == MapType.PERCPU_HASH || type == MapType.PERCPU_ARRAY || type == MapType.LRU_PERCPU_HASH
+                || type == MapType.PERCPU_CGROUP_STORAGE;
+    }
+
+    /** bpf_map_lookup_elem; empty when the key is absent (ENOENT). */
+    public Optional<byte[]> lookup(byte[] key) {
+        checkKey(key);
+        byte[] value = new byte[lookupValueSize()];
+        int rc = Native.get().bpf().bpf_map_lookup_elem(fd(), key, value);
+        if (rc == -Errno.ENOENT) {
+            return Optional.empty();
+        }
+        Native.checkBpf(op("bpf_map_lookup_elem"), rc);
+        return Optional.of(value);
+    }
+
+    /** bpf_map_update_elem with {@link #BPF_ANY}, {@link #BPF_NOEXIST} or {@link #BPF_EXIST}. */
+    public void update(byte[] key, byte[] value, long updateFlags) {
+        checkKey(key);
+        if (value.length != lookupValueSize()) {
+            throw new IllegalArgumentException("value of " + value.length + " bytes, map '" + name + "' takes "
+                    + lookupValueSize());
+        }
+        Native.checkBpf(op("bpf_map_update_elem"), Native.get().bpf().bpf_map_update_elem(fd(), key, value, updateFlags));
+    }
+
+    public void update(byte[] key, byte[] value) {
+        update(key, value, BPF_ANY);
+    }
+
+    /** bpf_map_delete_elem; false when the key was absent. Array maps refuse with EINVAL. */
+    public boolean delete(byte[] key) {
+        checkKey(key);
+        int rc = Native.get().bpf().bpf_map_delete_elem(fd(), key);
+        if (rc == -Errno.ENOENT) {
+            return false;
+        }
+        Native.checkBpf(op("bpf_map_delete_elem"), rc);
+        return true;
+    }
+
+    /** All keys, via bpf_map_get_next_key (a snapshot that may miss concurrent changes). */
+    public List<byte[]> keys() {
+        List<byte[]> keys = new ArrayList<>();
+        byte[] prev = null;
+        while (true) {
+            byte[] next = new byte[keySize];
+            int rc = Native.get().bpf().bpf_map_get_next_key(fd(), prev, next);
+            if (rc == -Errno.ENOENT) {
+                return keys;
+            }
+            Native.checkBpf(op("bpf_map_get_next_key"), rc);
+            if (prev != null && Arrays.equals(prev, next)) {
+                return keys; // defensive: never loop forever
+            }
+            keys.add(next);
+            prev = next;
+        }
+    }
+
+    // --- u32 key conveniences --------------------------------------------------------------
+
+    /** Lookup of a u32 key; the value read as u32 (value size 4, zero-extended) or u64 (value size 8). */
+    public OptionalLong lookup(int key) {
+        requireIntKey();
+        requireScalarValue();
+        return lookup(le32(key)).map(v -> OptionalLong.of(valueSize == 8
+                ? ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getLong()
+                : Integer.toUnsignedLong(ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getInt())))
+                .orElse(OptionalLong.empty());
+    }
+
+    /** Update of a u32 key with a u64 value (value size 8). */
+    public void update(int key, long value) {
+        requireIntKey();
+        if (valueSize != 8 || isPerCpu()) {
+            throw new IllegalStateException("map '" + name + "' has " + valueSize + "-byte values, not u64");
+        }
+        update(le32(key), le64(value), BPF_ANY);
+    }
+
+    /**
+     * Update of a u32 key with a u32 value — a socket fd for REUSEPORT_SOCKARRAY/SOCKMAP/XSKMAP, a
+     * program fd for PROG_ARRAY, a queue size for CPUMAP. Written as u64 when the value size is 8
+     * (REUSEPORT_SOCKARRAY accepts both).
+     */
+    public void updateInt(int key, int value) {
+        requireIntKey();
+        requireScalarValue();
+        update(le32(key), valueSize == 8 ? le64(Integer.toUnsignedLong(value)) : le32(value), BPF_ANY);
+    }
+
+    /** Stores a socket (or program) fd at {@code key}; the map keeps its own reference. */
+    public void updateFd(int key, Fd fdValue) {
+        updateInt(key, fdValue.get());
+    }
+
+    public boolean delete(int key) {
+        requireIntKey();
+        return delete(le32(key));
+    }
+
+    /** All u32 keys. */
+    public List<Integer> intKeys() {
+        requireIntKey();
+        List<Integer> out = new ArrayList<>();
+        for (byte[] k : keys()) {
+            out.add(ByteBuffer.wrap(k).order(ByteOrder.LITTLE_ENDIAN).getInt());
+        }
+        return out;
+    }
+
+    // --- pinning -------------------------------------------------------------------------
+
+    /** bpf_obj_pin: the map outlives this process at {@code path} (on a bpffs) until unpinned. */
+    public void pin(Path path) {
+        Native.checkBpf("bpf_obj_pin(map '" + name + "', " + path + ")",
+                Native.get().bpf().bpf_obj_pin(fd(), path.toString()));
+        pinned = path;
+    }
+
+    /** Removes the pin made by {@link #pin} or opened by {@link #openPinned}; no-op when none. */
+    public void unpin() {
+        Path p = pinned;
+        if (p != null) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                throw new UncheckedIOException("unpin " + p, e);
+            }
+            pinned = null;
+        }
+    }
+
+    public Optional<Path> pinnedPath() {
+        return Optional.ofNullable(pinned);
+    }
+
+    /** Closes a standalone map's fd (the kernel frees the map when nothing else refers to it). */
+    @Override
+    public void close() {
+        if (owner != null) {
+            return; // owned by its BpfObject
+        }
+        if (closed.compareAndSet(false, true)) {
+            ownFd.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "BpfMap[" + name + ", " + type + ", key " + keySize + ", value " + valueSize + ", max " + maxEntries
+                + (isClosed() ? ", closed]" : "]");
+    }
+
+    // --- helpers ---------------------------------------------------------------------------
+
+    private String op(String call) {
+        return call + "(map '" + name + "')";
+    }
+
+    private void checkKey(byte[] key) {
+        if (key == null || key.length != keySize) {
+            throw new IllegalArgumentException("key of " + (key == null ? "null" : key.length + " bytes") + ", map '"
+                    + name + "' takes " + keySize);
+        }
+    }
+
+    private void requireIntKey() {
+        if (keySize != 4) {
+            throw new IllegalStateException("map '" + name + "' has " + keySize + "-byte keys, not u32");
+        }
+    }
+
+    private void requireScalarValue() {
+        if ((valueSize != 4 && valueSize != 8) || isPerCpu()) {
+            throw new IllegalStateException("map '" + name + "' values are not a single u32/u64");
+        }
+    }
+
+    static byte[] le32(int v) {
+        return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array();
+    }
+
+    static byte[] le64(long v) {
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array();
+    }
+}

@@ -1,0 +1,178 @@
+package dev.syrup.bpf;
+
+import dev.syrup.bpf.internal.Native;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import jnr.ffi.Pointer;
+
+/**
+ * An ELF object file of BPF programs and maps, through libbpf: {@link #open(Path)}, then
+ * {@link #load()}, then use its {@link #programs()} and {@link #maps()}. The object owns every
+ * fd of its programs and maps; {@link #close()} (bpf_object__close) releases them all. Close is
+ * idempotent; use after close throws {@link IllegalStateException}. Not thread-safe for
+ * open/load/close; programs and maps may be used from any thread once loaded.
+ *
+ * <p>A failed load throws {@link VerifierException} carrying the verifier log of the failing
+ * program (libbpf retries a failed load with log level 1 into a buffer given to each program).
+ */
+public final class BpfObject implements AutoCloseable {
+
+    /** Verifier log buffer per program (the kernel keeps the tail of a longer log and fails with ENOSPC only on success). */
+    static final int LOG_SIZE = 1 << 20;
+
+    private final Path path;
+    private Pointer handle;
+    private final Map<String, BpfProgram> programs = new LinkedHashMap<>();
+    private final Map<String, BpfMap> maps = new LinkedHashMap<>();
+    private volatile boolean closed;
+    private boolean loaded;
+
+    private BpfObject(Path path, Pointer handle) {
+        this.path = path;
+        this.handle = handle;
+    }
+
+    /** bpf_object__open_file: parses the ELF file; nothing is created in the kernel yet. */
+    public static BpfObject open(Path elf) {
+        Native n = Native.get();
+        Pointer h = n.checkPointer("bpf_object__open_file(" + elf + ")",
+                n.bpf().bpf_object__open_file(elf.toString(), null));
+        BpfObject obj = new BpfObject(elf, h);
+        try {
+            for (Pointer p = n.bpf().bpf_object__next_program(h, null); p != null && p.address() != 0;
+                    p = n.bpf().bpf_object__next_program(h, p)) {
+                BpfProgram prog = new BpfProgram(obj, p);
+                obj.programs.put(prog.name(), prog);
+            }
+        } catch (RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+        return obj;
+    }
+
+    /**
+     * bpf_object__load: creates the maps and loads the programs into the kernel. On a verifier
+     * refusal throws {@link VerifierException} for the failing program; on other failures
+     * {@link BpfException}. After a failed load only {@link #close()} is useful.
+     */
+    public void load() {
+        checkOpen();
+        if (loaded) {
+            throw new IllegalStateException("object " + path + " is already loaded");
+        }
+        Native n = Native.get();
+        Map<BpfProgram, Pointer> logs = new LinkedHashMap<>();
+        for (BpfProgram p : programs.values()) {
+            Pointer buf = n.allocate(LOG_SIZE);
+            Native.checkBpf("bpf_program__set_log_buf(" + p.name() + ")",
+                    n.bpf().bpf_program__set_log_buf(p.handle(), buf, LOG_SIZE));
+            logs.put(p, buf);
+        }
+        int rc;
+        try {
+            rc = n.bpf().bpf_object__load(handle);
+            if (rc < 0) {
+                // The failing program is the one whose log is not empty.
+                for (Map.Entry<BpfProgram, Pointer> e : logs.entrySet()) {
+                    String log = e.getValue().getString(0, LOG_SIZE, StandardCharsets.UTF_8);
+                    if (!log.isEmpty()) {
+                        throw new VerifierException(e.getKey().name(), -rc, log);
+                    }
+                }
+                throw new BpfException("bpf_object__load(" + path + ")", -rc);
+            }
+        } finally {
+            for (BpfProgram p : programs.values()) {
+                n.bpf().bpf_program__set_log_buf(p.handle(), null, 0); // the buffers are about to be freed
+            }
+        }
+        loaded = true;
+        for (Pointer m = n.bpf().bpf_object__next_map(handle, null); m != null && m.address() != 0;
+                m = n.bpf().bpf_object__next_map(handle, m)) {
+            BpfMap map = BpfMap.ofObject(this, m);
+            maps.put(map.name(), map);
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public boolean isLoaded() {
+        return loaded;
+    }
+
+    /** The programs, in ELF order (available before load). */
+    public List<BpfProgram> programs() {
+        checkOpen();
+        return List.copyOf(programs.values());
+    }
+
+    /** @throws NoSuchElementException when the object has no such program */
+    public BpfProgram program(String name) {
+        checkOpen();
+        BpfProgram p = programs.get(name);
+        if (p == null) {
+            throw new NoSuchElementException("no program '" + name + "' in " + path + "; has " + programs.keySet());
+        }
+        return p;
+    }
+
+    /** The maps (after load), including libbpf's internal .data/.bss/.rodata maps. */
+    public List<BpfMap> maps() {
+        checkOpen();
+        requireLoaded();
+        return Collections.unmodifiableList(new ArrayList<>(maps.values()));
+    }
+
+    /** @throws NoSuchElementException when the object has no such map */
+    public BpfMap map(String name) {
+        checkOpen();
+        requireLoaded();
+        BpfMap m = maps.get(name);
+        if (m == null) {
+            throw new NoSuchElementException("no map '" + name + "' in " + path + "; has " + maps.keySet());
+        }
+        return m;
+    }
+
+    private void requireLoaded() {
+        if (!loaded) {
+            throw new IllegalStateException("object " + path + " is not loaded");
+        }
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("object " + path + " is closed");
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** bpf_object__close: closes every program and map fd of this object. Idempotent. Pins stay. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Pointer h = handle;
+        handle = null;
+        Native.get().bpf().bpf_object__close(h);
+    }
+
+    @Override
+    public String toString() {
+        return "BpfObject[" + path + ", programs " + programs.keySet() + (closed ? ", closed]" : "]");
+    }
+}

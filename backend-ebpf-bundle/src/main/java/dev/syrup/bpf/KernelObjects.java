@@ -1,0 +1,65 @@
+package dev.syrup.bpf;
+
+import dev.syrup.bpf.internal.Native;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * All programs and maps loaded in the kernel (bpftool prog/map show), by walking the id space
+ * with bpf_{prog,map}_get_next_id, opening each by id and reading its info. Objects that vanish
+ * meanwhile are skipped. Needs CAP_SYS_ADMIN. Used for leak checks.
+ */
+public final class KernelObjects {
+
+    private KernelObjects() {}
+
+    public static List<ProgramInfo> programs() {
+        Native n = Native.get();
+        List<ProgramInfo> out = new ArrayList<>();
+        int[] next = new int[1];
+        int id = 0;
+        while (true) {
+            int rc = n.bpf().bpf_prog_get_next_id(id, next);
+            if (rc == -Errno.ENOENT) {
+                return out;
+            }
+            Native.checkBpf("bpf_prog_get_next_id(" + id + ")", rc);
+            id = next[0];
+            int fd = n.bpf().bpf_prog_get_fd_by_id(id);
+            if (fd == -Errno.ENOENT) {
+                continue;
+            }
+            Native.checkBpf("bpf_prog_get_fd_by_id(" + id + ")", fd);
+            try {
+                out.add(Infos.program(fd));
+            } finally {
+                n.close(fd);
+            }
+        }
+    }
+
+    public static List<MapInfo> maps() {
+        Native n = Native.get();
+        List<MapInfo> out = new ArrayList<>();
+        int[] next = new int[1];
+        int id = 0;
+        while (true) {
+            int rc = n.bpf().bpf_map_get_next_id(id, next);
+            if (rc == -Errno.ENOENT) {
+                return out;
+            }
+            Native.checkBpf("bpf_map_get_next_id(" + id + ")", rc);
+            id = next[0];
+            int fd = n.bpf().bpf_map_get_fd_by_id(id);
+            if (fd == -Errno.ENOENT) {
+                continue;
+            }
+            Native.checkBpf("bpf_map_get_fd_by_id(" + id + ")", fd);
+            try {
+                out.add(Infos.map(fd));
+            } finally {
+                n.close(fd);
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package dev.syrup.bpf;
+
+import dev.syrup.bpf.internal.Native;
+
+/** Integer socket options on a raw socket {@link Fd}. */
+public final class Sockets {
+
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_REUSEPORT = 15;
+    public static final int SO_RCVBUF = 8;
+    /** Sets the receive buffer beyond net.core.rmem_max (CAP_NET_ADMIN). */
+    public static final int SO_RCVBUFFORCE = 33;
+    public static final int SO_ATTACH_REUSEPORT_EBPF = 52;
+    public static final int SO_DETACH_REUSEPORT_BPF = 68;
+
+    private Sockets() {}
+
+    public static void setIntOption(Fd socket, int level, int name, int value) {
+        Native n = Native.get();
+        int rc = n.libc().setsockopt(socket.get(), level, name, new int[] {value}, 4);
+        n.checkLibc("setsockopt(fd " + socket.get() + ", " + level + ", " + name + ")", rc);
+    }
+
+    public static int getIntOption(Fd socket, int level, int name) {
+        Native n = Native.get();
+        int[] value = new int[1];
+        int rc = n.libc().getsockopt(socket.get(), level, name, value, new int[] {4});
+        n.checkLibc("getsockopt(fd " + socket.get() + ", " + level + ", " + name + ")", rc);
+        return value[0];
+    }
+}

@@ -1,0 +1,93 @@
+package dev.syrup.bpf.internal;
+
+import jnr.ffi.Pointer;
+import jnr.ffi.annotations.Delegate;
+import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.Out;
+
+/**
+ * The subset of libbpf 1.1 used by {@code dev.syrup.bpf} (signatures from src/libbpf.h and
+ * src/bpf.h). libbpf 1.x reports errors as a negative errno for int results and as NULL with
+ * errno set for pointer results. Only {@link Native} holds an instance; everything else goes
+ * through it. Sizes ({@code size_t}) are passed as Java {@code long}: x86_64/aarch64 LP64 only.
+ */
+public interface LibBpf {
+
+    /** {@code int (*libbpf_print_fn_t)(enum libbpf_print_level level, const char *fmt, va_list args)}. */
+    interface PrintFn {
+        @Delegate
+        int print(int level, Pointer format, Pointer vaList);
+    }
+
+    Pointer libbpf_set_print(PrintFn fn);
+
+    int libbpf_num_possible_cpus();
+
+    // --- objects -------------------------------------------------------------------------
+    Pointer bpf_object__open_file(String path, Pointer opts);
+
+    int bpf_object__load(Pointer obj);
+
+    void bpf_object__close(Pointer obj);
+
+    String bpf_object__name(Pointer obj);
+
+    Pointer bpf_object__next_program(Pointer obj, Pointer prev);
+
+    Pointer bpf_object__next_map(Pointer obj, Pointer prev);
+
+    // --- programs ------------------------------------------------------------------------
+    String bpf_program__name(Pointer prog);
+
+    int bpf_program__type(Pointer prog);
+
+    int bpf_program__fd(Pointer prog);
+
+    int bpf_program__set_log_buf(Pointer prog, Pointer logBuf, long logSize);
+
+    // --- maps of an object -----------------------------------------------------------------
+    String bpf_map__name(Pointer map);
+
+    int bpf_map__fd(Pointer map);
+
+    int bpf_map__type(Pointer map);
+
+    int bpf_map__key_size(Pointer map);
+
+    int bpf_map__value_size(Pointer map);
+
+    int bpf_map__max_entries(Pointer map);
+
+    int bpf_map__map_flags(Pointer map);
+
+    // --- low-level bpf(2) wrappers (bpf.h) -------------------------------------------------
+    int bpf_map_create(int mapType, String name, int keySize, int valueSize, int maxEntries, Pointer opts);
+
+    int bpf_map_lookup_elem(int fd, @In byte[] key, @Out byte[] value);
+
+    int bpf_map_update_elem(int fd, @In byte[] key, @In byte[] value, long flags);
+
+    int bpf_map_delete_elem(int fd, @In byte[] key);
+
+    int bpf_map_get_next_key(int fd, @In byte[] key, @Out byte[] nextKey);
+
+    int bpf_obj_pin(int fd, String path);
+
+    int bpf_obj_get(String path);
+
+    int bpf_obj_get_info_by_fd(int fd, Pointer info, @In @Out int[] infoLen);
+
+    int bpf_prog_get_next_id(int startId, @Out int[] nextId);
+
+    int bpf_map_get_next_id(int startId, @Out int[] nextId);
+
+    int bpf_prog_get_fd_by_id(int id);
+
+    int bpf_map_get_fd_by_id(int id);
+
+    int bpf_xdp_attach(int ifindex, int progFd, int flags, Pointer opts);
+
+    int bpf_xdp_detach(int ifindex, int flags, Pointer opts);
+
+    int bpf_prog_test_run_opts(int progFd, Pointer opts);
+}

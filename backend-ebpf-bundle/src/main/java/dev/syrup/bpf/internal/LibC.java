@@ -1,0 +1,32 @@
+package dev.syrup.bpf.internal;
+
+import jnr.ffi.Pointer;
+import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.Out;
+
+/**
+ * The libc functions used by {@code dev.syrup.bpf}; -1 and errno on failure. Only
+ * {@link Native} holds an instance. LP64 only ({@code size_t}/{@code off_t} as {@code long}).
+ */
+public interface LibC {
+
+    int close(int fd);
+
+    /** Returns the address, or -1 (MAP_FAILED). */
+    long mmap(long addr, long length, int prot, int flags, int fd, long offset);
+
+    int munmap(long addr, long length);
+
+    /** syscall(2) with three integer arguments (unused ones are ignored by the kernel). */
+    long syscall(long number, long arg1, long arg2, long arg3);
+
+    int setsockopt(int fd, int level, int optname, @In int[] optval, int optlen);
+
+    int getsockopt(int fd, int level, int optname, @Out int[] optval, @In @Out int[] optlen);
+
+    int if_nametoindex(String name);
+
+    int vsnprintf(Pointer buf, long size, Pointer format, Pointer vaList);
+
+    int geteuid();
+}

@@ -1,0 +1,12 @@
+/**
+ * A small libbpf-based BPF library over jnr-ffi: ELF objects ({@link dev.syrup.bpf.BpfObject}),
+ * programs, maps (created, pinned, mmap'ed), verifier errors with their log, SO_REUSEPORT and XDP
+ * attachment, pidfd-based fd adoption and kernel object listing. Every kernel object has one
+ * owner and is released by {@code close()}.
+ */
+@Version("0.1.0")
+@Export
+package dev.syrup.bpf;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;
