@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Syrup demo (`./syrup demo`): one GET/SCAN load, three socket-selection policies on the same
+# SO_REUSEPORT group - the kernel's default hash, round_robin, and sita (SCANs to socket 0).
+# Run from the repository root. Tunables: PORT, RATE, SECS, SCAN_RATIO.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PORT=${PORT:-9000}
+RATE=${RATE:-4000}
+SECS=${SECS:-4}
+SCAN_RATIO=${SCAN_RATIO:-0.01}
+NSOCK=4
+
+tmp=$(mktemp -d)
+srv=""        # DemoServer pid
+id=""         # current deployment id
+ours=""       # set when this script started the daemon
+
+cleanup() {
+    local rc=$?
+    set +e
+    [[ -n $id ]] && ./syrup shell "syrup:undeploy $id" >/dev/null 2>&1
+    if [[ -n $srv ]]; then kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; fi
+    [[ -n $ours ]] && ./syrup stop >/dev/null 2>&1
+    if ((rc != 0)); then
+        echo "demo failed (exit $rc); server log:" >&2
+        cat "$tmp/server.log" >&2 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+die() { echo "demo: $*" >&2; exit 1; }
+
+# Leave the daemon as we found it: stop it at the end only if we start it here.
+if ./syrup shell 'shell:echo ok' >/dev/null 2>&1; then
+    echo "== Syrup daemon already running"
+else
+    echo "== starting the Syrup daemon"
+    ./syrup start || die "./syrup start failed"
+    ours=1
+fi
+
+# Compile once: the source launcher would recompile on every run.
+javac -d "$tmp/classes" examples/demo/DemoServer.java examples/demo/DemoClient.java
+
+echo "== starting DemoServer on 127.0.0.1:$PORT with $NSOCK sockets"
+java -cp "$tmp/classes" DemoServer --port "$PORT" --sockets "$NSOCK" >"$tmp/server.log" 2>&1 &
+srv=$!
+for _ in $(seq 100); do
+    grep -q '^ready' "$tmp/server.log" && break
+    kill -0 "$srv" 2>/dev/null || die "DemoServer exited"
+    sleep 0.1
+done
+grep '^ready' "$tmp/server.log" || die "DemoServer not ready after 10 s"
+
+# One client run; the table goes to the terminal, the csv line to $tmp/results.
+run() {
+    echo
+    echo "== load under $1"
+    java -cp "$tmp/classes" DemoClient --port "$PORT" --rate "$RATE" --seconds "$SECS" \
+        --scan-ratio "$SCAN_RATIO" --sockets "$NSOCK" --label "$1" --csv | tee "$tmp/run.out" | grep -v '^csv,'
+    grep '^csv,' "$tmp/run.out" >>"$tmp/results"
+}
+
+# Deploy a policy; the last word of the command's last line is the deployment id.
+deploy() {
+    echo
+    echo "== syrup:deploy $*"
+    local out
+    out=$(./syrup shell "syrup:deploy $*") || { echo "$out" >&2; die "syrup:deploy $* failed"; }
+    echo "$out"
+    id=$(printf '%s\n' "$out" | tr -d '\r' | awk 'NF { w = $NF } END { print w }')
+    [[ -n $id ]] || die "no deployment id in the output of syrup:deploy"
+}
+
+run default
+deploy round_robin --hook socket_select --port "$PORT"
+run round_robin
+deploy sita --hook socket_select --port "$PORT" --replace
+run sita
+
+echo
+echo "== syrup:undeploy $id"
+./syrup shell "syrup:undeploy $id" || die "syrup:undeploy $id failed"
+id=""
+kill "$srv"
+wait "$srv" || true   # exits on SIGTERM; its shutdown hook prints the per-socket served counts
+srv=""
+grep '^served' "$tmp/server.log" | sed 's/^/server /'
+
+echo
+echo "== summary: $RATE req/s for $SECS s, SCAN ratio $SCAN_RATIO, one client source port; latencies in us"
+printf '%-12s | %-26s | %-13s | %-13s | %s\n' policy "per-socket counts" "GET p50/p99" "SCAN p50/p99" lost
+printf '%s\n' "-------------+----------------------------+---------------+---------------+-----"
+while IFS=, read -r _ label _ socks gp50 gp99 sp50 sp99 lost; do
+    printf '%-12s | %-26s | %-13s | %-13s | %s\n' "$label" "$socks" "$gp50/$gp99" "$sp50/$sp99" "$lost"
+done <"$tmp/results"
