@@ -83,22 +83,29 @@ public final class BpfMap implements AutoCloseable {
         opts.putInt(28, flags);
         int fd = Native.checkBpf("bpf_map_create(" + type + ", " + name + ")",
                 n.bpf().bpf_map_create(type.id(), name, keySize, valueSize, maxEntries, opts));
-        return adopt(Fd.adopt(fd));
+        return fromFd(Fd.adopt(fd), false);
     }
 
     /** bpf_obj_get: opens a pinned map; type and sizes come from the kernel. */
     public static BpfMap openPinned(Path path) {
         Native n = Native.get();
         int fd = Native.checkBpf("bpf_obj_get(" + path + ")", n.bpf().bpf_obj_get(path.toString()));
-        BpfMap m = adopt(Fd.adopt(fd));
+        BpfMap m = fromFd(Fd.adopt(fd), true);
         m.pinned = path;
         return m;
     }
 
     /** Takes ownership of a map fd (e.g. received over a Unix socket); closes it if it is not a map. */
     public static BpfMap adopt(Fd fd) {
+        return fromFd(fd, true);
+    }
+
+    private static BpfMap fromFd(Fd fd, boolean verifyKind) {
         MapInfo info;
         try {
+            if (verifyKind) {
+                requireMapFd(fd.get());
+            }
             info = Infos.map(fd.get());
         } catch (RuntimeException e) {
             fd.close();
@@ -106,6 +113,19 @@ public final class BpfMap implements AutoCloseable {
         }
         return new BpfMap(null, fd, fd.get(), info.name(), info.typeId(), info.keySize(), info.valueSize(),
                 info.maxEntries(), info.flags());
+    }
+
+    /** bpf_obj_get_info_by_fd accepts any BPF fd, so check the fd's kind first (/proc/self/fd link). */
+    private static void requireMapFd(int fd) {
+        String target;
+        try {
+            target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException("readlink /proc/self/fd/" + fd, e);
+        }
+        if (!target.equals("anon_inode:bpf-map")) {
+            throw new IllegalArgumentException("fd " + fd + " is not a BPF map but " + target);
+        }
     }
 
     // --- description ---------------------------------------------------------------------

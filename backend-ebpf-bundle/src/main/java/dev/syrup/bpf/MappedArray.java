@@ -35,6 +35,7 @@ public final class MappedArray implements AutoCloseable {
 
     private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
     private static final int PAGE = 4096;
+    private static final int SYS_MMAP = "aarch64".equals(System.getProperty("os.arch")) ? 222 : 9; // x86_64: 9
     private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final String name;
@@ -65,7 +66,7 @@ public final class MappedArray implements AutoCloseable {
         }
         long length = ((long) map.maxEntries() * 8 + PAGE - 1) / PAGE * PAGE;
         Native n = Native.get();
-        long addr = n.libc().mmap(0, length, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd(), 0);
+        long addr = n.libc().syscall(SYS_MMAP, 0, length, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd(), 0);
         n.checkLibc("mmap(map '" + map.name() + "', " + length + " bytes)", addr);
         return new MappedArray(map.name(), addr, length, map.maxEntries());
     }
