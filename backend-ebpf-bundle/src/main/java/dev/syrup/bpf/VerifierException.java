@@ -48,13 +48,15 @@ public class VerifierException extends BpfException {
     /**
      * The lines that explain a failed verification: after dropping the trailing statistics
      * ({@code processed N insns ...}, {@code verification time ...}, {@code stack depth ...}),
-     * the last instruction the verifier looked at and the messages that follow it, e.g.
+     * the last instruction the verifier looked at (preceded by its C source line when the
+     * object has debug info) and the messages that follow it, e.g.
      * <pre>
+     * ; __u32 first = *(__u32 *)data; @ t_bad.c:9
      * 3: (61) r2 = *(u32 *)(r1 +0)
      * invalid access to packet, off=0 size=4, R1(id=0,off=0,r=0)
      * R1 offset is outside of the packet
      * </pre>
-     * At most 8 lines; empty for an empty log.
+     * At most 9 lines; empty for an empty log.
      */
     public static List<String> relevantLines(String log) {
         if (log == null || log.isBlank()) {
@@ -73,6 +75,10 @@ public class VerifierException extends BpfException {
             }
             out.add(line);
             if (INSN.matcher(line).matches()) {
+                // with -g the verifier prints the C source line ("; ... @ file.c:12") before it
+                if (i > 0 && all[i - 1].startsWith("; ")) {
+                    out.add(all[i - 1].stripTrailing());
+                }
                 break;
             }
         }

@@ -92,6 +92,8 @@ class BpfObjectKernelTest extends KernelTestSupport {
             assertTrue(e.reason().stream().anyMatch(l -> l.contains("invalid access to packet")), e.reason().toString());
             assertTrue(e.getMessage().contains("invalid access to packet"), e.getMessage());
             assertFalse(e.reason().stream().anyMatch(l -> l.startsWith("processed ")), e.reason().toString());
+            assertTrue(e.reason().stream().anyMatch(l -> l.startsWith("; ") && l.contains("t_bad.c:")),
+                    "source line from debug info: " + e.reason());
         }
     }
 }

@@ -51,7 +51,7 @@ final class LibbpfLog implements LibBpf.PrintFn {
             }
             msg = msg.stripTrailing();
             if (!msg.isEmpty()) {
-                LOG.log(l, "libbpf: " + msg);
+                LOG.log(l, msg.startsWith("libbpf: ") ? msg : "libbpf: " + msg);
             }
             return n;
         } catch (Throwable t) {
