@@ -5,6 +5,7 @@ import static org.ops4j.pax.exam.CoreOptions.vmOption;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.configureConsole;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.editConfigurationFilePut;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.karafDistributionConfiguration;
+import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.keepRuntimeFolder;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.logLevel;
 
 import java.io.ByteArrayOutputStream;
@@ -52,7 +53,9 @@ import org.osgi.framework.BundleContext;
  * (returns the command's output, throws if the command fails), {@link #bundleContext},
  * {@link #featuresService}, or inject any other OSGi service with {@code @Inject}. Override
  * {@link #extraOptions()} to add Pax Exam options (more features, config edits...).
- * Run one class with {@code mvn -pl karaf-dist verify -Dit.test=SomethingIT}.
+ * Run one class with {@code mvn -pl karaf-dist verify -Dit.test=SomethingIT}; add
+ * {@code -Dsyrup.exam.keep=true} to keep the booted Karaf (and its data/log/karaf.log) under
+ * target/exam/ afterwards.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -167,6 +170,10 @@ public abstract class SyrupTestSupport {
             editConfigurationFilePut("etc/branding.properties", "welcome", ""),
             vmOption("-Djffi.extract.dir=data/jffi")));
         options.addAll(java9PlusOptions(karafVersion));
+        if (Boolean.getBoolean("syrup.exam.keep")) {
+            // -Dsyrup.exam.keep=true: keep target/exam/UUID/ (data/log/karaf.log) after the run
+            options.add(keepRuntimeFolder());
+        }
         return options;
     }
 
