@@ -89,8 +89,12 @@ public final class PolicyCompiler {
         try {
             Files.writeString(glue, wrapper);
             List<String> cmd = command(glue, tmp, sorted);
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            String out;
+            try (var stdout = p.getInputStream()) {
+                out = new String(stdout.readAllBytes(), StandardCharsets.UTF_8);
+            }
             if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 throw new SyrupException(Kind.COMPILE, policy.name() + ": clang did not finish in " + TIMEOUT_SECONDS + " s");

@@ -1,0 +1,120 @@
+package dev.syrup.backend.ebpf;
+
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.map.SyrupMap;
+import dev.syrup.bpf.BpfException;
+import dev.syrup.bpf.BpfMap;
+import dev.syrup.bpf.MapType;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/** A policy's Map as the API presents it, over the live kernel map. */
+final class KernelMap implements SyrupMap {
+
+    private final BpfMap map;
+    private final String name;
+
+    KernelMap(String name, BpfMap map) {
+        this.name = name;
+        this.map = map;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String type() {
+        return map.type() == null ? "type " + map.typeId() : map.type().name().toLowerCase(Locale.ROOT);
+    }
+
+    @Override
+    public int keySize() {
+        return map.keySize();
+    }
+
+    @Override
+    public int valueSize() {
+        return map.valueSize();
+    }
+
+    @Override
+    public int maxEntries() {
+        return map.maxEntries();
+    }
+
+    @Override
+    public Optional<String> pinnedPath() {
+        return map.pinnedPath().map(Object::toString);
+    }
+
+    @Override
+    public OptionalLong lookup(int key) throws SyrupException {
+        checkU64();
+        try {
+            return map.lookup(key);
+        } catch (BpfException | IllegalStateException e) {
+            throw failed("lookup", e);
+        }
+    }
+
+    @Override
+    public void update(int key, long value) throws SyrupException {
+        checkU64();
+        if (isArray() && Integer.compareUnsigned(key, map.maxEntries()) >= 0) {
+            throw new SyrupException(Kind.INVALID, "key " + Integer.toUnsignedString(key) + " is out of range for array map "
+                    + name + " (" + map.maxEntries() + " entries)");
+        }
+        try {
+            map.update(key, value);
+        } catch (BpfException | IllegalStateException e) {
+            throw failed("update", e);
+        }
+    }
+
+    @Override
+    public boolean delete(int key) throws SyrupException {
+        if (isArray()) {
+            throw new SyrupException(Kind.INVALID, name + " is an array map: its entries cannot be deleted, only set");
+        }
+        try {
+            return map.delete(key);
+        } catch (BpfException | IllegalStateException e) {
+            throw failed("delete", e);
+        }
+    }
+
+    @Override
+    public SortedMap<Integer, Long> dump() throws SyrupException {
+        checkU64();
+        SortedMap<Integer, Long> out = new TreeMap<>(Integer::compareUnsigned);
+        try {
+            for (int k : map.intKeys()) {
+                map.lookup(k).ifPresent(v -> out.put(k, v));
+            }
+        } catch (BpfException | IllegalStateException e) {
+            throw failed("dump", e);
+        }
+        return out;
+    }
+
+    private boolean isArray() {
+        return map.type() == MapType.ARRAY || map.type() == MapType.PERCPU_ARRAY;
+    }
+
+    private void checkU64() throws SyrupException {
+        if (map.keySize() != 4 || map.valueSize() != 8) {
+            throw new SyrupException(Kind.INVALID, "map " + name + " has " + map.keySize() + "-byte keys and "
+                    + map.valueSize() + "-byte values; only u32 -> u64 maps can be read and written as numbers");
+        }
+    }
+
+    private SyrupException failed(String op, RuntimeException e) {
+        return new SyrupException(Kind.KERNEL, op + " on map " + name + " failed: " + e.getMessage(), e);
+    }
+}

@@ -1,0 +1,230 @@
+package dev.syrup.backend.ebpf;
+
+import dev.syrup.api.HookDeployment;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.Target;
+import dev.syrup.api.map.SyrupMap;
+import dev.syrup.bpf.BpfException;
+import dev.syrup.bpf.BpfMap;
+import dev.syrup.bpf.BpfObject;
+import dev.syrup.bpf.BpfProgram;
+import dev.syrup.bpf.Errno;
+import dev.syrup.bpf.Fd;
+import dev.syrup.bpf.Pidfd;
+import dev.syrup.bpf.ReuseportGroup;
+import dev.syrup.bpf.VerifierException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A policy on one port's SO_REUSEPORT group.
+ *
+ * <p>syrupd holds no socket between operations: the application's sockets are duplicated from
+ * it (pidfd_getfd) for the moment of an install or a close, then the duplicates are closed, so
+ * a socket lives exactly as long as the application keeps it. The kernel drops a closed socket
+ * from the sockarray by itself.
+ */
+final class SocketSelectDeployment implements HookDeployment {
+
+    private static final System.Logger LOG = System.getLogger(SocketSelectDeployment.class.getName());
+
+    private final ProcSockets proc;
+    private final Target target;
+    private final Path pinDir;
+    /** Guarded by {@code this}. */
+    private List<ProcSockets.Bound> executors;
+    private BpfObject running;
+    private List<SyrupMap> maps = List.of();
+    private boolean closed;
+
+    private SocketSelectDeployment(ProcSockets proc, Target target, Path pinDir, List<ProcSockets.Bound> executors) {
+        this.proc = proc;
+        this.target = target;
+        this.pinDir = pinDir;
+        this.executors = executors;
+    }
+
+    static SocketSelectDeployment open(ProcSockets proc, Target target, Path pinDir) throws SyrupException {
+        List<ProcSockets.Bound> found = proc.bound(target.protocol(), target.port());
+        if (found.isEmpty()) {
+            throw new SyrupException(Kind.NO_EXECUTORS, "nobody listens on " + target
+                    + ": no " + target.protocol().label() + " socket is bound to port " + target.port()
+                    + (target.protocol() == dev.syrup.api.Protocol.TCP ? " in LISTEN state" : ""));
+        }
+        if (found.size() > SocketSelectHook.MAX_EXECUTORS) {
+            throw new SyrupException(Kind.INVALID, found.size() + " sockets on " + target + "; at most "
+                    + SocketSelectHook.MAX_EXECUTORS + " executors are supported");
+        }
+        return new SocketSelectDeployment(proc, target, pinDir, found);
+    }
+
+    @Override
+    public Target target() {
+        return target;
+    }
+
+    @Override
+    public synchronized int executors() {
+        return executors.size();
+    }
+
+    @Override
+    public synchronized List<String> describeExecutors() {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < executors.size(); i++) {
+            out.add(i + ": " + executors.get(i));
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized void install(Path object) throws SyrupException {
+        if (closed) {
+            throw new IllegalStateException("deployment on " + target + " is closed");
+        }
+        BpfObject next = null;
+        List<Fd> sockets = new ArrayList<>();
+        try {
+            next = BpfObject.open(object);
+            next.load();
+            BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
+            BpfMap slots = next.map(SocketSelectHook.EXECUTORS_MAP);
+            sockets = adopt();
+            for (int i = 0; i < sockets.size(); i++) {
+                slots.updateFd(i, sockets.get(i));
+            }
+            // The swap: the group's program pointer is replaced in one step, so every datagram
+            // is scheduled by either the old or the new policy, never by none.
+            for (Fd s : sockets) {
+                ReuseportGroup.attach(s, prog);
+            }
+        } catch (VerifierException e) {
+            closeQuietly(next);
+            throw new SyrupException(Kind.VERIFIER, "the verifier rejected the policy (program " + e.programName() + ", "
+                    + Errno.name(e.errno()) + "):\n" + String.join("\n", e.reason()), e);
+        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
+            closeQuietly(next);
+            throw new SyrupException(Kind.KERNEL, "installing the policy on " + target + " failed: " + e.getMessage(), e);
+        } finally {
+            sockets.forEach(Fd::close);
+        }
+        if (running != null) {
+            unpinAll(running);
+            running.close();
+        }
+        running = next;
+        maps = pinUserMaps(next);
+    }
+
+    @Override
+    public synchronized List<SyrupMap> maps() {
+        return maps;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (running != null) {
+            List<Fd> sockets = List.of();
+            try {
+                sockets = adopt();
+                for (Fd s : sockets) {
+                    try {
+                        ReuseportGroup.detach(s);
+                    } catch (BpfException e) {
+                        if (e.errno() != Errno.ENOENT) { // the group was detached through an earlier socket
+                            throw e;
+                        }
+                    }
+                }
+            } catch (SyrupException | BpfException e) {
+                // The sockets are gone with their group, and so is the attachment.
+                LOG.log(System.Logger.Level.DEBUG, "detach on " + target + ": " + e.getMessage());
+            } finally {
+                sockets.forEach(Fd::close);
+            }
+            unpinAll(running);
+            running.close();
+            running = null;
+        }
+        maps = List.of();
+        try {
+            Files.deleteIfExists(pinDir);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Duplicates the sockets now bound to the port into this process, in executor order, and
+     * records them as the executors.
+     */
+    private List<Fd> adopt() throws SyrupException {
+        List<ProcSockets.Bound> found = proc.bound(target.protocol(), target.port());
+        if (found.isEmpty()) {
+            throw new SyrupException(Kind.NO_EXECUTORS, "no socket is bound to " + target + " any more");
+        }
+        List<Fd> out = new ArrayList<>(found.size());
+        List<ProcSockets.Bound> adopted = new ArrayList<>(found.size());
+        try {
+            for (ProcSockets.Bound b : found) {
+                try (Fd pidfd = Pidfd.open(b.pid())) {
+                    out.add(Pidfd.getfd(pidfd, b.fd()));
+                    adopted.add(b);
+                } catch (BpfException e) {
+                    if (e.errno() == Errno.ESRCH || e.errno() == Errno.EBADF) {
+                        continue; // the holder exited or closed it since /proc was read
+                    }
+                    throw e;
+                }
+            }
+        } catch (RuntimeException e) {
+            out.forEach(Fd::close);
+            throw new SyrupException(Kind.KERNEL, "cannot adopt the sockets of " + target + ": " + e.getMessage(), e);
+        }
+        executors = List.copyOf(adopted);
+        return out;
+    }
+
+    /** Pins the policy's own Maps (not the executor map, not .bss/.data) under the pin dir. */
+    private List<SyrupMap> pinUserMaps(BpfObject obj) throws SyrupException {
+        List<SyrupMap> out = new ArrayList<>();
+        try {
+            for (BpfMap m : obj.maps()) {
+                if (m.name().equals(SocketSelectHook.EXECUTORS_MAP) || m.name().contains(".")) {
+                    continue;
+                }
+                Files.createDirectories(pinDir);
+                m.pin(pinDir.resolve(m.name()));
+                out.add(new KernelMap(m.name(), m));
+            }
+        } catch (IOException | BpfException e) {
+            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir
+                    + " failed: " + e.getMessage(), e);
+        }
+        return List.copyOf(out);
+    }
+
+    private static void unpinAll(BpfObject obj) {
+        for (BpfMap m : obj.maps()) {
+            try {
+                m.unpin();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "unpin " + m.name() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private static void closeQuietly(BpfObject o) {
+        if (o != null) {
+            o.close();
+        }
+    }
+}
