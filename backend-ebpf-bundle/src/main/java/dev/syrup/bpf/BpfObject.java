@@ -101,6 +101,26 @@ public final class BpfObject implements AutoCloseable {
         }
     }
 
+    /**
+     * Before {@link #load()}: the object's map {@code name} becomes {@code existing} instead of a
+     * new map (bpf_map__reuse_fd; the object holds its own duplicate of the fd). This is how a
+     * replacement program shares state, e.g. a deployment's executor map, with the one it replaces.
+     *
+     * @throws NoSuchElementException when the object declares no such map
+     */
+    public void reuseMap(String name, BpfMap existing) {
+        checkOpen();
+        if (loaded) {
+            throw new IllegalStateException("object " + path + " is already loaded; reuse maps before load");
+        }
+        Native n = Native.get();
+        Pointer m = n.bpf().bpf_object__find_map_by_name(handle, name);
+        if (m == null || m.address() == 0) {
+            throw new NoSuchElementException("no map '" + name + "' in " + path);
+        }
+        Native.checkBpf("bpf_map__reuse_fd(" + name + ")", n.bpf().bpf_map__reuse_fd(m, existing.fd()));
+    }
+
     public Path path() {
         return path;
     }

@@ -7,6 +7,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicBoolean;
+import jnr.ffi.Pointer;
 
 /**
  * The values of a {@code BPF_F_MMAPABLE} ARRAY map with 8-byte values, mapped into this process
@@ -35,22 +36,21 @@ public final class MappedArray implements AutoCloseable {
 
     private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
     private static final int PAGE = 4096;
-    private static final int SYS_MMAP = "aarch64".equals(System.getProperty("os.arch")) ? 222 : 9; // x86_64: 9
     private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final String name;
-    private final long address;
+    private final Pointer mapping;
     private final long length;
     private final int size;
     private volatile ByteBuffer buffer;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private MappedArray(String name, long address, long length, int size) {
+    private MappedArray(String name, Pointer mapping, long length, int size) {
         this.name = name;
-        this.address = address;
+        this.mapping = mapping;
         this.length = length;
         this.size = size;
-        this.buffer = MemoryIO.getInstance().newDirectByteBuffer(address, size * 8);
+        this.buffer = MemoryIO.getInstance().newDirectByteBuffer(mapping.address(), size * 8);
     }
 
     /** Maps {@code map}, which must be an ARRAY created with {@link BpfMap#BPF_F_MMAPABLE} and 8-byte values. */
@@ -66,9 +66,10 @@ public final class MappedArray implements AutoCloseable {
         }
         long length = ((long) map.maxEntries() * 8 + PAGE - 1) / PAGE * PAGE;
         Native n = Native.get();
-        long addr = n.libc().syscall(SYS_MMAP, 0, length, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd(), 0);
+        Pointer p = n.libc().mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd(), 0);
+        long addr = p == null ? -1 : p.address();
         n.checkLibc("mmap(map '" + map.name() + "', " + length + " bytes)", addr);
-        return new MappedArray(map.name(), addr, length, map.maxEntries());
+        return new MappedArray(map.name(), p, length, map.maxEntries());
     }
 
     /** Number of elements. */
@@ -125,7 +126,7 @@ public final class MappedArray implements AutoCloseable {
         if (closed.compareAndSet(false, true)) {
             buffer = null;
             Native n = Native.get();
-            n.checkLibc("munmap(map '" + name + "')", n.libc().munmap(address, length));
+            n.checkLibc("munmap(map '" + name + "')", n.libc().munmap(mapping, length));
         }
     }
 

@@ -36,6 +36,10 @@ public interface LibBpf {
 
     Pointer bpf_object__next_map(Pointer obj, Pointer prev);
 
+    Pointer bpf_object__find_map_by_name(Pointer obj, String name);
+
+    int bpf_map__reuse_fd(Pointer map, int fd);
+
     // --- programs ------------------------------------------------------------------------
     String bpf_program__name(Pointer prog);
 

@@ -3,6 +3,7 @@ package dev.syrup.bpf.internal;
 import jnr.ffi.Pointer;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
+import jnr.ffi.types.off_t;
 import jnr.ffi.types.size_t;
 
 /**
@@ -14,18 +15,18 @@ public interface LibC {
     int close(int fd);
 
 
-    int munmap(long addr, @size_t long length);
+    /**
+     * Returns the address, or -1 (MAP_FAILED). {@code addr} is a Pointer on purpose: declared
+     * with six primitive parameters, jnr-ffi 2.2.19 takes jffi's fast-numeric call path, which
+     * corrupted the sixth argument (glibc refused the offset with EINVAL without entering the
+     * kernel); one Pointer parameter selects the generic path, which passes them intact.
+     */
+    Pointer mmap(Pointer addr, @size_t long length, int prot, int flags, int fd, @off_t long offset);
+
+    int munmap(Pointer addr, @size_t long length);
 
     /** syscall(2) with three integer arguments (unused ones are ignored by the kernel). */
     long syscall(long number, long arg1, long arg2, long arg3);
-
-    /**
-     * syscall(2) with six arguments. Used for mmap (SYS_mmap = 9): binding libc {@code mmap}
-     * directly through jnr-ffi 2.2.19 passed a corrupted offset (glibc refused with EINVAL
-     * before entering the kernel), while the 7-argument syscall() goes through jffi's generic
-     * call path and passes all arguments intact.
-     */
-    long syscall(long number, long arg1, long arg2, long arg3, long arg4, long arg5, long arg6);
 
     int setsockopt(int fd, int level, int optname, @In int[] optval, int optlen);
 
