@@ -11,6 +11,7 @@ import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.Fd;
+import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.Pidfd;
 import dev.syrup.bpf.ReuseportGroup;
 import dev.syrup.bpf.VerifierException;
@@ -22,6 +23,10 @@ import java.util.List;
 
 /**
  * A policy on one port's SO_REUSEPORT group.
+ *
+ * <p>The executor map belongs to the deployment, not to a policy: every policy version loaded
+ * here reuses it, because a socket can sit in only one REUSEPORT_SOCKARRAY at a time (a second
+ * insert is EBUSY) — and that is what lets a replacement be swapped in without a gap.
  *
  * <p>syrupd holds no socket between operations: the application's sockets are duplicated from
  * it (pidfd_getfd) for the moment of an install or a close, then the duplicates are closed, so
@@ -35,17 +40,22 @@ final class SocketSelectDeployment implements HookDeployment {
     private final ProcSockets proc;
     private final Target target;
     private final Path pinDir;
+    private final BpfMap slots;
     /** Guarded by {@code this}. */
     private List<ProcSockets.Bound> executors;
+    /** Socket inode in each slot of {@link #slots}, as this deployment filled it. */
+    private final List<Long> slotted = new ArrayList<>();
     private BpfObject running;
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private SocketSelectDeployment(ProcSockets proc, Target target, Path pinDir, List<ProcSockets.Bound> executors) {
+    private SocketSelectDeployment(ProcSockets proc, Target target, Path pinDir, List<ProcSockets.Bound> executors,
+                                   BpfMap slots) {
         this.proc = proc;
         this.target = target;
         this.pinDir = pinDir;
         this.executors = executors;
+        this.slots = slots;
     }
 
     static SocketSelectDeployment open(ProcSockets proc, Target target, Path pinDir) throws SyrupException {
@@ -59,7 +69,14 @@ final class SocketSelectDeployment implements HookDeployment {
             throw new SyrupException(Kind.INVALID, found.size() + " sockets on " + target + "; at most "
                     + SocketSelectHook.MAX_EXECUTORS + " executors are supported");
         }
-        return new SocketSelectDeployment(proc, target, pinDir, found);
+        BpfMap slots;
+        try {
+            slots = BpfMap.create(MapType.REUSEPORT_SOCKARRAY, SocketSelectHook.EXECUTORS_MAP, 4, 8,
+                    SocketSelectHook.MAX_EXECUTORS, 0);
+        } catch (BpfException e) {
+            throw new SyrupException(Kind.KERNEL, "cannot create the executor map for " + target + ": " + e.getMessage(), e);
+        }
+        return new SocketSelectDeployment(proc, target, pinDir, found, slots);
     }
 
     @Override
@@ -90,13 +107,11 @@ final class SocketSelectDeployment implements HookDeployment {
         List<Fd> sockets = new ArrayList<>();
         try {
             next = BpfObject.open(object);
+            next.reuseMap(SocketSelectHook.EXECUTORS_MAP, slots);
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
-            BpfMap slots = next.map(SocketSelectHook.EXECUTORS_MAP);
             sockets = adopt();
-            for (int i = 0; i < sockets.size(); i++) {
-                slots.updateFd(i, sockets.get(i));
-            }
+            fillSlots(sockets);
             // The swap: the group's program pointer is replaced in one step, so every datagram
             // is scheduled by either the old or the new policy, never by none.
             for (Fd s : sockets) {
@@ -154,11 +169,37 @@ final class SocketSelectDeployment implements HookDeployment {
             running.close();
             running = null;
         }
+        slots.close();
         maps = List.of();
         try {
             Files.deleteIfExists(pinDir);
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Puts socket i (of the ones just adopted) in slot i. A slot that already holds the same
+     * socket is left alone (re-inserting it would be EBUSY); the kernel itself empties the slot
+     * of a socket that closed.
+     */
+    private void fillSlots(List<Fd> sockets) {
+        for (int i = 0; i < sockets.size(); i++) {
+            long inode = executors.get(i).inode();
+            if (i < slotted.size() && slotted.get(i) == inode) {
+                continue;
+            }
+            slots.delete(i);
+            slots.updateFd(i, sockets.get(i));
+            if (i < slotted.size()) {
+                slotted.set(i, inode);
+            } else {
+                slotted.add(inode);
+            }
+        }
+        while (slotted.size() > sockets.size()) {
+            slots.delete(slotted.size() - 1);
+            slotted.remove(slotted.size() - 1);
         }
     }
 

@@ -93,5 +93,7 @@ public interface LibBpf {
 
     int bpf_xdp_detach(int ifindex, int flags, Pointer opts);
 
+    int bpf_xdp_query_id(int ifindex, int flags, @Out int[] progId);
+
     int bpf_prog_test_run_opts(int progFd, Pointer opts);
 }
