@@ -104,7 +104,7 @@ public final class BpfMap implements AutoCloseable {
         MapInfo info;
         try {
             if (verifyKind) {
-                requireMapFd(fd.get());
+                Infos.requireKind(fd.get(), "bpf-map");
             }
             info = Infos.map(fd.get());
         } catch (RuntimeException e) {
@@ -113,19 +113,6 @@ public final class BpfMap implements AutoCloseable {
         }
         return new BpfMap(null, fd, fd.get(), info.name(), info.typeId(), info.keySize(), info.valueSize(),
                 info.maxEntries(), info.flags());
-    }
-
-    /** bpf_obj_get_info_by_fd accepts any BPF fd, so check the fd's kind first (/proc/self/fd link). */
-    private static void requireMapFd(int fd) {
-        String target;
-        try {
-            target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
-        } catch (IOException e) {
-            throw new UncheckedIOException("readlink /proc/self/fd/" + fd, e);
-        }
-        if (!target.equals("anon_inode:bpf-map")) {
-            throw new IllegalArgumentException("fd " + fd + " is not a BPF map but " + target);
-        }
     }
 
     // --- description ---------------------------------------------------------------------

@@ -9,14 +9,17 @@ import java.util.Optional;
 import jnr.ffi.Pointer;
 
 /**
- * A program of a {@link BpfObject}. Its fd belongs to the object: it is valid once the object is
- * loaded and is closed with the object (never close it yourself). After the object is closed
- * every method but {@link #name()} and {@link #type()} throws {@link IllegalStateException}.
+ * A loaded BPF program: either a program of a {@link BpfObject} — its fd belongs to the object,
+ * is valid once the object is loaded and is closed with the object ({@link #close()} is then a
+ * no-op) — or a standalone program opened from a pin with {@link #openPinned(Path)}, which owns
+ * its fd. After close every method but {@link #name()} and {@link #type()} throws
+ * {@link IllegalStateException}.
  */
-public final class BpfProgram {
+public final class BpfProgram implements AutoCloseable {
 
     private final BpfObject owner;
     private final Pointer handle;
+    private final Fd ownFd;
     private final String name;
     private final int typeId;
     private volatile Path pinned;
@@ -24,9 +27,36 @@ public final class BpfProgram {
     BpfProgram(BpfObject owner, Pointer handle) {
         this.owner = owner;
         this.handle = handle;
+        this.ownFd = null;
         Native n = Native.get();
         this.name = n.bpf().bpf_program__name(handle);
         this.typeId = n.bpf().bpf_program__type(handle);
+    }
+
+    private BpfProgram(Fd fd, ProgramInfo info) {
+        this.owner = null;
+        this.handle = null;
+        this.ownFd = fd;
+        this.name = info.name();
+        this.typeId = info.typeId();
+    }
+
+    /**
+     * bpf_obj_get of a pinned program (e.g. to re-adopt after a restart, or to put it into a
+     * PROG_ARRAY). The name is the kernel's (at most 15 characters). Close it when done.
+     */
+    public static BpfProgram openPinned(Path path) {
+        int fd = Native.checkBpf("bpf_obj_get(" + path + ")", Native.get().bpf().bpf_obj_get(path.toString()));
+        Fd owned = Fd.adopt(fd);
+        try {
+            Infos.requireKind(fd, "bpf-prog");
+            BpfProgram p = new BpfProgram(owned, Infos.program(fd));
+            p.pinned = path;
+            return p;
+        } catch (RuntimeException e) {
+            owned.close();
+            throw e;
+        }
     }
 
     Pointer handle() {
@@ -47,8 +77,11 @@ public final class BpfProgram {
         return typeId;
     }
 
-    /** The program fd; owned by the object. Throws IllegalStateException before load or after close. */
+    /** The program fd; owned by the object (or by this standalone program). Throws IllegalStateException before load or after close. */
     public int fd() {
+        if (owner == null) {
+            return ownFd.get();
+        }
         owner.checkOpen();
         int fd = Native.get().bpf().bpf_program__fd(handle);
         if (fd < 0) {
@@ -84,6 +117,14 @@ public final class BpfProgram {
 
     public Optional<Path> pinnedPath() {
         return Optional.ofNullable(pinned);
+    }
+
+    /** Closes a standalone program's fd; no-op for a program of an object. Idempotent. Pins stay. */
+    @Override
+    public void close() {
+        if (ownFd != null) {
+            ownFd.close();
+        }
     }
 
     @Override

@@ -14,6 +14,22 @@ final class Infos {
 
     private Infos() {}
 
+    /**
+     * bpf_obj_get_info_by_fd accepts any BPF fd, so check what kind the fd is first, from its
+     * /proc/self/fd link: "anon_inode:bpf-map", "anon_inode:bpf-prog", "anon_inode:bpf_link".
+     */
+    static void requireKind(int fd, String anonInode) {
+        String target;
+        try {
+            target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("readlink /proc/self/fd/" + fd, e);
+        }
+        if (!target.equals("anon_inode:" + anonInode)) {
+            throw new IllegalArgumentException("fd " + fd + " is not a " + anonInode + " but " + target);
+        }
+    }
+
     static MapInfo map(int fd) {
         Native n = Native.get();
         Pointer info = n.allocate(MAP_INFO_SIZE);

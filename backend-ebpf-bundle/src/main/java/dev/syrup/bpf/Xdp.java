@@ -39,6 +39,18 @@ public final class Xdp {
     }
 
     /**
+     * bpf_xdp_query_id: the id of the program attached in the mode given by {@code flags}
+     * ({@link #XDP_FLAGS_SKB_MODE}, {@link #XDP_FLAGS_DRV_MODE}, {@link #XDP_FLAGS_HW_MODE}; 0 for
+     * the only one attached), empty when none.
+     */
+    public static java.util.OptionalInt attachedProgramId(int ifindex, int flags) {
+        int[] id = new int[1];
+        Native.checkBpf("bpf_xdp_query_id(ifindex " + ifindex + ")",
+                Native.get().bpf().bpf_xdp_query_id(ifindex, flags, id));
+        return id[0] == 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(id[0]);
+    }
+
+    /**
      * Result of BPF_PROG_TEST_RUN.
      *
      * @param retval the program's return value of the last run (e.g. {@link #XDP_PASS})
