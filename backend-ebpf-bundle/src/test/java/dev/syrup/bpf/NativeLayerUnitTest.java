@@ -188,6 +188,39 @@ class NativeLayerUnitTest {
     }
 
     @Test
+    void reuseportAndPidfdPassTheKernelsNumbers() {
+        jnr.ffi.Runtime rt = jnr.ffi.Runtime.getSystemRuntime();
+        Pointer prog = Pointer.wrap(rt, 0x2000);
+        fake.on("bpf_object__open_file", a -> Pointer.wrap(rt, 0x1000));
+        fake.on("bpf_object__next_program", a -> a[1] == null ? prog : null);
+        fake.on("bpf_program__name", a -> "t_sel");
+        fake.on("bpf_program__type", a -> ProgramType.SK_REUSEPORT.id());
+        fake.on("bpf_program__set_log_buf", a -> 0);
+        fake.on("bpf_object__load", a -> 0);
+        fake.on("bpf_object__next_map", a -> null);
+        fake.on("bpf_program__fd", a -> 33);
+        fake.on("bpf_object__close", a -> null);
+        List<String> calls = new java.util.ArrayList<>();
+        fake.on("setsockopt", a -> {
+            calls.add(a[0] + "," + a[1] + "," + a[2] + "," + ((int[]) a[3])[0] + "," + a[4]);
+            return 0;
+        });
+        fake.on("syscall", a -> {
+            calls.add("syscall " + a[0] + "," + a[1] + "," + a[2] + "," + a[3]);
+            return 40L;
+        });
+        try (BpfObject o = BpfObject.open(Path.of("/fake.o")); Fd sock = Fd.adopt(21)) {
+            o.load();
+            ReuseportGroup.attach(sock, o.program("t_sel"));
+            ReuseportGroup.detach(sock);
+            try (Fd pidfd = Pidfd.open(777); Fd dup = Pidfd.getfd(pidfd, 5)) {
+                assertEquals(40, dup.get());
+            }
+        }
+        assertEquals(List.of("21,1,52,33,4", "21,1,68,0,4", "syscall 434,777,0,0", "syscall 438,40,5,0"), calls);
+    }
+
+    @Test
     void openFailureUsesErrno() {
         fake.on("bpf_object__open_file", a -> null);
         fake.errno = Errno.ENOENT;
