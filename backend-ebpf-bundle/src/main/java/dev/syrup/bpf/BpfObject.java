@@ -30,6 +30,8 @@ public final class BpfObject implements AutoCloseable {
     private Pointer handle;
     private final Map<String, BpfProgram> programs = new LinkedHashMap<>();
     private final Map<String, BpfMap> maps = new LinkedHashMap<>();
+    /** ELF names of reused maps by handle address: libbpf renames a reused map to the kernel map's name. */
+    private final Map<Long, String> reusedNames = new java.util.HashMap<>();
     private volatile boolean closed;
     private boolean loaded;
 
@@ -97,7 +99,7 @@ public final class BpfObject implements AutoCloseable {
         for (Pointer m = n.bpf().bpf_object__next_map(handle, null); m != null && m.address() != 0;
                 m = n.bpf().bpf_object__next_map(handle, m)) {
             BpfMap map = BpfMap.ofObject(this, m);
-            maps.put(map.name(), map);
+            maps.put(reusedNames.getOrDefault(m.address(), map.name()), map);
         }
     }
 
@@ -105,6 +107,8 @@ public final class BpfObject implements AutoCloseable {
      * Before {@link #load()}: the object's map {@code name} becomes {@code existing} instead of a
      * new map (bpf_map__reuse_fd; the object holds its own duplicate of the fd). This is how a
      * replacement program shares state, e.g. a deployment's executor map, with the one it replaces.
+     * After load, {@link #map(String)} still finds it by the ELF name given here, while its
+     * {@link BpfMap#name()} is the existing map's kernel name (libbpf renames it).
      *
      * @throws NoSuchElementException when the object declares no such map
      */
@@ -119,6 +123,7 @@ public final class BpfObject implements AutoCloseable {
             throw new NoSuchElementException("no map '" + name + "' in " + path);
         }
         Native.checkBpf("bpf_map__reuse_fd(" + name + ")", n.bpf().bpf_map__reuse_fd(m, existing.fd()));
+        reusedNames.put(m.address(), name);
     }
 
     public Path path() {

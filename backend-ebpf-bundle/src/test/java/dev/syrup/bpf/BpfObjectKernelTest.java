@@ -53,6 +53,22 @@ class BpfObjectKernelTest extends KernelTestSupport {
     }
 
     @Test
+    void reuseMapSharesAnExistingMapWithANewObject() {
+        try (BpfMap shared = BpfMap.create(MapType.HASH, "t_shared", 4, 8, 16, 0)) {
+            shared.update(5, 55L);
+            try (BpfObject obj = BpfObject.open(compile("t_maps"))) {
+                obj.reuseMap("t_table", shared);
+                assertThrows(NoSuchElementException.class, () -> obj.reuseMap("nope", shared));
+                obj.load();
+                assertEquals(shared.info().id(), obj.map("t_table").info().id(), "the object uses the existing map");
+                assertEquals(OptionalLong.of(55L), obj.map("t_table").lookup(5));
+                assertThrows(IllegalStateException.class, () -> obj.reuseMap("t_table", shared), "after load");
+            }
+            assertEquals(OptionalLong.of(55L), shared.lookup(5), "still usable after the object closed");
+        }
+    }
+
+    @Test
     void useAfterCloseThrowsAndCloseIsIdempotent() {
         BpfObject obj = BpfObject.open(compile("t_maps"));
         obj.load();
