@@ -27,15 +27,21 @@ public class DeployCommand implements Action {
     @Reference
     Deployer deployer;
 
-    @Argument(index = 0, name = "policy", required = true, description = "A built-in policy name or the path of a .c file")
+    /*
+     * Karaf stops reading options at the first argument, but the documented form puts the
+     * policy first (syrup:deploy round_robin --hook socket_select --port 9000): the argument
+     * therefore takes the rest of the line, and options found there are read by hand.
+     */
+    @Argument(index = 0, name = "policy", required = true, multiValued = true,
+            description = "A built-in policy name or the path of a .c file (options may follow it)")
     @Completion(PolicyCompleter.class)
-    String policy;
+    List<String> policyAndOptions;
 
-    @Option(name = "--hook", required = true, description = "Hook to deploy at (see syrup:hooks)")
+    @Option(name = "--hook", description = "Hook to deploy at (see syrup:hooks); required")
     @Completion(HookCompleter.class)
     String hook;
 
-    @Option(name = "--port", required = true, description = "Port whose inputs the policy schedules")
+    @Option(name = "--port", description = "Port whose inputs the policy schedules; required")
     int port;
 
     @Option(name = "--proto", description = "udp (default) or tcp")
@@ -47,8 +53,18 @@ public class DeployCommand implements Action {
     @Option(name = "-D", multiValued = true, description = "Preprocessor definition NAME=VALUE passed to the compiler (repeatable)")
     List<String> defines;
 
+    /** Set from {@link #policyAndOptions} by {@link #readTrailingOptions()}. */
+    String policy;
+
     @Override
     public Object execute() throws SyrupException {
+        policy = readTrailingOptions();
+        if (hook == null) {
+            throw new SyrupException(Kind.INVALID, "--hook is required (see syrup:hooks)");
+        }
+        if (port == 0) {
+            throw new SyrupException(Kind.INVALID, "--port is required");
+        }
         if (port < 1 || port > 65535) {
             throw new SyrupException(Kind.INVALID, "port out of range: " + port);
         }
@@ -58,6 +74,57 @@ public class DeployCommand implements Action {
         System.out.println((d.replaced() > 0 && replace ? "Replaced policy of" : "Deployed") + " " + d.policy() + " at "
                 + d.hook() + " " + d.target() + " over " + d.executors() + " executor(s): " + d.id());
         return null;
+    }
+
+    /** Takes the policy (the first word) and applies the options that follow it. */
+    String readTrailingOptions() throws SyrupException {
+        String policy = null;
+        for (int i = 0; i < policyAndOptions.size(); i++) {
+            String word = policyAndOptions.get(i);
+            switch (word) {
+                case "--replace" -> replace = true;
+                case "--hook", "--port", "--proto", "-D" -> {
+                    if (i + 1 >= policyAndOptions.size()) {
+                        throw new SyrupException(Kind.INVALID, word + " needs a value");
+                    }
+                    String value = policyAndOptions.get(++i);
+                    switch (word) {
+                        case "--hook" -> hook = value;
+                        case "--proto" -> proto = value;
+                        case "--port" -> port = parsePort(value);
+                        default -> {
+                            defines = defines == null ? new java.util.ArrayList<>() : new java.util.ArrayList<>(defines);
+                            defines.add(value);
+                        }
+                    }
+                }
+                default -> {
+                    if (word.startsWith("-D") && word.length() > 2) {
+                        defines = defines == null ? new java.util.ArrayList<>() : new java.util.ArrayList<>(defines);
+                        defines.add(word.substring(2));
+                    } else if (word.startsWith("-")) {
+                        throw new SyrupException(Kind.INVALID, "unknown option " + word
+                                + " (expected --hook, --port, --proto, --replace, -D NAME=VALUE)");
+                    } else if (policy != null) {
+                        throw new SyrupException(Kind.INVALID, "one policy at a time: got '" + policy + "' and '" + word + "'");
+                    } else {
+                        policy = word;
+                    }
+                }
+            }
+        }
+        if (policy == null) {
+            throw new SyrupException(Kind.INVALID, "which policy? give a built-in name or a .c file");
+        }
+        return policy;
+    }
+
+    private static int parsePort(String s) throws SyrupException {
+        try {
+            return Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            throw new SyrupException(Kind.INVALID, "port '" + s + "' is not a number");
+        }
     }
 
     static Map<String, String> parse(List<String> defines) throws SyrupException {

@@ -1,0 +1,316 @@
+package dev.syrup.dist;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Test;
+import org.osgi.framework.Bundle;
+
+/**
+ * The operator's view: syrup:* commands in the real distribution, against UDP sockets this test
+ * opens in the Karaf JVM (syrupd adopts them through /proc like any application's), with real
+ * datagrams on loopback.
+ */
+public class SyrupCommandsIT extends SyrupTestSupport {
+
+    private Group group;
+
+    @Before
+    public void openSockets() throws IOException {
+        group = new Group(4);
+    }
+
+    @After
+    public void closeSockets() throws Exception {
+        group.close();
+        Bundle ebpf = bundle("syrup-backend-ebpf");
+        if (ebpf.getState() != Bundle.ACTIVE) {
+            ebpf.start();
+        }
+        for (String line : executeCommand("syrup:list --no-format").lines().toList()) {
+            String id = line.split("\\s+")[0];
+            if (id.startsWith("d")) {
+                executeCommand("syrup:undeploy " + id);
+            }
+        }
+    }
+
+    @Test
+    public void hooksAndPoliciesAreListed() {
+        String hooks = executeCommand("syrup:hooks --no-format");
+        assertTrue(hooks, hooks.contains("socket_select") && hooks.contains("available"));
+        String policies = executeCommand("syrup:policies --no-format");
+        for (String p : List.of("round_robin", "hash", "sita")) {
+            assertTrue(policies, policies.contains(p));
+        }
+    }
+
+    @Test
+    public void roundRobinDeployedFromTheShellSplitsTheLoad() throws Exception {
+        group.send(4000);
+        assertEquals(4000, group.await(4000));
+        assertEquals("the kernel's default puts one source port on one socket", 4000, group.max());
+
+        String out = executeCommand("syrup:deploy round_robin --hook socket_select --port " + group.port);
+        String id = lastWord(out);
+        assertTrue(out, id.startsWith("d"));
+        String list = executeCommand("syrup:list --no-format");
+        assertTrue(list, list.contains(id) && list.contains("round_robin") && list.contains("udp/" + group.port));
+
+        group.reset();
+        group.send(4000);
+        assertEquals(4000, group.await(4000));
+        for (long n : group.counts()) {
+            assertTrue(Arrays.toString(group.counts()), Math.abs(n - 1000) <= 10);
+        }
+
+        executeCommand("syrup:undeploy " + id);
+        assertFalse(executeCommand("syrup:list --no-format").contains(id));
+        group.reset();
+        group.send(4000);
+        assertEquals(4000, group.await(4000));
+        assertEquals("undeploy restores the default", 4000, group.max());
+    }
+
+    @Test
+    public void mapsOfADeploymentCanBeDumpedAndPut() throws Exception {
+        Path policy = Files.createTempFile("pick", ".c");
+        Files.writeString(policy, "SYR_MAP(pick, 1);\n"
+                + "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n\tuint32_t k = 0;\n"
+                + "\tuint64_t *v = syr_map_lookup_elem(&pick, &k);\n\treturn v ? (uint32_t)*v : SYR_PASS;\n}\n");
+        String id = lastWord(executeCommand("syrup:deploy " + policy + " --hook socket_select --port " + group.port));
+        executeCommand("syrup:map-put " + id + " pick 0 3");
+        String dump = executeCommand("syrup:map-dump --no-format " + id + " pick");
+        assertTrue(dump, dump.lines().anyMatch(l -> l.trim().matches("0\\s+3")));
+        group.send(400);
+        assertEquals(400, group.await(400));
+        assertEquals("every datagram went where the map said", 400, group.counts()[3]);
+        Files.delete(policy);
+    }
+
+    @Test
+    public void badInputIsAClearErrorAndChangesNothing() throws Exception {
+        String id = lastWord(executeCommand("syrup:deploy round_robin --hook socket_select --port " + group.port));
+        String before = withoutAge(executeCommand("syrup:list --no-format"));
+
+        assertFails("syrup:deploy /nonexistent/policy.c --hook socket_select --port " + group.port + " --replace",
+                "neither a built-in");
+        Path syntax = Files.createTempFile("syntax", ".c");
+        Files.writeString(syntax, "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n\treturn 0\n}\n");
+        assertFails("syrup:deploy " + syntax + " --hook socket_select --port " + group.port + " --replace",
+                syntax + ":3:");
+        Path unchecked = Files.createTempFile("unchecked", ".c");
+        Files.writeString(unchecked, "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n"
+                + "\treturn *(uint32_t *)pkt_start % NUM_EXECUTORS;\n}\n");
+        assertFails("syrup:deploy " + unchecked + " --hook socket_select --port " + group.port + " --replace",
+                "invalid access to packet");
+        assertFails("syrup:deploy round_robin --hook no_such_hook --port " + group.port, "no hook 'no_such_hook'");
+        assertFails("syrup:deploy round_robin --hook socket_select --port " + freeUdpPort(), "nobody listens");
+        assertFails("syrup:deploy sita --hook socket_select --port " + group.port, "--replace");
+
+        assertEquals("syrup:list is the same", before, withoutAge(executeCommand("syrup:list --no-format")));
+        group.send(400);
+        assertEquals(400, group.await(400));
+        for (long n : group.counts()) {
+            assertEquals("round_robin still runs: " + Arrays.toString(group.counts()), 100, n);
+        }
+        assertTrue(executeCommand("syrup:list --no-format").contains(id));
+        Files.delete(syntax);
+        Files.delete(unchecked);
+    }
+
+    @Test
+    public void replaceKeepsTrafficFlowing() throws Exception {
+        String id = lastWord(executeCommand("syrup:deploy round_robin --hook socket_select --port " + group.port));
+        Thread sender = new Thread(() -> {
+            try {
+                group.send(20_000);
+            } catch (IOException | InterruptedException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        sender.start();
+        String out = executeCommand("syrup:deploy sita --hook socket_select --port " + group.port + " --replace");
+        assertEquals(id, lastWord(out));
+        sender.join();
+        assertEquals("no datagram lost during the replacement", 20_000, group.await(20_000));
+        String list = executeCommand("syrup:list --no-format");
+        assertTrue(list, list.contains("sita"));
+    }
+
+    @Test
+    public void stoppingTheBackendRemovesItsHookAndDetaches() throws Exception {
+        String id = lastWord(executeCommand("syrup:deploy round_robin --hook socket_select --port " + group.port));
+        assertTrue(bpftoolPrograms().contains("syr_socket_sele"));
+
+        bundle("syrup-backend-ebpf").stop();
+        assertFalse(executeCommand("syrup:hooks --no-format").contains("socket_select"));
+        assertFalse("its deployments are gone", executeCommand("syrup:list --no-format").contains(id));
+        long end = System.currentTimeMillis() + 3000;
+        while (bpftoolPrograms().contains("syr_socket_sele") && System.currentTimeMillis() < end) {
+            Thread.sleep(50);
+        }
+        assertFalse("no program left in the kernel", bpftoolPrograms().contains("syr_socket_sele"));
+        group.send(400);
+        assertEquals(400, group.await(400));
+        assertEquals("the kernel's default is back", 400, group.max());
+
+        bundle("syrup-backend-ebpf").start();
+        long until = System.currentTimeMillis() + 10_000;
+        while (!executeCommand("syrup:hooks --no-format").contains("socket_select") && System.currentTimeMillis() < until) {
+            Thread.sleep(100);
+        }
+        assertTrue("the hook comes back with its bundle", executeCommand("syrup:hooks --no-format").contains("socket_select"));
+    }
+
+    private void assertFails(String command, String expected) {
+        try {
+            executeCommand(command);
+        } catch (AssertionError e) {
+            assertTrue("'" + command + "' should say '" + expected + "': " + e.getMessage(), e.getMessage().contains(expected));
+            return;
+        }
+        fail("'" + command + "' should have failed");
+    }
+
+    private static String lastWord(String out) {
+        String[] words = out.trim().split("\\s+");
+        return words[words.length - 1];
+    }
+
+    private static String withoutAge(String list) {
+        return list.lines().map(l -> l.replaceAll("\\s+\\d+[smh]\\s*$", "")).reduce("", (a, b) -> a + b + "\n");
+    }
+
+    private static int freeUdpPort() throws IOException {
+        try (DatagramChannel ch = DatagramChannel.open()) {
+            ch.bind(new InetSocketAddress("127.0.0.1", 0));
+            return ((InetSocketAddress) ch.getLocalAddress()).getPort();
+        }
+    }
+
+    /** The kernel's own listing of loaded programs. */
+    private static String bpftoolPrograms() throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("bpftool", "prog", "show").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out;
+    }
+
+    /** Four SO_REUSEPORT UDP sockets made one after the other (executor i = socket i), each drained by a thread. */
+    static final class Group implements AutoCloseable {
+        final int port;
+        private final List<DatagramChannel> sockets = new ArrayList<>();
+        private final List<Thread> readers = new ArrayList<>();
+        private final AtomicLongArray counts;
+        private final DatagramChannel tx;
+
+        Group(int n) throws IOException {
+            counts = new AtomicLongArray(n);
+            int p = 0;
+            for (int i = 0; i < n; i++) {
+                DatagramChannel ch = DatagramChannel.open();
+                ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
+                ch.bind(new InetSocketAddress("127.0.0.1", p));
+                p = ((InetSocketAddress) ch.getLocalAddress()).getPort();
+                sockets.add(ch);
+            }
+            port = p;
+            for (int i = 0; i < n; i++) {
+                int idx = i;
+                Thread t = new Thread(() -> drain(idx), "it-udp-" + i);
+                t.setDaemon(true);
+                t.start();
+                readers.add(t);
+            }
+            tx = DatagramChannel.open();
+            tx.bind(new InetSocketAddress("127.0.0.1", 0));
+        }
+
+        private void drain(int idx) {
+            ByteBuffer buf = ByteBuffer.allocate(2048);
+            try {
+                while (true) {
+                    buf.clear();
+                    sockets.get(idx).receive(buf);
+                    counts.incrementAndGet(idx);
+                }
+            } catch (ClosedChannelException e) {
+                // closed
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        }
+
+        /** GET requests in the documented format, from one source port, paced for the readers. */
+        void send(int n) throws IOException, InterruptedException {
+            ByteBuffer buf = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+            InetSocketAddress to = new InetSocketAddress("127.0.0.1", port);
+            for (int i = 0; i < n; i++) {
+                buf.clear();
+                buf.putInt(0).putInt(1).putLong(i).flip();
+                tx.send(buf, to);
+                if (i % 100 == 99) {
+                    Thread.sleep(1);
+                }
+            }
+        }
+
+        long[] counts() {
+            long[] out = new long[counts.length()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = counts.get(i);
+            }
+            return out;
+        }
+
+        long max() {
+            return Arrays.stream(counts()).max().orElse(0);
+        }
+
+        void reset() {
+            for (int i = 0; i < counts.length(); i++) {
+                counts.set(i, 0);
+            }
+        }
+
+        long await(long expected) throws InterruptedException {
+            long end = System.currentTimeMillis() + 10_000;
+            while (Arrays.stream(counts()).sum() < expected && System.currentTimeMillis() < end) {
+                Thread.sleep(10);
+            }
+            Thread.sleep(50);
+            return Arrays.stream(counts()).sum();
+        }
+
+        @Override
+        public void close() throws Exception {
+            tx.close();
+            for (DatagramChannel ch : sockets) {
+                ch.close();
+            }
+            for (Thread t : readers) {
+                t.join(2000);
+            }
+        }
+    }
+}
