@@ -216,7 +216,8 @@ public final class DeploymentManager implements Deployer {
         live.remove(d.id);
         try {
             d.deployment.close();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
+            // A backend going away may fail half-way; the deployment is dropped either way.
             LOG.log(System.Logger.Level.ERROR, "closing deployment " + d.id + " failed", e);
         }
         removeEmptyOwnerDir(d.owner());

@@ -168,7 +168,8 @@ public abstract class SyrupTestSupport {
             editConfigurationFilePut("etc/org.ops4j.pax.url.mvn.cfg",
                 "org.ops4j.pax.url.mvn.localRepository", localRepository),
             editConfigurationFilePut("etc/branding.properties", "welcome", ""),
-            vmOption("-Djffi.extract.dir=data/jffi")));
+            // jffi extracts its native library there and does not create the directory itself.
+            vmOption("-Djffi.extract.dir=" + jffiDir())));
         options.addAll(java9PlusOptions(karafVersion));
         if (Boolean.getBoolean("syrup.exam.keep")) {
             // -Dsyrup.exam.keep=true: keep target/exam/UUID/ (data/log/karaf.log) after the run
@@ -210,6 +211,14 @@ public abstract class SyrupTestSupport {
             options.add(vmOption(arg));
         }
         return options;
+    }
+
+    private static String jffiDir() {
+        File dir = new File("target/exam-jffi").getAbsoluteFile();
+        if (!dir.isDirectory() && !dir.mkdirs()) {
+            throw new IllegalStateException("cannot create " + dir);
+        }
+        return dir.getPath();
     }
 
     private static String requiredProperty(String name) {

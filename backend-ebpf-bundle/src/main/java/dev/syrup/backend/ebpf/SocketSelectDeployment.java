@@ -150,6 +150,7 @@ final class SocketSelectDeployment implements HookDeployment {
             List<Fd> sockets = List.of();
             try {
                 sockets = adopt();
+                LOG.log(System.Logger.Level.INFO, "detaching the policy on " + target + " from " + sockets.size() + " socket(s)");
                 for (Fd s : sockets) {
                     try {
                         ReuseportGroup.detach(s);
@@ -159,9 +160,11 @@ final class SocketSelectDeployment implements HookDeployment {
                         }
                     }
                 }
-            } catch (SyrupException | BpfException e) {
+            } catch (SyrupException e) {
                 // The sockets are gone with their group, and so is the attachment.
-                LOG.log(System.Logger.Level.DEBUG, "detach on " + target + ": " + e.getMessage());
+                LOG.log(System.Logger.Level.INFO, "nothing to detach on " + target + ": " + e.getMessage());
+            } catch (BpfException e) {
+                LOG.log(System.Logger.Level.WARNING, "detaching the policy from " + target + " failed: " + e.getMessage());
             } finally {
                 sockets.forEach(Fd::close);
             }
