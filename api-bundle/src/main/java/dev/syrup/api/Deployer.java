@@ -26,6 +26,12 @@ public interface Deployer {
     /** Removes a deployment and restores the layer's default. */
     void undeploy(String id) throws SyrupException;
 
+    /**
+     * Puts an executor of the application at {@code index} of a deployment; see
+     * {@link HookDeployment#registerExecutor(int, long, int)}. Callers check ownership.
+     */
+    void registerExecutor(String id, int index, long pid, int fd) throws SyrupException;
+
     /** Live deployments in the order they were created. */
     List<Deployment> list();
 

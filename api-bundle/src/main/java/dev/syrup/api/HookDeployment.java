@@ -29,6 +29,16 @@ public interface HookDeployment extends AutoCloseable {
      */
     void install(Path object) throws SyrupException;
 
+    /**
+     * Puts an application's own executor at {@code index} (paper §3.2: "add network sockets
+     * after bind()"), replacing what was there. The executor is named by its holder: file
+     * descriptor {@code fd} in process {@code pid}, which the hook duplicates (pidfd_getfd).
+     *
+     * @throws SyrupException {@code INVALID} for an index out of range or an fd that is not an
+     *                        executor of this hook's kind on this deployment's target
+     */
+    void registerExecutor(int index, long pid, int fd) throws SyrupException;
+
     /** The Maps the running policy declares (not the executor map), empty before install. */
     List<SyrupMap> maps();
 

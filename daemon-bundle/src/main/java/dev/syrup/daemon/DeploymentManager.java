@@ -179,6 +179,11 @@ public final class DeploymentManager implements Deployer {
     }
 
     @Override
+    public synchronized void registerExecutor(String id, int index, long pid, int fd) throws SyrupException {
+        get(id).deployment.registerExecutor(index, pid, fd);
+    }
+
+    @Override
     public synchronized List<Deployment> list() {
         return live.values().stream().map(Live::snapshot).toList();
     }

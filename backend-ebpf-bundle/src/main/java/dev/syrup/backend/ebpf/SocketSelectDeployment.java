@@ -45,6 +45,8 @@ final class SocketSelectDeployment implements HookDeployment {
     private List<ProcSockets.Bound> executors;
     /** Socket inode in each slot of {@link #slots}, as this deployment filled it. */
     private final List<Long> slotted = new ArrayList<>();
+    /** Once the application registers its executors itself, syrupd stops re-adopting the port's sockets. */
+    private boolean registered;
     private BpfObject running;
     private List<SyrupMap> maps = List.of();
     private boolean closed;
@@ -111,7 +113,9 @@ final class SocketSelectDeployment implements HookDeployment {
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
             sockets = adopt();
-            fillSlots(sockets);
+            if (!registered) {
+                fillSlots(sockets);
+            }
             // The swap: the group's program pointer is replaced in one step, so every datagram
             // is scheduled by either the old or the new policy, never by none.
             for (Fd s : sockets) {
@@ -133,6 +137,43 @@ final class SocketSelectDeployment implements HookDeployment {
         }
         running = next;
         maps = pinUserMaps(next);
+    }
+
+    @Override
+    public synchronized void registerExecutor(int index, long pid, int fd) throws SyrupException {
+        if (closed) {
+            throw new IllegalStateException("deployment on " + target + " is closed");
+        }
+        if (index < 0 || index >= SocketSelectHook.MAX_EXECUTORS) {
+            throw new SyrupException(Kind.INVALID, "executor index " + index + " is out of range 0.."
+                    + (SocketSelectHook.MAX_EXECUTORS - 1));
+        }
+        ProcSockets.Bound bound = proc.bound(target.protocol(), target.port()).stream()
+                .filter(b -> b.pid() == pid && b.fd() == fd).findFirst()
+                .orElse(null);
+        if (bound == null) {
+            // Also true when the fd is a socket of the process bound elsewhere: bound() only
+            // lists the port's own sockets, and it names the first holder of each.
+            throw new SyrupException(Kind.INVALID, "fd " + fd + " of pid " + pid + " is not a socket bound to " + target);
+        }
+        try (Fd pidfd = Pidfd.open(pid); Fd socket = Pidfd.getfd(pidfd, fd)) {
+            slots.delete(index);
+            slots.updateFd(index, socket);
+        } catch (BpfException e) {
+            throw new SyrupException(Kind.KERNEL, "cannot register fd " + fd + " of pid " + pid + ": " + e.getMessage(), e);
+        }
+        while (slotted.size() <= index) {
+            slotted.add(0L);
+        }
+        slotted.set(index, bound.inode());
+        registered = true;
+        List<ProcSockets.Bound> now = new ArrayList<>();
+        for (long inode : slotted) {
+            executors.stream().filter(b -> b.inode() == inode).findFirst()
+                    .or(() -> inode == bound.inode() ? java.util.Optional.of(bound) : java.util.Optional.empty())
+                    .ifPresent(now::add);
+        }
+        executors = List.copyOf(now);
     }
 
     @Override
