@@ -1,0 +1,123 @@
+// C baseline for MapBench (backend-ebpf-bundle/src/test/java/dev/syrup/bpf/bench): the same
+// u32 -> u64 maps (ARRAY with BPF_F_MMAPABLE, HASH), 1024 entries, the same key sequence
+// (i + 1) & 1023, through libbpf's bpf_map_lookup_elem / bpf_map_update_elem and through an mmap
+// of the array. Each operation: REPS timed loops (CLOCK_MONOTONIC) of ITERS syscalls, or of
+// MMAP_ITERS memory accesses.
+// Output: one CSV line per loop, "op,rep,ns_per_op".
+//
+// Build: gcc -O2 -o mapbench mapbench.c -lbpf
+// Run (root): ./mapbench [ITERS=200000] [REPS=5] [MMAP_ITERS=50000000]
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define ENTRIES 1024u
+
+static volatile uint64_t sink;
+
+static double now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void die(const char *what, int err) {
+	fprintf(stderr, "mapbench: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static int create(enum bpf_map_type type, const char *name, __u32 flags) {
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+	int fd = bpf_map_create(type, name, 4, 8, ENTRIES, &opts);
+	if (fd < 0)
+		die(name, fd);
+	return fd;
+}
+
+static double lookup_loop(int fd, long iters) {
+	uint32_t k = 0;
+	uint64_t v, acc = 0;
+	double t0 = now_ns();
+	for (long n = 0; n < iters; n++) {
+		k = (k + 1) & (ENTRIES - 1);
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			die("bpf_map_lookup_elem", errno);
+		acc += v;
+	}
+	double t = now_ns() - t0;
+	sink = acc;
+	return t / iters;
+}
+
+static double update_loop(int fd, long iters) {
+	uint32_t k = 0;
+	uint64_t v = 0;
+	double t0 = now_ns();
+	for (long n = 0; n < iters; n++) {
+		k = (k + 1) & (ENTRIES - 1);
+		v++;
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			die("bpf_map_update_elem", errno);
+	}
+	return (now_ns() - t0) / iters;
+}
+
+static double mmap_get_loop(uint64_t *a, long iters) {
+	uint32_t k = 0;
+	uint64_t acc = 0;
+	double t0 = now_ns();
+	for (long n = 0; n < iters; n++) {
+		k = (k + 1) & (ENTRIES - 1);
+		acc += __atomic_load_n(&a[k], __ATOMIC_ACQUIRE); // MappedArray.getLong is an acquire load
+	}
+	double t = now_ns() - t0;
+	sink = acc;
+	return t / iters;
+}
+
+static double mmap_add_loop(uint64_t *a, long iters) {
+	uint32_t k = 0;
+	uint64_t acc = 0;
+	double t0 = now_ns();
+	for (long n = 0; n < iters; n++) {
+		k = (k + 1) & (ENTRIES - 1);
+		acc += __atomic_fetch_add(&a[k], 1, __ATOMIC_SEQ_CST) + 1; // like addAndGet(k, 1)
+	}
+	double t = now_ns() - t0;
+	sink = acc;
+	return t / iters;
+}
+
+int main(int argc, char **argv) {
+	long iters = argc > 1 ? atol(argv[1]) : 200000;
+	int reps = argc > 2 ? atoi(argv[2]) : 5;
+	long mmap_iters = argc > 3 ? atol(argv[3]) : 50000000;
+	int array = create(BPF_MAP_TYPE_ARRAY, "cbench_array", BPF_F_MMAPABLE);
+	int hash = create(BPF_MAP_TYPE_HASH, "cbench_hash", 0);
+	for (uint32_t k = 0; k < ENTRIES; k++) {
+		uint64_t v = k;
+		int err = bpf_map_update_elem(hash, &k, &v, BPF_NOEXIST);
+		if (err)
+			die("fill hash", err);
+	}
+	uint64_t *a = mmap(NULL, ENTRIES * 8, PROT_READ | PROT_WRITE, MAP_SHARED, array, 0);
+	if (a == MAP_FAILED)
+		die("mmap", errno);
+
+	lookup_loop(array, iters / 10); // warm up caches and the syscall path
+	for (int r = 0; r < reps; r++) {
+		printf("arrayLookup,%d,%.2f\n", r, lookup_loop(array, iters));
+		printf("arrayUpdate,%d,%.2f\n", r, update_loop(array, iters));
+		printf("hashLookup,%d,%.2f\n", r, lookup_loop(hash, iters));
+		printf("hashUpdate,%d,%.2f\n", r, update_loop(hash, iters));
+		printf("mmapGetLong,%d,%.3f\n", r, mmap_get_loop(a, mmap_iters));
+		printf("mmapAddAndGet,%d,%.3f\n", r, mmap_add_loop(a, mmap_iters));
+		fflush(stdout);
+	}
+	return 0;
+}
