@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Maps benchmark: u32 -> u64 BPF map access from Java (dev.syrup.bpf BpfMap / MappedArray, JMH)
 # against C (libbpf, bench/c/mapbench.c), in one run so that ratios share the machine's noise.
-# The C baseline runs before and after JMH; its median is taken over both runs.
+# Each Java benchmark runs between two C loops of the same operation; medians are over both.
 # Output: results/maps-<UTC timestamp>/{maps.csv,summary.md} and the raw logs.
-# Knobs (env): FORKS=2 WARMUPS=3 ITERATIONS=4 (JMH, 1 s each), C_ITERS=200000 C_REPS=5 C_MMAP_ITERS=50000000
+# Knobs (env): FORKS=2 WARMUPS=3 ITERATIONS=4 (JMH, 1 s each), C_ITERS=200000 C_REPS=3 C_MMAP_ITERS=50000000
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 MODULE=backend-ebpf-bundle
 FORKS=${FORKS:-2} WARMUPS=${WARMUPS:-3} ITERATIONS=${ITERATIONS:-4}
-C_ITERS=${C_ITERS:-200000} C_REPS=${C_REPS:-5} C_MMAP_ITERS=${C_MMAP_ITERS:-50000000}
+C_ITERS=${C_ITERS:-200000} C_REPS=${C_REPS:-3} C_MMAP_ITERS=${C_MMAP_ITERS:-50000000}
 OUT="$ROOT/results/maps-$(date -u +%Y%m%dT%H%M%SZ)"
 step() { printf 'bench maps: %s\n' "$*" >&2; }
 
@@ -17,7 +17,7 @@ step() { printf 'bench maps: %s\n' "$*" >&2; }
 mkdir -p "$OUT"
 cd "$ROOT"
 
-step "[1/6] building $MODULE test classes (JMH benchmarks) and their classpath"
+step "[1/4] building $MODULE test classes (JMH benchmarks) and their classpath"
 mvn_build() {
   mvn -B -ntp -q "$@" test-compile dependency:build-classpath \
     -Dmdep.includeScope=test -Dmdep.outputFile="$OUT/classpath.txt" >"$OUT/build.log" 2>&1
@@ -29,28 +29,39 @@ cp -r "$MODULE/target/classes" "$OUT/classes" && cp -r "$MODULE/target/test-clas
 [[ -f $OUT/test-classes/META-INF/BenchmarkList ]] || { step "no JMH BenchmarkList: was the module cleaned meanwhile?"; exit 1; }
 CP="$OUT/test-classes:$OUT/classes:$(cat "$OUT/classpath.txt")"
 
-step "[2/6] compiling bench/c/mapbench.c"
+step "[2/4] compiling bench/c/mapbench.c"
 gcc -O2 -Wall -o "$OUT/mapbench" bench/c/mapbench.c -lbpf
 
-step "[3/6] C baseline, first run ($C_REPS x 6 loops)"
-"$OUT/mapbench" "$C_ITERS" "$C_REPS" "$C_MMAP_ITERS" >"$OUT/c-raw.csv"
+# Each Java benchmark runs between two C loops of the operation it is compared with, so that both
+# see the same noise. Java benchmark -> C operation:
+declare -A C_OP=([arrayLookup]=arrayLookup [arrayUpdate]=arrayUpdate [hashLookup]=hashLookup
+  [hashUpdate]=hashUpdate [mmapGetLong]=mmapGetLong [mmapAddAndGet]=mmapAddAndGet
+  [rawArrayLookupBytes]=arrayLookup [rawArrayLookupPointer]=arrayLookup [rawArrayUpdatePointer]=arrayUpdate)
+BENCHES=(arrayLookup arrayUpdate hashLookup hashUpdate mmapGetLong mmapAddAndGet
+  rawArrayLookupBytes rawArrayLookupPointer rawArrayUpdatePointer)
+c_loops() {  # c_loops BENCH: C_REPS loops of BENCH's C operation, lines "BENCH:op,rep,ns_per_op"
+  "$OUT/mapbench" "$C_ITERS" "$C_REPS" "$C_MMAP_ITERS" "${C_OP[$1]}" | sed "s/^/$1:/" >>"$OUT/c-raw.csv"
+}
+step "[3/4] ${#BENCHES[@]} benchmarks, each: C ($C_REPS loops), JMH ($FORKS forks x ($WARMUPS + $ITERATIONS) s), C again"
+: >"$OUT/c-raw.csv"; : >"$OUT/jmh.log"
+for k in "${!BENCHES[@]}"; do
+  b=${BENCHES[$k]}
+  step "      $((k + 1))/${#BENCHES[@]} $b (C: ${C_OP[$b]})"
+  c_loops "$b"
+  java -Duser.language=en -Duser.country=US -cp "$CP" org.openjdk.jmh.Main "dev\\.syrup\\.bpf\\.bench\\.MapBench\\.$b\$" \
+    -f "$FORKS" -wi "$WARMUPS" -w 1s -i "$ITERATIONS" -r 1s -prof gc -rf csv -rff "$OUT/jmh-$b.csv" >>"$OUT/jmh.log"
+  c_loops "$b"
+done
+awk 'FNR > 1 || NR == 1' "$OUT"/jmh-*.csv >"$OUT/jmh.csv" && rm "$OUT"/jmh-*.csv
 
-step "[4/6] JMH: 9 benchmarks x $FORKS forks x ($WARMUPS + $ITERATIONS) s"
-java -Duser.language=en -Duser.country=US -cp "$CP" org.openjdk.jmh.Main 'dev\.syrup\.bpf\.bench\.MapBench\.' \
-  -f "$FORKS" -wi "$WARMUPS" -w 1s -i "$ITERATIONS" -r 1s -prof gc -rf csv -rff "$OUT/jmh.csv" |
-  tee "$OUT/jmh.log" | sed -un 's/^# Benchmark: dev\.syrup\.bpf\.bench\./bench maps:       /p' >&2
-
-step "[5/6] C baseline, second run"
-"$OUT/mapbench" "$C_ITERS" "$C_REPS" "$C_MMAP_ITERS" >>"$OUT/c-raw.csv"
-
-step "[6/6] summary"
+step "[4/4] summary"
 {
   echo "cores=$(nproc)"
   echo "kernel=$(uname -r)"
   echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   echo "java=$(java -version 2>&1 | head -n 1)"
   echo "libbpf=$(dpkg-query -W -f='${Version}' libbpf1 2>/dev/null || echo unknown)"
-  echo "settings=JMH $FORKS forks, $WARMUPS x 1 s warmup, $ITERATIONS x 1 s measurement, avgt; C $C_REPS+$C_REPS reps of $C_ITERS syscalls / $C_MMAP_ITERS mmap accesses"
+  echo "settings=JMH $FORKS forks, $WARMUPS x 1 s warmup, $ITERATIONS x 1 s measurement, avgt; C $C_REPS+$C_REPS loops (around each JMH benchmark) of $C_ITERS syscalls / $C_MMAP_ITERS mmap accesses"
 } >"$OUT/machine.txt"
 awk -v csv="$OUT/maps.csv" -f bench/maps-summary.awk "$OUT/machine.txt" "$OUT/c-raw.csv" "$OUT/jmh.csv" "$OUT/jmh.log" >"$OUT/summary.md"
 cat "$OUT/summary.md"

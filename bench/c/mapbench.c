@@ -3,10 +3,11 @@
 // (i + 1) & 1023, through libbpf's bpf_map_lookup_elem / bpf_map_update_elem and through an mmap
 // of the array. Each operation: REPS timed loops (CLOCK_MONOTONIC) of ITERS syscalls, or of
 // MMAP_ITERS memory accesses.
-// Output: one CSV line per loop, "op,rep,ns_per_op".
+// Output: one CSV line per loop, "op,rep,ns_per_op". Optional OP arguments select operations.
 //
 // Build: gcc -O2 -o mapbench mapbench.c -lbpf
-// Run (root): ./mapbench [ITERS=200000] [REPS=5] [MMAP_ITERS=50000000]
+// Run (root): ./mapbench [ITERS=200000] [REPS=5] [MMAP_ITERS=50000000] [OP...]
+//   OP: arrayLookup arrayUpdate hashLookup hashUpdate mmapGetLong mmapAddAndGet (default: all)
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <stdint.h>
@@ -19,6 +20,16 @@
 #define ENTRIES 1024u
 
 static volatile uint64_t sink;
+static char **ops; // selected operations (NULL-terminated), or NULL for all
+
+static int want(const char *op) {
+	if (!ops || !*ops)
+		return 1;
+	for (char **o = ops; *o; o++)
+		if (!strcmp(*o, op))
+			return 1;
+	return 0;
+}
 
 static double now_ns(void) {
 	struct timespec ts;
@@ -97,6 +108,7 @@ int main(int argc, char **argv) {
 	long iters = argc > 1 ? atol(argv[1]) : 200000;
 	int reps = argc > 2 ? atoi(argv[2]) : 5;
 	long mmap_iters = argc > 3 ? atol(argv[3]) : 50000000;
+	ops = argc > 4 ? argv + 4 : NULL;
 	int array = create(BPF_MAP_TYPE_ARRAY, "cbench_array", BPF_F_MMAPABLE);
 	int hash = create(BPF_MAP_TYPE_HASH, "cbench_hash", 0);
 	for (uint32_t k = 0; k < ENTRIES; k++) {
@@ -111,12 +123,18 @@ int main(int argc, char **argv) {
 
 	lookup_loop(array, iters / 10); // warm up caches and the syscall path
 	for (int r = 0; r < reps; r++) {
-		printf("arrayLookup,%d,%.2f\n", r, lookup_loop(array, iters));
-		printf("arrayUpdate,%d,%.2f\n", r, update_loop(array, iters));
-		printf("hashLookup,%d,%.2f\n", r, lookup_loop(hash, iters));
-		printf("hashUpdate,%d,%.2f\n", r, update_loop(hash, iters));
-		printf("mmapGetLong,%d,%.3f\n", r, mmap_get_loop(a, mmap_iters));
-		printf("mmapAddAndGet,%d,%.3f\n", r, mmap_add_loop(a, mmap_iters));
+		if (want("arrayLookup"))
+			printf("arrayLookup,%d,%.2f\n", r, lookup_loop(array, iters));
+		if (want("arrayUpdate"))
+			printf("arrayUpdate,%d,%.2f\n", r, update_loop(array, iters));
+		if (want("hashLookup"))
+			printf("hashLookup,%d,%.2f\n", r, lookup_loop(hash, iters));
+		if (want("hashUpdate"))
+			printf("hashUpdate,%d,%.2f\n", r, update_loop(hash, iters));
+		if (want("mmapGetLong"))
+			printf("mmapGetLong,%d,%.3f\n", r, mmap_get_loop(a, mmap_iters));
+		if (want("mmapAddAndGet"))
+			printf("mmapAddAndGet,%d,%.3f\n", r, mmap_add_loop(a, mmap_iters));
 		fflush(stdout);
 	}
 	return 0;
