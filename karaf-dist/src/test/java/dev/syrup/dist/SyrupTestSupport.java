@@ -53,6 +53,7 @@ import org.osgi.framework.BundleContext;
  * (returns the command's output, throws if the command fails), {@link #bundleContext},
  * {@link #featuresService}, or inject any other OSGi service with {@code @Inject}. Override
  * {@link #extraOptions()} to add Pax Exam options (more features, config edits...).
+ * The Karaf log of each class is {@code target/exam-logs/SomethingIT-karaf.log}.
  * Run one class with {@code mvn -pl karaf-dist verify -Dit.test=SomethingIT}; add
  * {@code -Dsyrup.exam.keep=true} to keep the booted Karaf (and its data/log/karaf.log) under
  * target/exam/ afterwards.
@@ -150,6 +151,8 @@ public abstract class SyrupTestSupport {
         String archive = requiredProperty("syrup.dist.archive");
         String karafVersion = requiredProperty("karaf.version");
         String localRepository = System.getProperty("org.ops4j.pax.url.mvn.localRepository", "");
+        String karafLog = new File(System.getProperty("syrup.exam.logs", "target/exam-logs"),
+            getClass().getSimpleName() + "-karaf.log").getAbsolutePath();
         List<Option> options = new ArrayList<>(List.of(
             karafDistributionConfiguration()
                 .frameworkUrl(new File(archive).toURI().toString())
@@ -160,10 +163,14 @@ public abstract class SyrupTestSupport {
             configureConsole().ignoreLocalConsole(),
             logLevel(LogLevel.INFO),
             systemTimeout(180_000),
-            // Free ports, so a test run does not collide with a Karaf started by ./syrup start.
+            // A free SSH port, so a test run does not collide with a Karaf started by ./syrup start
+            // (Pax Exam itself picks free JMX/RMI ports).
             editConfigurationFilePut("etc/org.apache.karaf.shell.cfg", "sshPort", freePort()),
-            editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", freePort()),
-            editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiServerPort", freePort()),
+            // karaf.log outside the runtime folder, which Pax Exam deletes after the class.
+            editConfigurationFilePut("etc/org.ops4j.pax.logging.cfg",
+                "log4j2.appender.rolling.fileName", karafLog),
+            editConfigurationFilePut("etc/org.ops4j.pax.logging.cfg",
+                "log4j2.appender.rolling.filePattern", karafLog + ".%i"),
             // Pax Exam's own bundles (feature "exam") come from the local Maven repository.
             editConfigurationFilePut("etc/org.ops4j.pax.url.mvn.cfg",
                 "org.ops4j.pax.url.mvn.localRepository", localRepository),
