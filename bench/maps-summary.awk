@@ -8,14 +8,16 @@ FILENAME ~ /machine\.txt$/ { i = index($0, "="); m[substr($0, 1, i - 1)] = subst
 # c-raw.csv: "JAVA_BENCHMARK:c_op,rep,ns_per_op" (C loops run around that Java benchmark)
 FILENAME ~ /c-raw\.csv$/ { split($0, f, ","); split(f[1], g, ":"); base[g[1]] = g[2]; add("c", g[1], f[3]); next }
 
-FILENAME ~ /jmh\.log$/ && /^# Benchmark: / { op = $3; sub(/^.*\.MapBench\./, "", op); next }
+FILENAME ~ /jmh\.log$/ && /^# Benchmark: / { op = $3; sub(/^.*\./, "", op); next }
 FILENAME ~ /jmh\.log$/ && /^Iteration +[0-9]+: [0-9.]+ ns\/op/ { add("java", op, $3); next }
 
 FILENAME ~ /jmh\.csv$/ && FNR > 1 {
     gsub(/"/, ""); split($0, f, ",")
-    name = f[1]; sub(/^.*\.MapBench\./, "", name)
-    if (name ~ /:gc\.alloc\.rate\.norm$/) { sub(/:.*/, "", name); alloc[name] = f[5] + 0 }
-    else if (name !~ /:/) { score[name] = f[5] + 0; err[name] = f[6] }
+    name = f[1]; metric = ""
+    if ((c = index(name, ":")) > 0) { metric = substr(name, c + 1); name = substr(name, 1, c - 1) }
+    sub(/^.*\./, "", name)
+    if (metric == "gc.alloc.rate.norm") alloc[name] = f[5] + 0
+    else if (metric == "") { score[name] = f[5] + 0; err[name] = f[6] }
 }
 
 function add(impl, op, x) { n[impl, op]++; v[impl, op, n[impl, op]] = x + 0 }
@@ -32,7 +34,8 @@ function fmt(x) { return x >= 100 ? sprintf("%.0f", x) : sprintf("%.2f", x) }
 
 END {
     nops = split("arrayLookup arrayUpdate hashLookup hashUpdate mmapGetLong mmapAddAndGet " \
-                 "rawArrayLookupBytes rawArrayLookupPointer rawArrayUpdatePointer", ops, " ")
+                 "rawArrayLookupBytes rawArrayLookupPointer rawArrayUpdatePointer " \
+                 "lookupNoSyscall updateNoSyscall proxyFloor", ops, " ")
     for (k = 1; k <= nops; k++) {
         op = ops[k]
         if (("java", op) in n) jmed[op] = median("java" SUBSEP op)
@@ -54,7 +57,7 @@ END {
     print "|---|---|---|---|---|---|---|---|"
     print "op,java_median_ns,java_min_ns,java_max_ns,java_mean_ns,java_ci999_ns,java_bytes_per_op," \
           "c_op,c_median_ns,c_min_ns,c_max_ns,java_over_c,goal,met" > csv
-    for (k = 1; k <= nops; k++) {
+    for (k = 1; k <= 9; k++) {  # the Java/C pairs (the rest: BpfMapOverheadBench, below)
         op = ops[k]; b = base[op]; j = "java" SUBSEP op; c = "c" SUBSEP op
         if (!(op in jmed) || !(op in cmed)) { printf "| %s | missing | | | | | | |\n", op; continue }
         r = jmed[op] / cmed[op]
@@ -72,7 +75,8 @@ END {
     }
     if ("rawArrayLookupBytes" in jmed && "rawArrayLookupPointer" in jmed && "rawArrayLookupPointer" in cmed) {
         print ""
-        print "Where BpfMap's ARRAY lookup/update spend their time beyond C (differences of medians):"
+        print "Where the ARRAY lookup/update spend their time beyond C (differences of medians of separate"
+        print "benchmarks: each carries the syscall path's noise, see the ranges above):"
         print ""
         printf "- libbpf lookup through jnr-ffi, native-memory arguments (rawArrayLookupPointer − C): %+.0f ns\n", \
             jmed["rawArrayLookupPointer"] - cmed["rawArrayLookupPointer"]
@@ -86,5 +90,17 @@ END {
             jmed["rawArrayUpdatePointer"] - cmed["rawArrayUpdatePointer"]
         printf "- BpfMap.update(int,long)'s marshalling and own work (arrayUpdate − rawArrayUpdatePointer): %+.0f ns, %.0f B/op allocated\n", \
             jmed["arrayUpdate"] - jmed["rawArrayUpdatePointer"], alloc["arrayUpdate"]
+    }
+    if ("lookupNoSyscall" in jmed && "proxyFloor" in jmed) {
+        print ""
+        print "BpfMap's own per-call work, no syscall (BpfMapOverheadBench: the libbpf binding replaced by a"
+        print "do-nothing proxy; proxyFloor is that proxy alone). Pure CPU, so far less noisy than the above:"
+        print ""
+        printf "- lookup(int): %s ns/op (%s–%s), %.0f B/op; proxy floor %s ns, %.0f B/op → BpfMap's work ≈ %.0f ns\n",
+            fmt(jmed["lookupNoSyscall"]), fmt(lo["java" SUBSEP "lookupNoSyscall"]), fmt(hi["java" SUBSEP "lookupNoSyscall"]),
+            alloc["lookupNoSyscall"], fmt(jmed["proxyFloor"]), alloc["proxyFloor"], jmed["lookupNoSyscall"] - jmed["proxyFloor"]
+        printf "- update(int,long): %s ns/op (%s–%s), %.0f B/op → BpfMap's work ≈ %.0f ns\n",
+            fmt(jmed["updateNoSyscall"]), fmt(lo["java" SUBSEP "updateNoSyscall"]), fmt(hi["java" SUBSEP "updateNoSyscall"]),
+            alloc["updateNoSyscall"], jmed["updateNoSyscall"] - jmed["proxyFloor"]
     }
 }

@@ -52,6 +52,9 @@ for k in "${!BENCHES[@]}"; do
     -f "$FORKS" -wi "$WARMUPS" -w 1s -i "$ITERATIONS" -r 1s -prof gc -rf csv -rff "$OUT/jmh-$b.csv" >>"$OUT/jmh.log"
   c_loops "$b"
 done
+step "      + BpfMapOverheadBench (BpfMap's own work without the syscall; pure CPU: 1 fork)"
+java -Duser.language=en -Duser.country=US -cp "$CP" org.openjdk.jmh.Main 'dev\.syrup\.bpf\.bench\.BpfMapOverheadBench\.' \
+  -f 1 -wi "$WARMUPS" -w 1s -i "$ITERATIONS" -r 1s -prof gc -rf csv -rff "$OUT/jmh-overhead.csv" >>"$OUT/jmh.log"
 awk 'FNR > 1 || NR == 1' "$OUT"/jmh-*.csv >"$OUT/jmh.csv" && rm "$OUT"/jmh-*.csv
 
 step "[4/4] summary"
