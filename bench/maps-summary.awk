@@ -91,6 +91,12 @@ END {
         printf "- BpfMap.update(int,long)'s marshalling and own work (arrayUpdate − rawArrayUpdatePointer): %+.0f ns, %.0f B/op allocated\n", \
             jmed["arrayUpdate"] - jmed["rawArrayUpdatePointer"], alloc["arrayUpdate"]
     }
+    for (k = 10; k <= nops; k++) {  # BpfMapOverheadBench rows: no C counterpart
+        op = ops[k]; j = "java" SUBSEP op
+        if (op in jmed)
+            printf "%s,%.3f,%.3f,%.3f,%.3f,%s,%.1f,,,,,,diagnostic,\n", op, jmed[op], lo[j], hi[j], score[op], err[op],
+                alloc[op] > csv
+    }
     if ("lookupNoSyscall" in jmed && "proxyFloor" in jmed) {
         print ""
         print "BpfMap's own per-call work, no syscall (BpfMapOverheadBench: the libbpf binding replaced by a"
