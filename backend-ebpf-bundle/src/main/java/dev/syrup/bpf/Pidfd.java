@@ -27,4 +27,35 @@ public final class Pidfd {
         long rc = n.libc().syscall(SYS_PIDFD_GETFD, pidfd.get(), targetFd, 0);
         return Fd.adopt(n.checkLibc("pidfd_getfd(" + pidfd.get() + ", " + targetFd + ")", rc));
     }
+
+    /**
+     * poll(2) for POLLIN on each descriptor (a pidfd becomes readable when its process exits).
+     * Returns, per descriptor, whether it is readable or errored (POLLIN, POLLERR, POLLHUP,
+     * POLLNVAL); all false after {@code timeoutMillis} (negative: wait forever). EINTR counts
+     * as a timeout.
+     */
+    public static boolean[] poll(int[] fds, int timeoutMillis) {
+        Native n = Native.get();
+        int[] pollfds = new int[fds.length * 2];
+        for (int i = 0; i < fds.length; i++) {
+            pollfds[2 * i] = fds[i];
+            pollfds[2 * i + 1] = POLLIN;
+        }
+        int rc = n.libc().poll(pollfds, fds.length, timeoutMillis);
+        boolean[] ready = new boolean[fds.length];
+        if (rc < 0) {
+            int e = n.errno();
+            if (e == Errno.EINTR) {
+                return ready;
+            }
+            throw new BpfException("poll(" + fds.length + " fds)", e);
+        }
+        for (int i = 0; i < fds.length; i++) {
+            int revents = pollfds[2 * i + 1] >>> 16;
+            ready[i] = (revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) != 0;
+        }
+        return ready;
+    }
+
+    static final int POLLIN = 1, POLLERR = 8, POLLHUP = 16, POLLNVAL = 32;
 }

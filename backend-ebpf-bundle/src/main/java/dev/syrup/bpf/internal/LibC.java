@@ -5,6 +5,7 @@ import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
 import jnr.ffi.types.off_t;
 import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
 
 /**
  * The libc functions used by {@code dev.syrup.bpf}; -1 and errno on failure. Only
@@ -37,4 +38,31 @@ public interface LibC {
     int vsnprintf(Pointer buf, long size, Pointer format, Pointer vaList);
 
     int geteuid();
+
+    // Unix domain sockets of the control socket (UnixSockets). Byte arrays carry sockaddr_un;
+    // msghdr for sendmsg is laid out in native memory by the caller (LP64 layout).
+
+    int socket(int domain, int type, int protocol);
+
+    int bind(int fd, @In byte[] addr, int addrlen);
+
+    int listen(int fd, int backlog);
+
+    int connect(int fd, @In byte[] addr, int addrlen);
+
+    /** accept4(fd, NULL, NULL, flags). */
+    int accept4(int fd, Pointer addr, Pointer addrlen, int flags);
+
+    @ssize_t long read(int fd, @Out byte[] buf, @size_t long count);
+
+    @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
+
+    @ssize_t long sendmsg(int fd, Pointer msg, int flags);
+
+    @ssize_t long recvmsg(int fd, Pointer msg, int flags);
+
+    int shutdown(int fd, int how);
+
+    /** poll(2) over {@code struct pollfd[]} packed as ints: fd, then events | revents << 16. */
+    int poll(@In @Out int[] fds, long nfds, int timeout);
 }

@@ -1,0 +1,194 @@
+package dev.syrup.client;
+
+import dev.syrup.api.Protocol;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.client.internal.Unix;
+import java.io.IOException;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.NetworkChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A connection to syrupd's control socket (paper §3.1 ②, §4.3). syrupd identifies this process by
+ * the socket's peer credentials: the application is {@code uid-<uid>} ({@code admin} for uid 0).
+ * What an application deploys lives as long as its process (not this connection): when the
+ * process exits, syrupd removes its deployments, Maps and pins. One request at a time travels on a
+ * connection; the methods are thread-safe.
+ */
+public final class Syrup implements AutoCloseable {
+
+    /** Where syrupd listens unless configured otherwise. */
+    public static final Path DEFAULT_SOCKET = Path.of("/run/syrup/syrupd.sock");
+
+    private final Unix unix;
+    private final Path socket;
+    private int fd;
+    private final String application;
+
+    private Syrup(Path socket) throws SyrupException {
+        this.socket = socket;
+        this.unix = Unix.get();
+        try {
+            this.fd = unix.connect(socket);
+        } catch (IOException e) {
+            throw new SyrupException(Kind.UNAVAILABLE, "cannot reach syrupd at " + socket + ": " + e.getMessage(), e);
+        }
+        this.application = call(Message.request(Message.HELLO), null).get("app").orElse("?");
+    }
+
+    /** Connects to {@link #DEFAULT_SOCKET}. */
+    public static Syrup connect() throws SyrupException {
+        return new Syrup(DEFAULT_SOCKET);
+    }
+
+    public static Syrup connect(Path socket) throws SyrupException {
+        return new Syrup(socket);
+    }
+
+    /** The application name syrupd knows this process by. */
+    public String application() {
+        return application;
+    }
+
+    /**
+     * Deploys the policy in the C file {@code policy} (its text is sent; syrupd compiles it).
+     *
+     * @param defines {@code -D} definitions (name to value)
+     */
+    public PolicyHandle deployPolicy(Path policy, String hook, Protocol protocol, int port, Map<String, String> defines)
+            throws SyrupException {
+        return deployPolicy(policy, hook, protocol, port, defines, false);
+    }
+
+    /** As {@link #deployPolicy(Path, String, Protocol, int, Map)}; {@code replace} swaps the policy of this application's deployment on the same port. */
+    public PolicyHandle deployPolicy(Path policy, String hook, Protocol protocol, int port, Map<String, String> defines,
+                                     boolean replace) throws SyrupException {
+        String text;
+        try {
+            text = Files.readString(policy, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new SyrupException(Kind.NOT_FOUND, "cannot read policy " + policy + ": " + e.getMessage(), e);
+        }
+        Message m = Message.request(Message.DEPLOY).add("source", text)
+                .add("name", policy.getFileName().toString());
+        return deploy(m, hook, protocol, port, defines, replace);
+    }
+
+    /** Deploys one of syrupd's built-in policies ({@code round_robin}, {@code hash}, {@code sita}). */
+    public PolicyHandle deployBuiltin(String name, String hook, Protocol protocol, int port, Map<String, String> defines,
+                                      boolean replace) throws SyrupException {
+        return deploy(Message.request(Message.DEPLOY).add("policy", name), hook, protocol, port, defines, replace);
+    }
+
+    private PolicyHandle deploy(Message m, String hook, Protocol protocol, int port, Map<String, String> defines,
+                                boolean replace) throws SyrupException {
+        m.add("hook", hook).add("protocol", protocol.label()).add("port", port).add("replace", replace ? 1 : 0);
+        for (Map.Entry<String, String> d : new TreeMap<>(defines).entrySet()) {
+            m.add("define", d.getKey() + "=" + d.getValue());
+        }
+        Message r = call(m, null);
+        return new PolicyHandle(this, DeploymentInfo.parse(r.require("deployment")));
+    }
+
+    /** This application's deployments (all of them for {@code admin}). */
+    public List<DeploymentInfo> list() throws SyrupException {
+        List<DeploymentInfo> out = new ArrayList<>();
+        for (String d : call(Message.request(Message.LIST), null).all("deployment")) {
+            out.add(DeploymentInfo.parse(d));
+        }
+        return out;
+    }
+
+    public void undeploy(String id) throws SyrupException {
+        call(Message.request(Message.UNDEPLOY).add("id", id), null);
+    }
+
+    /**
+     * Puts {@code channel} (a {@link DatagramChannel}, {@link ServerSocketChannel} or
+     * {@link SocketChannel} of this process, bound to the deployment's port) at {@code index} of
+     * the deployment's executors. syrupd duplicates it from this process (pidfd_getfd).
+     */
+    public void registerSocket(PolicyHandle policy, NetworkChannel channel, int index) throws SyrupException {
+        registerSocket(policy.id(), channel, index);
+    }
+
+    public void registerSocket(String deploymentId, NetworkChannel channel, int index) throws SyrupException {
+        int channelFd = ChannelFds.fdOf(channel);
+        call(Message.request(Message.REGISTER_SOCKET).add("id", deploymentId).add("index", index).add("fd", channelFd), null);
+    }
+
+    /**
+     * Puts the socket with descriptor number {@code fd} in this process at {@code index} (for
+     * sockets not opened through NIO, e.g. by native code). syrupd looks the number up in the
+     * calling process only.
+     */
+    public void registerSocketFd(String deploymentId, int fd, int index) throws SyrupException {
+        call(Message.request(Message.REGISTER_SOCKET).add("id", deploymentId).add("index", index).add("fd", fd), null);
+    }
+
+    /** Opens a Map the policy declares; ARRAY Maps made {@code BPF_F_MMAPABLE} come back mmap'ed. */
+    public ClientMap openMap(PolicyHandle policy, String name) throws SyrupException {
+        return openMap(policy.id(), name);
+    }
+
+    public ClientMap openMap(String deploymentId, String name) throws SyrupException {
+        int[] fdOut = {-1};
+        Message r = call(Message.request(Message.OPEN_MAP).add("id", deploymentId).add("map", name), fdOut);
+        return ClientMap.open(this, deploymentId, r, fdOut[0]);
+    }
+
+    /** Sends one request and reads its reply (and a descriptor passed with it into {@code fdOut[0]}). */
+    synchronized Message call(Message request, int[] fdOut) throws SyrupException {
+        if (fd < 0) {
+            throw new SyrupException(Kind.INVALID, "connection to syrupd is closed");
+        }
+        int[] passed = {-1};
+        Message reply;
+        try {
+            unix.writeFully(fd, request.encode());
+            byte[] header = new byte[Message.HEADER];
+            unix.readFully(fd, header, Message.HEADER, passed);
+            int len = Message.bodyLength(header);
+            byte[] body = new byte[len];
+            unix.readFully(fd, body, len, passed);
+            reply = Message.decode(body, len);
+        } catch (IOException e) {
+            if (passed[0] >= 0) {
+                unix.close(passed[0]);
+            }
+            throw new SyrupException(Kind.UNAVAILABLE, "syrupd at " + socket + ": " + e.getMessage(), e);
+        }
+        if (fdOut != null) {
+            fdOut[0] = passed[0];
+        } else if (passed[0] >= 0) {
+            unix.close(passed[0]);
+        }
+        try {
+            return reply.orThrow();
+        } catch (SyrupException e) {
+            if (fdOut != null && fdOut[0] >= 0) {
+                unix.close(fdOut[0]);
+                fdOut[0] = -1;
+            }
+            throw e;
+        }
+    }
+
+    /** Closes the connection; deployments stay until {@link PolicyHandle#undeploy()} or the process exits. */
+    @Override
+    public synchronized void close() {
+        if (fd >= 0) {
+            unix.close(fd);
+            fd = -1;
+        }
+    }
+}

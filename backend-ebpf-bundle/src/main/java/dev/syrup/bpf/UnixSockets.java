@@ -1,0 +1,226 @@
+package dev.syrup.bpf;
+
+import dev.syrup.bpf.internal.Native;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import jnr.ffi.Pointer;
+
+/**
+ * Unix domain stream sockets for syrupd's control socket, with what the JDK does not offer:
+ * the peer's credentials ({@code SO_PEERCRED}) and file descriptors passed with
+ * {@code SCM_RIGHTS}. Calls block; {@link #shutdown(Fd)} wakes a thread blocked in
+ * {@link #accept(Fd)} or {@link #read}. LP64 layouts ({@code struct msghdr}, {@code cmsghdr}).
+ */
+public final class UnixSockets {
+
+    static final int AF_UNIX = 1;
+    static final int SOCK_STREAM = 1;
+    static final int SOCK_CLOEXEC = 0x80000;
+    static final int SO_PEERCRED = 17;
+    static final int SCM_RIGHTS = 1;
+    static final int SHUT_RDWR = 2;
+    static final int MSG_NOSIGNAL = 0x4000;
+    static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    /** sun_path is 108 bytes including the terminating NUL. */
+    public static final int MAX_PATH = 107;
+
+    private UnixSockets() {}
+
+    /** The kernel's record of who is at the other end, taken when the connection was made. */
+    public record PeerCred(long pid, int uid, int gid) {
+    }
+
+    /** Bytes received and the descriptor that came with them, if any. */
+    public record Received(int bytes, Fd fd) {
+    }
+
+    static byte[] sockaddr(Path path) {
+        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
+        if (p.length == 0 || p.length > MAX_PATH) {
+            throw new IllegalArgumentException("socket path must be 1.." + MAX_PATH + " bytes: " + path);
+        }
+        byte[] addr = new byte[2 + p.length + 1];
+        addr[0] = AF_UNIX;
+        System.arraycopy(p, 0, addr, 2, p.length);
+        return addr;
+    }
+
+    /** socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) bound to {@code path} and listening. The path must not exist. */
+    public static Fd listen(Path path, int backlog) {
+        Native n = Native.get();
+        byte[] addr = sockaddr(path);
+        Fd fd = Fd.adopt(n.checkLibc("socket(AF_UNIX)", n.libc().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)));
+        try {
+            n.checkLibc("bind(" + path + ")", n.libc().bind(fd.get(), addr, addr.length));
+            n.checkLibc("listen(" + path + ")", n.libc().listen(fd.get(), backlog));
+            return fd;
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** A connected client socket. */
+    public static Fd connect(Path path) {
+        Native n = Native.get();
+        byte[] addr = sockaddr(path);
+        Fd fd = Fd.adopt(n.checkLibc("socket(AF_UNIX)", n.libc().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)));
+        try {
+            n.checkLibc("connect(" + path + ")", n.libc().connect(fd.get(), addr, addr.length));
+            return fd;
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** accept4(SOCK_CLOEXEC), retried on EINTR and ECONNABORTED. */
+    public static Fd accept(Fd listener) {
+        Native n = Native.get();
+        while (true) {
+            int fd = n.libc().accept4(listener.get(), null, null, SOCK_CLOEXEC);
+            if (fd >= 0) {
+                return Fd.adopt(fd);
+            }
+            int e = n.errno();
+            if (e != Errno.EINTR && e != 103 /* ECONNABORTED */) {
+                throw new BpfException("accept4(fd " + listener.get() + ")", e);
+            }
+        }
+    }
+
+    /** getsockopt(SO_PEERCRED): pid, uid and gid of the process that connected. */
+    public static PeerCred peerCred(Fd socket) {
+        Native n = Native.get();
+        int[] ucred = new int[3];
+        int rc = n.libc().getsockopt(socket.get(), Sockets.SOL_SOCKET, SO_PEERCRED, ucred, new int[] {12});
+        n.checkLibc("getsockopt(fd " + socket.get() + ", SO_PEERCRED)", rc);
+        return new PeerCred(ucred[0], ucred[1], ucred[2]);
+    }
+
+    /** read(2) into {@code buf[off..off+len)}; 0 at end of stream; retried on EINTR. */
+    public static int read(Fd socket, byte[] buf, int off, int len) {
+        Native n = Native.get();
+        byte[] tmp = off == 0 ? buf : new byte[len];
+        while (true) {
+            long rc = n.libc().read(socket.get(), tmp, len);
+            if (rc >= 0) {
+                if (tmp != buf) {
+                    System.arraycopy(tmp, 0, buf, off, (int) rc);
+                }
+                return (int) rc;
+            }
+            int e = n.errno();
+            if (e != Errno.EINTR) {
+                throw new BpfException("read(fd " + socket.get() + ")", e);
+            }
+        }
+    }
+
+    /** Writes all of {@code data} (send with MSG_NOSIGNAL: a gone peer is EPIPE, not SIGPIPE). */
+    public static void writeFully(Fd socket, byte[] data) {
+        sendWithFd(socket, data, -1);
+    }
+
+    /**
+     * sendmsg(2) of {@code data}; when {@code passed} is not negative that descriptor travels with
+     * the first byte as {@code SCM_RIGHTS} (the receiver gets its own duplicate). Partial sends
+     * are completed without the descriptor.
+     */
+    public static void sendWithFd(Fd socket, byte[] data, int passed) {
+        Native n = Native.get();
+        int off = 0;
+        boolean withFd = passed >= 0;
+        while (off < data.length || withFd) {
+            int len = data.length - off;
+            Pointer buf = n.allocate(Math.max(len, 1));
+            buf.put(0, data, off, len);
+            Pointer iov = n.allocate(16);
+            iov.putLong(0, buf.address());
+            iov.putLong(8, len);
+            Pointer msg = n.allocate(56);
+            msg.putLong(16, iov.address());
+            msg.putLong(24, 1);
+            Pointer control = null;
+            if (withFd) {
+                control = n.allocate(24);
+                control.putLong(0, 20); // CMSG_LEN(sizeof(int))
+                control.putInt(8, Sockets.SOL_SOCKET);
+                control.putInt(12, SCM_RIGHTS);
+                control.putInt(16, passed);
+                msg.putLong(32, control.address());
+                msg.putLong(40, 24); // CMSG_SPACE(sizeof(int))
+            }
+            long rc = n.libc().sendmsg(socket.get(), msg, MSG_NOSIGNAL);
+            if (rc < 0) {
+                int e = n.errno();
+                if (e == Errno.EINTR) {
+                    continue;
+                }
+                throw new BpfException("sendmsg(fd " + socket.get() + ")", e);
+            }
+            withFd = false;
+            off += (int) rc;
+        }
+    }
+
+    /**
+     * recvmsg(2) of at most {@code len} bytes, accepting one {@code SCM_RIGHTS} descriptor
+     * (received close-on-exec). 0 bytes means end of stream.
+     */
+    public static Received receive(Fd socket, byte[] buf, int off, int len) {
+        Native n = Native.get();
+        Pointer data = n.allocate(Math.max(len, 1));
+        Pointer iov = n.allocate(16);
+        iov.putLong(0, data.address());
+        iov.putLong(8, len);
+        Pointer control = n.allocate(64);
+        Pointer msg = n.allocate(56);
+        msg.putLong(16, iov.address());
+        msg.putLong(24, 1);
+        msg.putLong(32, control.address());
+        msg.putLong(40, 64);
+        long rc;
+        while (true) {
+            rc = n.libc().recvmsg(socket.get(), msg, MSG_CMSG_CLOEXEC);
+            if (rc >= 0) {
+                break;
+            }
+            int e = n.errno();
+            if (e != Errno.EINTR) {
+                throw new BpfException("recvmsg(fd " + socket.get() + ")", e);
+            }
+        }
+        data.get(0, buf, off, (int) rc);
+        Fd fd = null;
+        long controlLen = msg.getLong(40);
+        long pos = 0;
+        while (pos + 16 <= controlLen) {
+            long cmsgLen = control.getLong(pos);
+            int level = control.getInt(pos + 8);
+            int type = control.getInt(pos + 12);
+            if (cmsgLen < 16) {
+                break;
+            }
+            if (level == Sockets.SOL_SOCKET && type == SCM_RIGHTS) {
+                for (long p = pos + 16; p + 4 <= pos + cmsgLen; p += 4) {
+                    int got = control.getInt(p);
+                    if (fd == null) {
+                        fd = Fd.adopt(got);
+                    } else {
+                        n.close(got); // only one descriptor is expected
+                    }
+                }
+            }
+            pos += (cmsgLen + 7) & ~7L;
+        }
+        return new Received((int) rc, fd);
+    }
+
+    /** shutdown(SHUT_RDWR): wakes threads blocked on the socket; errors (not connected) are ignored. */
+    public static void shutdown(Fd socket) {
+        if (!socket.isClosed()) {
+            Native.get().libc().shutdown(socket.get(), SHUT_RDWR);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+package dev.syrup.daemon.control;
+
+import dev.syrup.api.Deployer;
+import dev.syrup.bpf.BpfException;
+import dev.syrup.bpf.Fd;
+import dev.syrup.bpf.UnixSockets;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * syrupd's control socket (docs/protocol.md): a Unix stream socket, mode 0666, that
+ * applications of any uid connect to. Each connection is served on its own thread; the caller
+ * is who {@code SO_PEERCRED} says ({@link TenantRules}). Deployments made here live as long as
+ * the process that made them ({@link Applications}).
+ */
+@Component(service = ControlServer.class, immediate = true, configurationPid = ControlServer.PID)
+@Designate(ocd = ControlServer.Config.class)
+public final class ControlServer implements AutoCloseable {
+
+    public static final String PID = "dev.syrup.daemon.control";
+
+    private static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
+
+    @ObjectClassDefinition(name = "Syrup control socket", description = "Where applications reach syrupd")
+    public @interface Config {
+        @AttributeDefinition(description = "Path of the Unix domain socket (its directory is created)")
+        String socketPath() default "/run/syrup/syrupd.sock";
+
+        @AttributeDefinition(description = "Where policy text received from applications is stored for the compiler; empty means <karaf.data>/syrup/apps")
+        String sourceDir() default "";
+    }
+
+    private final Deployer deployer;
+    private final Path socketPath;
+    private final PolicySources sources;
+    private final TenantRules rules = new TenantRules();
+    private final Applications apps;
+    private final Fd listener;
+    private final Thread acceptor;
+    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private volatile boolean running = true;
+
+    @Activate
+    public ControlServer(@Reference Deployer deployer, Config config) throws IOException {
+        this(deployer, Path.of(config.socketPath()), config.sourceDir().isBlank()
+                ? Path.of(System.getProperty("karaf.data", System.getProperty("java.io.tmpdir")), "syrup", "apps")
+                : Path.of(config.sourceDir()));
+    }
+
+    /** For tests and embedding: serve {@code deployer} at {@code socketPath}. */
+    public ControlServer(Deployer deployer, Path socketPath, Path sourceDir) throws IOException {
+        this.deployer = deployer;
+        this.socketPath = socketPath.toAbsolutePath();
+        this.sources = new PolicySources(sourceDir);
+        Path parent = this.socketPath.getParent();
+        if (!Files.isDirectory(parent)) {
+            Files.createDirectories(parent);
+            Files.setPosixFilePermissions(parent, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        if (Files.exists(this.socketPath, LinkOption.NOFOLLOW_LINKS)) {
+            if (Files.isRegularFile(this.socketPath, LinkOption.NOFOLLOW_LINKS)
+                    || Files.isDirectory(this.socketPath, LinkOption.NOFOLLOW_LINKS)) {
+                throw new IOException(this.socketPath + " exists and is not a socket");
+            }
+            try (Fd probe = UnixSockets.connect(this.socketPath)) {
+                throw new IOException("another syrupd already listens on " + this.socketPath);
+            } catch (BpfException e) {
+                Files.delete(this.socketPath); // nobody listens: a socket left by a previous run
+            }
+        }
+        this.listener = UnixSockets.listen(this.socketPath, 64);
+        try {
+            Files.setPosixFilePermissions(this.socketPath, PosixFilePermissions.fromString("rw-rw-rw-"));
+        } catch (IOException e) {
+            listener.close();
+            throw e;
+        }
+        this.apps = new Applications(deployer);
+        this.acceptor = new Thread(this::acceptLoop, "syrupd-control " + this.socketPath);
+        acceptor.setDaemon(true);
+        acceptor.start();
+        LOG.log(System.Logger.Level.INFO, "control socket listening on {0}", this.socketPath);
+    }
+
+    public Path socketPath() {
+        return socketPath;
+    }
+
+    private void acceptLoop() {
+        while (running) {
+            Fd conn;
+            try {
+                conn = UnixSockets.accept(listener);
+            } catch (RuntimeException e) {
+                if (running) {
+                    LOG.log(System.Logger.Level.ERROR, "accept on " + socketPath + " failed; control socket stops", e);
+                }
+                return;
+            }
+            if (!running) {
+                conn.close();
+                return;
+            }
+            Session s = new Session(conn, deployer, rules, sources, apps, sessions::remove);
+            sessions.add(s);
+            Thread t = new Thread(s, "syrupd-control-conn");
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    /** Stops listening, ends every connection, and undeploys what applications deployed. */
+    @Deactivate
+    @Override
+    public void close() {
+        if (!running) {
+            return;
+        }
+        running = false;
+        UnixSockets.shutdown(listener);
+        try {
+            acceptor.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        listener.close();
+        for (Session s : sessions) {
+            s.stop();
+        }
+        apps.close(true);
+        try {
+            Files.deleteIfExists(socketPath);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot remove " + socketPath + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,293 @@
+package dev.syrup.daemon.control;
+
+import dev.syrup.api.DeployRequest;
+import dev.syrup.api.Deployer;
+import dev.syrup.api.Deployment;
+import dev.syrup.api.Protocol;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.Target;
+import dev.syrup.api.map.SyrupMap;
+import dev.syrup.bpf.BpfException;
+import dev.syrup.bpf.BpfMap;
+import dev.syrup.bpf.Fd;
+import dev.syrup.bpf.MapType;
+import dev.syrup.bpf.Pidfd;
+import dev.syrup.bpf.UnixSockets;
+import dev.syrup.bpf.UnixSockets.PeerCred;
+import dev.syrup.client.DeploymentInfo;
+import dev.syrup.client.Message;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.function.Consumer;
+
+/** One connection: reads request frames, answers each, until the peer closes or sends garbage. */
+final class Session implements Runnable {
+
+    private static final System.Logger LOG = System.getLogger(Session.class.getName());
+
+    private final Fd conn;
+    private final Deployer deployer;
+    private final TenantRules rules;
+    private final PolicySources sources;
+    private final Applications apps;
+    private final Consumer<Session> onEnd;
+    private PeerCred peer;
+    private String app;
+    private Fd pidfd;
+
+    Session(Fd conn, Deployer deployer, TenantRules rules, PolicySources sources, Applications apps, Consumer<Session> onEnd) {
+        this.conn = conn;
+        this.deployer = deployer;
+        this.rules = rules;
+        this.sources = sources;
+        this.apps = apps;
+        this.onEnd = onEnd;
+    }
+
+    void stop() {
+        UnixSockets.shutdown(conn);
+    }
+
+    @Override
+    public void run() {
+        try {
+            peer = UnixSockets.peerCred(conn);
+            app = TenantRules.application(peer.uid());
+            Thread.currentThread().setName("syrupd-control " + app + " pid " + peer.pid());
+            try {
+                pidfd = Pidfd.open(peer.pid());
+            } catch (BpfException e) {
+                return; // the caller is already gone
+            }
+            serve();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "control connection of " + app + " failed", e);
+        } finally {
+            if (pidfd != null) {
+                pidfd.close();
+            }
+            conn.close();
+            onEnd.accept(this);
+        }
+    }
+
+    private void serve() {
+        byte[] header = new byte[Message.HEADER];
+        while (true) {
+            int got = readFully(header, Message.HEADER);
+            if (got == 0) {
+                return; // clean end of stream between frames
+            }
+            Message request;
+            try {
+                if (got < Message.HEADER) {
+                    throw new SyrupException(Kind.INVALID, "truncated frame header");
+                }
+                int len = Message.bodyLength(header);
+                byte[] body = new byte[len];
+                if (readFully(body, len) < len) {
+                    throw new SyrupException(Kind.INVALID, "connection closed inside a frame");
+                }
+                request = Message.decode(body, len);
+                if (request.get(Message.OP).isEmpty()) {
+                    throw new SyrupException(Kind.INVALID, "a request must start with field 'op'");
+                }
+            } catch (SyrupException e) {
+                // A malformed frame: say why, then hang up (the stream cannot be resynchronized).
+                reply(Message.error(e.kind(), e.getMessage()), -1);
+                return;
+            }
+            BpfMap[] passed = new BpfMap[1];
+            Message reply;
+            try {
+                reply = handle(request, passed);
+            } catch (SyrupException e) {
+                reply = Message.error(e.kind(), e.getMessage());
+            } catch (BpfException e) {
+                reply = Message.error(Kind.KERNEL, e.getMessage());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "request " + request.op() + " of " + app + " failed", e);
+                reply = Message.error(Kind.KERNEL, "syrupd failed: " + e);
+            }
+            try {
+                reply(reply, reply.isOk() && passed[0] != null ? passed[0].fd() : -1);
+            } finally {
+                if (passed[0] != null) {
+                    passed[0].close();
+                }
+            }
+        }
+    }
+
+    /** Reads up to {@code len} bytes, stopping early only at end of stream; returns the count. */
+    private int readFully(byte[] buf, int len) {
+        int off = 0;
+        while (off < len) {
+            int n = UnixSockets.read(conn, buf, off, len - off);
+            if (n == 0) {
+                break;
+            }
+            off += n;
+        }
+        return off;
+    }
+
+    private void reply(Message m, int passed) {
+        try {
+            UnixSockets.sendWithFd(conn, m.encode(), passed);
+        } catch (BpfException e) {
+            // the peer went away; the read loop ends next
+        }
+    }
+
+    private boolean admin() {
+        return TenantRules.isAdmin(peer.uid());
+    }
+
+    private Message handle(Message r, BpfMap[] passOut) throws SyrupException {
+        switch (r.op()) {
+            case Message.HELLO:
+                return Message.ok().add("app", app).add("uid", Integer.toUnsignedString(peer.uid()))
+                        .add("gid", Integer.toUnsignedString(peer.gid())).add("pid", peer.pid()).add("protocol", 1);
+            case Message.DEPLOY:
+                return deploy(r);
+            case Message.UNDEPLOY: {
+                Deployment d = owned(r.require("id"));
+                deployer.undeploy(d.id());
+                apps.remove(d.id());
+                return Message.ok();
+            }
+            case Message.LIST: {
+                Message m = Message.ok();
+                for (Deployment d : deployer.list()) {
+                    if (admin() || d.owner().equals(app)) {
+                        m.add("deployment", info(d).format());
+                    }
+                }
+                return m;
+            }
+            case Message.REGISTER_SOCKET: {
+                Deployment d = owned(r.require("id"));
+                int index = (int) r.requireLong("index", 0, Integer.MAX_VALUE);
+                int fd = (int) r.requireLong("fd", 0, Integer.MAX_VALUE);
+                // The fd is looked up in the caller's own process: another process's numbers mean nothing here.
+                deployer.registerExecutor(d.id(), index, peer.pid(), fd);
+                return Message.ok();
+            }
+            case Message.OPEN_MAP:
+                return openMap(r, passOut);
+            case Message.MAP_LOOKUP: {
+                OptionalLong v = map(r).lookup(key(r));
+                return v.isPresent() ? Message.ok().add("found", 1).add("value", Long.toUnsignedString(v.getAsLong()))
+                        : Message.ok().add("found", 0);
+            }
+            case Message.MAP_UPDATE:
+                map(r).update(key(r), r.requireU64("value"));
+                return Message.ok();
+            case Message.MAP_DELETE:
+                return Message.ok().add("found", map(r).delete(key(r)) ? 1 : 0);
+            case Message.MAP_DUMP: {
+                Message m = Message.ok();
+                int size = 0;
+                for (Map.Entry<Integer, Long> e : map(r).dump().entrySet()) {
+                    String entry = Integer.toUnsignedString(e.getKey()) + "=" + Long.toUnsignedString(e.getValue());
+                    size += entry.length() + 11;
+                    if (size > Message.MAX_BODY - 1024) {
+                        throw new SyrupException(Kind.INVALID, "map too large to dump in one reply; look keys up instead");
+                    }
+                    m.add("entry", entry);
+                }
+                return m;
+            }
+            default:
+                throw new SyrupException(Kind.INVALID, "unknown op '" + r.op() + "'");
+        }
+    }
+
+    private Message deploy(Message r) throws SyrupException {
+        String hook = r.require("hook");
+        Protocol protocol = Protocol.parse(r.require("protocol"));
+        int port = (int) r.requireLong("port", 1, 65535);
+        boolean replace = "1".equals(r.get("replace").orElse("0"));
+        Map<String, String> defines = new LinkedHashMap<>();
+        for (String d : r.all("define")) {
+            int eq = d.indexOf('=');
+            defines.put(eq < 0 ? d : d.substring(0, eq), eq < 0 ? "" : d.substring(eq + 1));
+        }
+        String policy;
+        if (r.get("source").isPresent()) {
+            String text = r.get("source").get();
+            if (!admin()) {
+                PolicySources.checkIncludes(text);
+            }
+            policy = sources.write(app, r.get("name").orElse("policy.c"), text).toString();
+        } else {
+            policy = r.require("policy");
+            if (!deployer.builtins().contains(policy) && !admin()) {
+                throw new SyrupException(Kind.DENIED, "'" + policy + "' is not a built-in policy ("
+                        + String.join(", ", deployer.builtins()) + "); send the policy's text instead of a path");
+            }
+        }
+        // Tenant rule: only on a port a socket of the caller's own process is bound to.
+        rules.checkPort(peer.pid(), peer.uid(), protocol, port);
+        if (Pidfd.poll(new int[] {pidfd.get()}, 0)[0]) {
+            throw new SyrupException(Kind.DENIED, "the calling process has exited");
+        }
+        Deployment d = deployer.deploy(new DeployRequest(policy, hook, Target.port(protocol, port), defines, replace, app));
+        try {
+            apps.add(peer.pid(), app, d.id());
+        } catch (RuntimeException e) {
+            deployer.undeploy(d.id());
+            throw new SyrupException(Kind.KERNEL, "cannot watch process " + peer.pid() + ": " + e.getMessage(), e);
+        }
+        if (!admin()) {
+            Pins.giveTo(deployer.maps(d.id()), peer.uid(), peer.gid());
+        }
+        return Message.ok().add("deployment", info(d).format());
+    }
+
+    private Message openMap(Message r, BpfMap[] passOut) throws SyrupException {
+        SyrupMap m = map(r);
+        Message reply = Message.ok().add("name", m.name()).add("type", m.type()).add("key_size", m.keySize())
+                .add("value_size", m.valueSize()).add("max_entries", m.maxEntries())
+                .add("path", m.pinnedPath().orElse(""));
+        boolean mmapable = false;
+        int flags = 0;
+        if (m.pinnedPath().isPresent()) {
+            // Opened from its pin; kept open until the reply carrying a duplicate has been sent.
+            BpfMap kernel = BpfMap.openPinned(Path.of(m.pinnedPath().get()));
+            passOut[0] = kernel;
+            flags = kernel.flags();
+            mmapable = kernel.type() == MapType.ARRAY && (flags & BpfMap.BPF_F_MMAPABLE) != 0;
+        }
+        return reply.add("flags", flags).add("mmapable", mmapable ? 1 : 0).add("fd_attached", passOut[0] != null ? 1 : 0);
+    }
+
+    private Deployment owned(String id) throws SyrupException {
+        for (Deployment d : deployer.list()) {
+            if (d.id().equals(id)) {
+                TenantRules.checkOwner(app, d);
+                return d;
+            }
+        }
+        throw new SyrupException(Kind.NOT_FOUND, "no deployment '" + id + "'");
+    }
+
+    private SyrupMap map(Message r) throws SyrupException {
+        Deployment d = owned(r.require("id"));
+        return deployer.map(d.id(), r.require("map"));
+    }
+
+    private static int key(Message r) throws SyrupException {
+        return (int) r.requireLong("key", 0, 0xffffffffL);
+    }
+
+    private static DeploymentInfo info(Deployment d) {
+        return new DeploymentInfo(d.id(), d.hook(), d.target().protocol(), d.target().port(), d.owner(), d.executors(),
+                d.replaced(), d.policy());
+    }
+
+}

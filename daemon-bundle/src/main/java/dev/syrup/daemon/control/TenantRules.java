@@ -1,0 +1,116 @@
+package dev.syrup.daemon.control;
+
+import dev.syrup.api.DeployRequest;
+import dev.syrup.api.Deployment;
+import dev.syrup.api.Protocol;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Who may do what over the control socket. The caller is who the kernel says connected
+ * ({@code SO_PEERCRED}); uid 0 is the administrator, anyone else is the application
+ * {@code uid-<uid>}. An application may deploy only on a port one of its own process's sockets is
+ * bound to, and touch only deployments it owns.
+ */
+public final class TenantRules {
+
+    private final Path proc;
+
+    public TenantRules() {
+        this(Path.of("/proc"));
+    }
+
+    /** @param proc the proc file system (tests pass a fake tree) */
+    public TenantRules(Path proc) {
+        this.proc = proc;
+    }
+
+    /** The application name of a uid: {@code admin} for 0, else {@code uid-<uid>}. */
+    public static String application(int uid) {
+        return uid == 0 ? DeployRequest.ADMIN : "uid-" + Integer.toUnsignedString(uid);
+    }
+
+    public static boolean isAdmin(int uid) {
+        return uid == 0;
+    }
+
+    /** {@code DENIED} unless {@code app} owns {@code d} or is the administrator. */
+    public static void checkOwner(String app, Deployment d) throws SyrupException {
+        if (!DeployRequest.ADMIN.equals(app) && !d.owner().equals(app)) {
+            // Do not tell one application what another runs.
+            throw new SyrupException(Kind.DENIED, "deployment " + d.id() + " does not belong to " + app);
+        }
+    }
+
+    /**
+     * {@code DENIED} unless process {@code pid} holds a socket of {@code protocol} bound to
+     * {@code port} (its /proc/&lt;pid&gt;/fd against its network namespace's /proc/&lt;pid&gt;/net tables).
+     */
+    public void checkPort(long pid, int uid, Protocol protocol, int port) throws SyrupException {
+        if (isAdmin(uid)) {
+            return;
+        }
+        Set<String> bound;
+        Set<String> held;
+        try {
+            bound = inodesOnPort(pid, protocol, port);
+            held = socketInodes(pid);
+        } catch (IOException e) {
+            throw new SyrupException(Kind.DENIED, "cannot verify that process " + pid + " holds a socket on "
+                    + protocol.label() + "/" + port + ": " + e.getMessage(), e);
+        }
+        for (String inode : held) {
+            if (bound.contains(inode)) {
+                return;
+            }
+        }
+        throw new SyrupException(Kind.DENIED, application(uid) + " (pid " + pid + ") holds no " + protocol.label()
+                + " socket bound to port " + port + ": an application may deploy only on its own ports");
+    }
+
+    /** Inodes of sockets bound to {@code port} in the tables of {@code pid}'s network namespace. */
+    Set<String> inodesOnPort(long pid, Protocol protocol, int port) throws IOException {
+        String suffix = String.format(Locale.ROOT, ":%04X", port);
+        Set<String> out = new HashSet<>();
+        List<String> tables = protocol == Protocol.UDP ? List.of("udp", "udp6") : List.of("tcp", "tcp6");
+        for (String t : tables) {
+            Path p = proc.resolve(Long.toString(pid)).resolve("net").resolve(t);
+            if (!Files.exists(p)) {
+                continue;
+            }
+            for (String line : Files.readAllLines(p)) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length > 9 && f[1].endsWith(suffix) && !"0".equals(f[9])) {
+                    out.add(f[9]);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Inodes of the sockets process {@code pid} holds. */
+    Set<String> socketInodes(long pid) throws IOException {
+        Set<String> out = new HashSet<>();
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve(Long.toString(pid)).resolve("fd"))) {
+            for (Path fd : fds) {
+                try {
+                    String link = Files.readSymbolicLink(fd).toString();
+                    if (link.startsWith("socket:[") && link.endsWith("]")) {
+                        out.add(link.substring(8, link.length() - 1));
+                    }
+                } catch (IOException e) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,169 @@
+package dev.syrup.daemon.control;
+
+import dev.syrup.api.Protocol;
+import dev.syrup.api.SyrupException;
+import dev.syrup.client.ClientMap;
+import dev.syrup.client.DeploymentInfo;
+import dev.syrup.client.Syrup;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.stream.Collectors;
+
+/**
+ * A small application run in its own JVM (as another uid by the tests): it opens SO_REUSEPORT
+ * UDP sockets, talks to syrupd only through {@link Syrup}, and is driven by one command per line
+ * on stdin, answering {@code OK ...} or {@code ERR <KIND> <message>} on stdout.
+ */
+public final class TenantApp {
+
+    private final List<DatagramChannel> sockets = new ArrayList<>();
+    private AtomicLongArray counts = new AtomicLongArray(0);
+    private Syrup syrup;
+    private ClientMap map;
+
+    public static void main(String[] args) throws Exception {
+        new TenantApp().run(Path.of(args[0]));
+    }
+
+    private void run(Path socket) throws Exception {
+        syrup = Syrup.connect(socket);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        System.out.println("OK " + syrup.application() + " " + ProcessHandle.current().pid());
+        String line;
+        while ((line = in.readLine()) != null) {
+            String[] a = line.trim().split(" ");
+            try {
+                System.out.println("OK " + execute(a));
+            } catch (SyrupException e) {
+                System.out.println("ERR " + e.kind() + " " + e.getMessage().replace('\n', ' '));
+            } catch (Exception e) {
+                System.out.println("ERR EXCEPTION " + e.toString().replace('\n', ' '));
+            }
+            System.out.flush();
+        }
+    }
+
+    private String execute(String[] a) throws Exception {
+        switch (a[0]) {
+            case "open": {
+                int n = Integer.parseInt(a[1]);
+                int port = 0;
+                for (int i = 0; i < n; i++) {
+                    DatagramChannel ch = DatagramChannel.open();
+                    ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                    ch.bind(new InetSocketAddress("127.0.0.1", port));
+                    port = ((InetSocketAddress) ch.getLocalAddress()).getPort();
+                    sockets.add(ch);
+                }
+                counts = new AtomicLongArray(n);
+                for (int i = 0; i < n; i++) {
+                    int idx = i;
+                    Thread t = new Thread(() -> drain(idx));
+                    t.setDaemon(true);
+                    t.start();
+                }
+                return Integer.toString(port);
+            }
+            case "deploy": { // deploy <file|builtin> <port> [replace]
+                boolean replace = a.length > 3 && a[3].equals("replace");
+                int port = Integer.parseInt(a[2]);
+                Path p = Path.of(a[1]);
+                return (Files.exists(p)
+                        ? syrup.deployPolicy(p, "socket_select", Protocol.UDP, port, Map.of(), replace)
+                        : syrup.deployBuiltin(a[1], "socket_select", Protocol.UDP, port, Map.of(), replace)).id();
+            }
+            case "register": // register <id> <index> <socket>
+                syrup.registerSocket(a[1], sockets.get(Integer.parseInt(a[3])), Integer.parseInt(a[2]));
+                return "";
+            case "registerfd": // registerfd <id> <index> <fd number>
+                syrup.registerSocketFd(a[1], Integer.parseInt(a[3]), Integer.parseInt(a[2]));
+                return "";
+            case "undeploy":
+                syrup.undeploy(a[1]);
+                return "";
+            case "list":
+                return syrup.list().stream().map(DeploymentInfo::format).map(s -> s.replace('\t', ','))
+                        .collect(Collectors.joining(" "));
+            case "counts": {
+                StringBuilder sb = new StringBuilder();
+                for (int i = 0; i < counts.length(); i++) {
+                    sb.append(i == 0 ? "" : " ").append(counts.get(i));
+                }
+                return sb.toString();
+            }
+            case "reset":
+                for (int i = 0; i < counts.length(); i++) {
+                    counts.set(i, 0);
+                }
+                return "";
+            case "openmap": // openmap <id> <name>
+                map = syrup.openMap(a[1], a[2]);
+                return map.mapped() ? "mapped" : "daemon";
+            case "get":
+                return map.lookup(Integer.parseInt(a[1])).stream().mapToObj(Long::toString).findFirst().orElse("none");
+            case "set":
+                map.update(Integer.parseInt(a[1]), Long.parseLong(a[2]));
+                return "";
+            case "add":
+                return Long.toString(map.addAndGet(Integer.parseInt(a[1]), Long.parseLong(a[2])));
+            case "bench": { // bench <key> <n>: ns per mmap'ed read and per atomic add
+                int key = Integer.parseInt(a[1]);
+                int n = Integer.parseInt(a[2]);
+                long sink = 0;
+                for (int w = 0; w < 3; w++) {
+                    for (int i = 0; i < n; i++) {
+                        sink += map.get(key);
+                    }
+                }
+                long t0 = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    sink += map.get(key);
+                }
+                long t1 = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    map.addAndGet(key, 1);
+                }
+                long t2 = System.nanoTime();
+                map.addAndGet(key, -n);
+                for (int i = 0; i < 1000; i++) {
+                    syrup.list();
+                }
+                long t3 = System.nanoTime();
+                return String.format(java.util.Locale.ROOT, "%.2f %.2f %.1f %d", (t1 - t0) / (double) n,
+                        (t2 - t1) / (double) n, (t3 - t2) / 1000.0 / 1000.0, sink & 1);
+            }
+            case "exit":
+                Runtime.getRuntime().halt(0);
+                return "";
+            default:
+                throw new IllegalArgumentException("unknown command " + a[0]);
+        }
+    }
+
+    private void drain(int idx) {
+        ByteBuffer buf = ByteBuffer.allocate(2048);
+        try {
+            while (true) {
+                buf.clear();
+                sockets.get(idx).receive(buf);
+                counts.incrementAndGet(idx);
+            }
+        } catch (ClosedChannelException e) {
+            // closed
+        } catch (Exception e) {
+            e.printStackTrace();
+        }
+    }
+}
