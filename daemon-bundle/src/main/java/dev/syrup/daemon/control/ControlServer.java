@@ -1,6 +1,8 @@
 package dev.syrup.daemon.control;
 
 import dev.syrup.api.Deployer;
+import dev.syrup.api.SyrupException;
+import dev.syrup.client.Message;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.UnixSockets;
@@ -40,6 +42,9 @@ public final class ControlServer implements AutoCloseable {
 
         @AttributeDefinition(description = "Where policy text received from applications is stored for the compiler; empty means <karaf.data>/syrup/apps")
         String sourceDir() default "";
+
+        @AttributeDefinition(description = "Connections served at once; more are answered with an error and closed")
+        int maxConnections() default 256;
     }
 
     private final Deployer deployer;
@@ -50,18 +55,24 @@ public final class ControlServer implements AutoCloseable {
     private final Fd listener;
     private final Thread acceptor;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private final int maxConnections;
     private volatile boolean running = true;
 
     @Activate
     public ControlServer(@Reference Deployer deployer, Config config) throws IOException {
         this(deployer, Path.of(config.socketPath()), config.sourceDir().isBlank()
                 ? Path.of(System.getProperty("karaf.data", System.getProperty("java.io.tmpdir")), "syrup", "apps")
-                : Path.of(config.sourceDir()));
+                : Path.of(config.sourceDir()), config.maxConnections());
     }
 
     /** For tests and embedding: serve {@code deployer} at {@code socketPath}. */
     public ControlServer(Deployer deployer, Path socketPath, Path sourceDir) throws IOException {
+        this(deployer, socketPath, sourceDir, 256);
+    }
+
+    private ControlServer(Deployer deployer, Path socketPath, Path sourceDir, int maxConnections) throws IOException {
         this.deployer = deployer;
+        this.maxConnections = Math.max(1, maxConnections);
         this.socketPath = socketPath.toAbsolutePath();
         this.sources = new PolicySources(sourceDir);
         Path parent = this.socketPath.getParent();
@@ -112,6 +123,16 @@ public final class ControlServer implements AutoCloseable {
             if (!running) {
                 conn.close();
                 return;
+            }
+            if (sessions.size() >= maxConnections) {
+                try {
+                    UnixSockets.sendWithFd(conn, Message.error(SyrupException.Kind.UNAVAILABLE,
+                            "syrupd serves " + maxConnections + " connections at most; try again later").encode(), -1);
+                } catch (BpfException e) {
+                    // gone already
+                }
+                conn.close();
+                continue;
             }
             Session s = new Session(conn, deployer, rules, sources, apps, sessions::remove);
             sessions.add(s);

@@ -135,6 +135,26 @@ class TenantIsolationKernelTest {
         assertEquals(UID_B, Files.getAttribute(pin.getParent().getParent(), "unix:uid"));
     }
 
+    /**
+     * The administrator (the shell) deployed on the application's port: the application holds the
+     * port's socket, yet it can neither deploy there (CONFLICT) nor replace the administrator's
+     * policy (DENIED), and the administrator's deployment stays as it was.
+     */
+    @Test
+    void anotherOwnersDeploymentCannotBeReplaced() throws Exception {
+        Path drop = syrupd.file("drop_all.c", DROP_ALL);
+        App a = syrupd.app(UID_A);
+        int port = Integer.parseInt(a.ok("open 2"));
+        Deployment admin = syrupd.deployer().deploy(new dev.syrup.api.DeployRequest("round_robin", "socket_select",
+                dev.syrup.api.Target.port(dev.syrup.api.Protocol.UDP, port), java.util.Map.of(), false,
+                dev.syrup.api.DeployRequest.ADMIN));
+        assertRefused(a.call("deploy " + drop + " " + port), "CONFLICT", "already runs deployment " + admin.id());
+        assertRefused(a.call("deploy " + drop + " " + port + " replace"), "DENIED", "belongs to admin");
+        assertRefused(a.call("undeploy " + admin.id()), "DENIED", "does not belong to uid-" + UID_A);
+        assertEquals(List.of(admin), syrupd.deployer().list(), "the administrator's deployment is unchanged");
+        assertEquals("OK", a.call("list").trim(), "and invisible to the application");
+    }
+
     private static void assertRefused(String reply, String kind, String text) {
         assertTrue(reply.startsWith("ERR " + kind), "expected ERR " + kind + ", got: " + reply);
         assertTrue(reply.contains(text), "expected '" + text + "' in: " + reply);
