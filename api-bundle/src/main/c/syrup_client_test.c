@@ -154,11 +154,16 @@ static int e2e(const char *socket_path, const char *policy)
 	for (int i = 0; i < n; i++)
 		syr_map_add_elem(steer, 1, 1, &v);
 	double t2 = now_ns();
+	double add_ns = (t2 - t1) / n;
+	for (int i = 0; i < 2000; i++) /* warm syrupd up */
+		syr_map_lookup_elem(notes, 7, &v);
+	double t2b = now_ns();
 	for (int i = 0; i < 2000; i++)
 		syr_map_lookup_elem(notes, 7, &v);
 	double t3 = now_ns();
+	t2 = t2b;
 	printf("BENCH mmap_read_ns=%.2f mmap_add_ns=%.2f daemon_lookup_us=%.1f (%llu)\n", (t1 - t0) / n,
-	       (t2 - t1) / n, (t3 - t2) / 2000 / 1000, (unsigned long long)(sink & 1));
+	       add_ns, (t3 - t2) / 2000 / 1000, (unsigned long long)(sink & 1));
 
 	CHECK(syr_map_close(steer) == 0 && syr_map_close(notes) == 0, "close maps");
 	CHECK(syr_map_close(steer) == -EBADF, "closing twice");

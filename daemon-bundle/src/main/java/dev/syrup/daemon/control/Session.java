@@ -238,6 +238,8 @@ final class Session implements Runnable {
         }
         Deployment d = deployer.deploy(new DeployRequest(policy, hook, Target.port(protocol, port), defines, replace, app));
         try {
+            // The deployment lives as long as the process that made it or, after a replace, replaced it.
+            apps.remove(d.id());
             apps.add(peer.pid(), app, d.id());
         } catch (RuntimeException e) {
             deployer.undeploy(d.id());
