@@ -71,6 +71,17 @@ public interface LibBpf {
 
     int bpf_map_update_elem(int fd, @In byte[] key, @In byte[] value, long flags);
 
+    /*
+     * The same two calls over native memory, for the hot u32 -> u64 path: heap arrays take
+     * jnr-ffi's copying path (~140 ns a call here), and libbpf returns -errno itself, so errno
+     * need not be saved.
+     */
+    @jnr.ffi.annotations.IgnoreError
+    int bpf_map_lookup_elem(int fd, Pointer key, Pointer value);
+
+    @jnr.ffi.annotations.IgnoreError
+    int bpf_map_update_elem(int fd, Pointer key, Pointer value, long flags);
+
     int bpf_map_delete_elem(int fd, @In byte[] key);
 
     int bpf_map_get_next_key(int fd, @In byte[] key, @Out byte[] nextKey);
