@@ -460,8 +460,15 @@ int syr_map_open(int deployment, const char *name)
 	uint32_t value_size = reply_get(&r, "value_size", v, sizeof(v)) == 0 ? (uint32_t)strtoul(v, NULL, 10) : 0;
 	uint32_t max = reply_get(&r, "max_entries", v, sizeof(v)) == 0 ? (uint32_t)strtoul(v, NULL, 10) : 0;
 	free(r.body);
-	if (fd < 0)
-		return fail("KERNEL", EPROTO, "syrupd passed no descriptor for map '%s' (is it pinned?)", name);
+	if (fd < 0 && mmapable)
+		return fail("KERNEL", EPROTO, "syrupd passed no descriptor for map '%s'", name);
+	if (fd < 0) {
+		/* No map fd (an unpinned Map): operations go through syrupd; a descriptor of
+		 * /dev/null serves as the handle so that handles stay unique. */
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail("CLIENT", errno, "open /dev/null: %s", strerror(errno));
+	}
 	slot->fd = fd;
 	slot->deployment = deployment;
 	strcpy(slot->name, name);

@@ -60,7 +60,10 @@ final class Session implements Runnable {
             try {
                 pidfd = Pidfd.open(peer.pid());
             } catch (BpfException e) {
-                return; // the caller is already gone
+                // Gone already, or in another pid namespace (pid 0): it cannot be told apart.
+                reply(Message.error(Kind.DENIED, "syrupd cannot identify the calling process (pid " + peer.pid()
+                        + "): " + e.getMessage()), -1);
+                return;
             }
             serve();
         } catch (RuntimeException e) {

@@ -127,6 +127,13 @@ class TenantIsolationKernelTest {
             assertEquals("2000", b.ok("get " + k), "the policy counted 2000 datagrams on executor " + k);
         }
 
+        // A undeploys: its port is back to the kernel's default (one flow, one socket, nothing lost).
+        a.ok("undeploy " + dA);
+        send(portA, 300);
+        long[] restored = a.await(300);
+        assertEquals(300, sum(restored), "after undeploy nothing is dropped");
+        assertEquals(300, Arrays.stream(restored).max().orElseThrow(), "default: one flow, one socket " + Arrays.toString(restored));
+
         // B's pins are B's: owned by its uid, mode 0600, under <bpffs>/uid-B/<id>/.
         Path pin = syrupd.bpffs.resolve("uid-" + UID_B).resolve(dB).resolve("seen");
         assertTrue(Files.exists(pin), pin + " pinned");
