@@ -58,6 +58,16 @@ final class Applications implements AutoCloseable {
         p.deployments.add(id);
     }
 
+    /** The watched processes, by pid, with the deployments each made (for {@code syrup:apps}). */
+    synchronized List<ApplicationProcess> snapshot() {
+        List<ApplicationProcess> out = new ArrayList<>();
+        for (Proc p : procs.values()) {
+            out.add(new ApplicationProcess(p.app, p.pid, List.copyOf(p.deployments)));
+        }
+        out.sort(java.util.Comparator.comparingLong(ApplicationProcess::pid));
+        return out;
+    }
+
     /** Forgets {@code id} (undeployed explicitly). */
     synchronized void remove(String id) {
         for (Proc p : procs.values()) {

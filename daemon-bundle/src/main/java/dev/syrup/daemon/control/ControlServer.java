@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.osgi.service.component.annotations.Activate;
@@ -52,7 +53,8 @@ public final class ControlServer implements AutoCloseable {
     private final PolicySources sources;
     private final TenantRules rules = new TenantRules();
     private final Applications apps;
-    private final Fd listener;
+    private volatile Fd listener;
+    private volatile boolean bound;
     private final Thread acceptor;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final int maxConnections;
@@ -80,33 +82,88 @@ public final class ControlServer implements AutoCloseable {
             Files.createDirectories(parent);
             Files.setPosixFilePermissions(parent, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
-        if (Files.exists(this.socketPath, LinkOption.NOFOLLOW_LINKS)) {
-            if (Files.isRegularFile(this.socketPath, LinkOption.NOFOLLOW_LINKS)
-                    || Files.isDirectory(this.socketPath, LinkOption.NOFOLLOW_LINKS)) {
-                throw new IOException(this.socketPath + " exists and is not a socket");
-            }
-            try (Fd probe = UnixSockets.connect(this.socketPath)) {
-                throw new IOException("another syrupd already listens on " + this.socketPath);
-            } catch (BpfException e) {
-                Files.delete(this.socketPath); // nobody listens: a socket left by a previous run
-            }
-        }
-        this.listener = UnixSockets.listen(this.socketPath, 64);
-        try {
-            Files.setPosixFilePermissions(this.socketPath, PosixFilePermissions.fromString("rw-rw-rw-"));
-        } catch (IOException e) {
-            listener.close();
-            throw e;
-        }
         this.apps = new Applications(deployer);
-        this.acceptor = new Thread(this::acceptLoop, "syrupd-control " + this.socketPath);
+        String busy = null;
+        try {
+            this.listener = bind();
+        } catch (IOException e) {
+            busy = e.getMessage();
+        }
+        this.acceptor = new Thread(this::serve, "syrupd-control " + this.socketPath);
         acceptor.setDaemon(true);
         acceptor.start();
-        LOG.log(System.Logger.Level.INFO, "control socket listening on {0}", this.socketPath);
+        if (busy == null) {
+            LOG.log(System.Logger.Level.INFO, "control socket listening on {0}", this.socketPath);
+        } else {
+            // Do not take the socket from a live daemon (another Karaf on this host); take it when it is free.
+            LOG.log(System.Logger.Level.ERROR, "control socket not started: {0}; retrying every {1} s",
+                    busy, RETRY_MILLIS / 1000);
+        }
+    }
+
+    private static final long RETRY_MILLIS = 5000;
+
+    /** Binds the socket (mode 0666); IOException when the path is taken by a live daemon or is not a socket. */
+    private Fd bind() throws IOException {
+        if (Files.exists(socketPath, LinkOption.NOFOLLOW_LINKS)) {
+            if (Files.isRegularFile(socketPath, LinkOption.NOFOLLOW_LINKS)
+                    || Files.isDirectory(socketPath, LinkOption.NOFOLLOW_LINKS)) {
+                throw new IOException(socketPath + " exists and is not a socket");
+            }
+            try (Fd probe = UnixSockets.connect(socketPath)) {
+                throw new IOException("another syrupd already listens on " + socketPath);
+            } catch (BpfException e) {
+                Files.delete(socketPath); // nobody listens: a socket left by a previous run
+            }
+        }
+        Fd fd;
+        try {
+            fd = UnixSockets.listen(socketPath, 64);
+        } catch (BpfException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        try {
+            Files.setPosixFilePermissions(socketPath, PosixFilePermissions.fromString("rw-rw-rw-"));
+        } catch (IOException e) {
+            fd.close();
+            throw e;
+        }
+        bound = true;
+        return fd;
+    }
+
+    /** Whether the socket is bound and served. */
+    public boolean listening() {
+        return listener != null && running;
     }
 
     public Path socketPath() {
         return socketPath;
+    }
+
+    /** Processes that deployed through this socket and are still watched, with their deployments. */
+    public List<ApplicationProcess> processes() {
+        return apps.snapshot();
+    }
+
+    /** Connections being served now. */
+    public int connections() {
+        return sessions.size();
+    }
+
+    private void serve() {
+        while (running && listener == null) {
+            try {
+                Thread.sleep(RETRY_MILLIS);
+                listener = bind();
+                LOG.log(System.Logger.Level.INFO, "control socket listening on {0}", socketPath);
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException e) {
+                // still taken
+            }
+        }
+        acceptLoop();
     }
 
     private void acceptLoop() {
@@ -150,19 +207,29 @@ public final class ControlServer implements AutoCloseable {
             return;
         }
         running = false;
-        UnixSockets.shutdown(listener);
+        Fd l = listener;
+        if (l != null) {
+            UnixSockets.shutdown(l);
+        }
+        acceptor.interrupt();
         try {
             acceptor.join(2000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        listener.close();
+        l = listener; // the retry may have bound meanwhile
+        if (l != null) {
+            UnixSockets.shutdown(l);
+            l.close();
+        }
         for (Session s : sessions) {
             s.stop();
         }
         apps.close(true);
         try {
-            Files.deleteIfExists(socketPath);
+            if (bound) {
+                Files.deleteIfExists(socketPath); // only ours: never another daemon's socket
+            }
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot remove " + socketPath + ": " + e.getMessage());
         }

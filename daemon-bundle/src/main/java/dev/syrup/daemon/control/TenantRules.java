@@ -9,16 +9,19 @@ import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * Who may do what over the control socket. The caller is who the kernel says connected
  * ({@code SO_PEERCRED}); uid 0 is the administrator, anyone else is the application
  * {@code uid-<uid>}. An application may deploy only on a port one of its own process's sockets is
- * bound to, and touch only deployments it owns.
+ * bound to (listening, for TCP) and no other uid's socket is bound to, and touch only deployments
+ * it owns.
  */
 public final class TenantRules {
 
@@ -52,13 +55,15 @@ public final class TenantRules {
 
     /**
      * {@code DENIED} unless process {@code pid} holds a socket of {@code protocol} bound to
-     * {@code port} (its /proc/&lt;pid&gt;/fd against its network namespace's /proc/&lt;pid&gt;/net tables).
+     * {@code port} (listening, for TCP) and every socket bound to that port belongs to {@code uid}
+     * (its /proc/&lt;pid&gt;/fd against its network namespace's /proc/&lt;pid&gt;/net tables, whose uid
+     * column names each socket's owner).
      */
     public void checkPort(long pid, int uid, Protocol protocol, int port) throws SyrupException {
         if (isAdmin(uid)) {
             return;
         }
-        Set<String> bound;
+        Map<String, Long> bound;
         Set<String> held;
         try {
             bound = inodesOnPort(pid, protocol, port);
@@ -67,19 +72,27 @@ public final class TenantRules {
             throw new SyrupException(Kind.DENIED, "cannot verify that process " + pid + " holds a socket on "
                     + protocol.label() + "/" + port + ": " + e.getMessage(), e);
         }
-        for (String inode : held) {
-            if (bound.contains(inode)) {
-                return;
+        if (held.stream().noneMatch(bound::containsKey)) {
+            throw new SyrupException(Kind.DENIED, application(uid) + " (pid " + pid + ") holds no " + protocol.label()
+                    + (protocol == Protocol.TCP ? " listening" : "") + " socket bound to port " + port
+                    + ": an application may deploy only on its own ports");
+        }
+        // Nobody else may be on the port (another address, another uid): the hook acts on the port.
+        for (Map.Entry<String, Long> e : bound.entrySet()) {
+            if (e.getValue() != Integer.toUnsignedLong(uid)) {
+                throw new SyrupException(Kind.DENIED, protocol.label() + " port " + port + " is also bound by "
+                        + application((int) (long) e.getValue()) + ": an application may deploy only on a port it alone holds");
             }
         }
-        throw new SyrupException(Kind.DENIED, application(uid) + " (pid " + pid + ") holds no " + protocol.label()
-                + " socket bound to port " + port + ": an application may deploy only on its own ports");
     }
 
-    /** Inodes of sockets bound to {@code port} in the tables of {@code pid}'s network namespace. */
-    Set<String> inodesOnPort(long pid, Protocol protocol, int port) throws IOException {
+    /**
+     * Sockets bound to {@code port} in the tables of {@code pid}'s network namespace (TCP: listening
+     * ones), inode to owning uid.
+     */
+    Map<String, Long> inodesOnPort(long pid, Protocol protocol, int port) throws IOException {
         String suffix = String.format(Locale.ROOT, ":%04X", port);
-        Set<String> out = new HashSet<>();
+        Map<String, Long> out = new HashMap<>();
         List<String> tables = protocol == Protocol.UDP ? List.of("udp", "udp6") : List.of("tcp", "tcp6");
         for (String t : tables) {
             Path p = proc.resolve(Long.toString(pid)).resolve("net").resolve(t);
@@ -88,8 +101,13 @@ public final class TenantRules {
             }
             for (String line : Files.readAllLines(p)) {
                 String[] f = line.trim().split("\\s+");
-                if (f.length > 9 && f[1].endsWith(suffix) && !"0".equals(f[9])) {
-                    out.add(f[9]);
+                if (f.length > 9 && f[1].endsWith(suffix) && !"0".equals(f[9])
+                        && (protocol == Protocol.UDP || "0A".equals(f[3]))) {
+                    try {
+                        out.put(f[9], Long.parseLong(f[7]));
+                    } catch (NumberFormatException e) {
+                        // the header line
+                    }
                 }
             }
         }

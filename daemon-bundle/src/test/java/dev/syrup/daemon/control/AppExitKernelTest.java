@@ -48,6 +48,21 @@ class AppExitKernelTest {
         return KernelObjects.maps().stream().map(MapInfo::id).collect(Collectors.toSet());
     }
 
+    private String appsCommand() throws Exception {
+        AppsCommand cmd = new AppsCommand();
+        cmd.server = syrupd.server;
+        cmd.noFormat = true;
+        java.io.PrintStream out = System.out;
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            cmd.execute();
+        } finally {
+            System.setOut(out);
+        }
+        return buf.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     @Test
     void exitRemovesDeploymentsMapsAndPinsButClosingTheConnectionAloneDoesNot() throws Exception {
         Path rr = syrupd.file("rr_count.c", TenantIsolationKernelTest.RR_COUNT);
@@ -69,6 +84,17 @@ class AppExitKernelTest {
         assertTrue(Files.exists(pin), "pinned " + pin);
         assertEquals(UID_A, Files.getAttribute(pin, "unix:uid"));
         assertEquals(1, syrupd.deployer().list().size());
+        assertEquals(List.of(new ApplicationProcess("uid-" + UID_A, app.pid, List.of(id))), syrupd.server.processes(),
+                "syrupd watches the process that deployed");
+
+        assertTrue(appsCommand().matches("(?s).*uid-" + UID_A + "\\s+\\|?\\s*" + app.pid + "\\s+\\|?\\s*" + id + ".*"),
+                "syrup:apps shows the process and its deployment:\n" + appsCommand());
+
+        // The application closes its connection: that removes nothing, deployments live as long as their process.
+        app.ok("disconnect");
+        Thread.sleep(300);
+        assertEquals(1, syrupd.deployer().list().size(), "still deployed after the connection closed");
+        assertTrue(Files.exists(pin));
 
         app.exit();
         assertFalse(app.process.isAlive());
@@ -89,5 +115,6 @@ class AppExitKernelTest {
         assertEquals(Set.of(), mapsLeft, "its maps are gone from the kernel (after RCU)");
         assertFalse(Files.exists(pin), "its pin is gone");
         assertFalse(Files.exists(appDir), "its bpffs directory is gone");
+        assertEquals(List.of(), syrupd.server.processes(), "and the process is no longer watched");
     }
 }

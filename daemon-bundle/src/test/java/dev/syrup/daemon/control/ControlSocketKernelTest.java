@@ -137,6 +137,31 @@ class ControlSocketKernelTest {
         assertFalse(Files.exists(sock), "the socket file goes with the server");
     }
 
+    /** A second server on the same path leaves the live one alone and takes over once it is gone. */
+    @Test
+    void aSecondDaemonWaitsForTheSocketInsteadOfTakingIt() throws Exception {
+        ControlServer second = new ControlServer(syrupd.deployer(), syrupd.socket(), syrupd.root.resolve("apps2"));
+        try {
+            assertFalse(second.listening());
+            try (Syrup s = Syrup.connect(syrupd.socket())) {
+                assertEquals("admin", s.application(), "the first one still answers");
+            }
+            second.close();
+            assertTrue(Files.exists(syrupd.socket()), "closing the second one leaves the first one's socket");
+        } finally {
+            second.close();
+        }
+        syrupd.server.close();
+        UnixSockets.listen(syrupd.socket(), 1).close(); // a socket file nobody listens on: stale
+        assertTrue(Files.exists(syrupd.socket()));
+        ControlServer third = new ControlServer(syrupd.deployer(), syrupd.socket(), syrupd.root.resolve("apps3"));
+        try {
+            assertTrue(third.listening(), "a free path (a stale socket is removed) is bound at once");
+        } finally {
+            third.close();
+        }
+    }
+
     @Test
     void pathPoliciesAndMissingPortsAreRefusedWithTheirKind() throws Exception {
         try (Syrup s = Syrup.connect(syrupd.socket())) {

@@ -148,6 +148,9 @@ public final class TenantApp {
                 return String.format(java.util.Locale.ROOT, "%.2f %.2f %.1f %d", (t1 - t0) / (double) n,
                         (t2 - t1) / (double) n, (t4 - t3) / 2000.0 / 1000.0, sink & 1);
             }
+            case "disconnect":
+                syrup.close();
+                return "";
             case "exit":
                 Runtime.getRuntime().halt(0);
                 return "";

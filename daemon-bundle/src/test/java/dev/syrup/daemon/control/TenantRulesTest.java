@@ -71,6 +71,26 @@ class TenantRulesTest {
     }
 
     @Test
+    void aPortAnotherUidAlsoHoldsIsNobodysToClaim() throws Exception {
+        // uid 1001 bound 127.0.0.2:9000 next to uid 1000's 127.0.0.1:9000
+        Files.writeString(proc.resolve("100/net/udp6"), HEADER
+                + "  3: 0200007F:2328 00000000:0000 07 00000000:00000000 00:00000000 00000000  1001        0 5009 2 0\n");
+        SyrupException e = assertThrows(SyrupException.class, () -> rules.checkPort(100, 1000, Protocol.UDP, 9000));
+        assertEquals(Kind.DENIED, e.kind());
+        assertTrue(e.getMessage().contains("also bound by uid-1001"), e.getMessage());
+    }
+
+    @Test
+    void tcpNeedsAListeningSocket() throws Exception {
+        // pid 100 also holds a connected TCP socket whose local port is 8081 (state 01)
+        Files.writeString(proc.resolve("100/net/tcp"), HEADER
+                + "  0: 0100007F:1F91 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 5004 1 0\n");
+        Files.createSymbolicLink(proc.resolve("100/fd/6"), Path.of("socket:[5004]"));
+        SyrupException e = assertThrows(SyrupException.class, () -> rules.checkPort(100, 1000, Protocol.TCP, 8081));
+        assertTrue(e.getMessage().contains("holds no tcp listening socket bound to port 8081"), e.getMessage());
+    }
+
+    @Test
     void deploymentsBelongToTheirOwnerAndTheAdministrator() {
         Deployment d = new Deployment("d1", "round_robin", "socket_select", Target.port(Protocol.UDP, 9000), "uid-1000",
                 4, Instant.now(), 0);
