@@ -13,8 +13,12 @@ import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
 import dev.syrup.backend.ebpf.SocketSelectHook;
+import dev.syrup.api.Dispatcher;
+import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.KernelObjects;
+import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.ProgramInfo;
+import dev.syrup.isolation.PortDispatcher;
 import java.io.IOException;
 import java.lang.annotation.Annotation;
 import java.net.InetSocketAddress;
@@ -52,6 +56,7 @@ class SocketSelectKernelTest {
 
     private DeploymentManager syrupd;
     private SocketSelectHook hook;
+    private PortDispatcher dispatcher;
     private Path bpffs;
 
     @BeforeAll
@@ -63,13 +68,16 @@ class SocketSelectKernelTest {
     void start() throws IOException {
         bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
         syrupd = new DeploymentManager(config(dir.resolve("work").toString(), bpffs.toString()));
-        hook = new SocketSelectHook();
+        dispatcher = new PortDispatcher();
+        hook = new SocketSelectHook(dispatcher);
         syrupd.addHook(hook);
     }
 
     @AfterEach
     void stop() throws IOException {
         syrupd.deactivate();
+        assertEquals(List.of(), dispatcher.claims(), "every claim released with its deployment");
+        dispatcher.close();
         assertFalse(Files.exists(bpffs.resolve(DeployRequest.ADMIN)), "pins left under " + bpffs);
         Files.deleteIfExists(bpffs);
     }
@@ -313,10 +321,291 @@ class SocketSelectKernelTest {
         }
     }
 
+    // --- through the port-matching dispatcher (isolation bundle) -------------------------
+
+    /** Counts every input it sees in {@code seen[0]} and drops it. */
+    private static final String COUNT_AND_DROP = """
+            #include "syrup.h"
+            SYR_MAP(seen, 1);
+            uint32_t schedule(void *pkt_start, void *pkt_end)
+            {
+            	uint32_t zero = 0;
+            	uint64_t *n = syr_map_lookup_elem(&seen, &zero);
+            	if (n)
+            		__sync_fetch_and_add(n, 1);
+            	return SYR_DROP;
+            }
+            """;
+
+    @Test
+    void twoPortsTwoPoliciesAndAThirdPortLeftToTheKernel() throws Exception {
+        Path drop = dir.resolve("count_and_drop.c");
+        Files.writeString(drop, COUNT_AND_DROP);
+        try (UdpGroup a = new UdpGroup(2); UdpGroup b = new UdpGroup(4); UdpGroup c = new UdpGroup(4);
+             UdpGroup.Sender toA = new UdpGroup.Sender(a.port); UdpGroup.Sender toB = new UdpGroup.Sender(b.port);
+             UdpGroup.Sender toC = new UdpGroup.Sender(c.port)) {
+            Deployment da = deploy(drop.toString(), a.port, Protocol.UDP, false);
+            Deployment db = deploy("round_robin", b.port, Protocol.UDP, false);
+            assertEquals(2, dispatcher.claims().size(), dispatcher.claims().toString());
+            assertTrue(dispatcher.claims().stream().allMatch(Dispatcher.ClaimInfo::installed));
+            assertEquals(1, programsNamed(PortDispatcher.SK_PROGRAM).size(), "one root program for every group");
+            var seen = syrupd.map(da.id(), "seen");
+
+            toA.send(4000, 0);
+            assertEquals(0, a.await(1, 500), "port A: the DROP policy drops everything");
+            assertEquals(4000L, seen.lookup(0).orElseThrow(), "port A's policy saw each of its datagrams once");
+
+            toB.send(4000, 0);
+            assertEquals(4000, b.await(4000, 5000));
+            for (long n : b.perSocket()) {
+                assertTrue(Math.abs(n - 1000) <= 10, "port B: round_robin gives 1000 ± 1% each: " + Arrays.toString(b.perSocket()));
+            }
+
+            toC.send(4000, 0);
+            assertEquals(4000, c.await(4000, 5000));
+            assertEquals(4000, Arrays.stream(c.perSocket()).max().orElseThrow(),
+                    "port C (no policy): the kernel's hash puts one source port on one socket: " + Arrays.toString(c.perSocket()));
+
+            assertEquals(4000L, seen.lookup(0).orElseThrow(), "port A's policy never saw port B's or C's inputs");
+            assertEquals(0, a.total());
+            syrupd.undeploy(db.id());
+            syrupd.undeploy(da.id());
+            assertEquals(List.of(), dispatcher.claims());
+        }
+    }
+
+    /**
+     * A native UDP sender (sendmmsg in batches, paced): a Java sender on this two-core machine
+     * cannot promise 50k datagrams/s while clang, the readers and other builds compete for it.
+     * {@code blast PORT RATE MILLIS} prints "CLOCK_MONOTONIC-ns sent-so-far" samples, then "total N".
+     */
+    private static final String BLAST_C = """
+            #define _GNU_SOURCE
+            #include <arpa/inet.h>
+            #include <netinet/in.h>
+            #include <stdint.h>
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include <string.h>
+            #include <sys/socket.h>
+            #include <time.h>
+
+            static uint64_t now(void)
+            {
+            	struct timespec ts;
+            	clock_gettime(CLOCK_MONOTONIC, &ts);
+            	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+            }
+
+            #define BATCH 16
+            #define SAMPLES 100000
+
+            int main(int argc, char **argv)
+            {
+            	int port = atoi(argv[1]);
+            	uint64_t rate = strtoull(argv[2], NULL, 10), millis = strtoull(argv[3], NULL, 10);
+            	int s = socket(AF_INET, SOCK_DGRAM, 0);
+            	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+            	static uint64_t st[SAMPLES], sn[SAMPLES];
+            	uint8_t payload[BATCH][16];
+            	struct iovec iov[BATCH];
+            	struct mmsghdr msgs[BATCH];
+            	int ns = 0;
+
+            	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+            	if (s < 0) {
+            		perror("socket");
+            		return 1;
+            	}
+            	memset(msgs, 0, sizeof(msgs));
+            	for (int i = 0; i < BATCH; i++) {
+            		iov[i].iov_base = payload[i];
+            		iov[i].iov_len = 16;
+            		msgs[i].msg_hdr.msg_iov = &iov[i];
+            		msgs[i].msg_hdr.msg_iovlen = 1;
+            		msgs[i].msg_hdr.msg_name = &to;
+            		msgs[i].msg_hdr.msg_namelen = sizeof(to);
+            	}
+            	uint64_t start = now(), end = start + millis * 1000000ull, sent = 0, last = 0;
+            	for (uint64_t t = start; t < end; t = now()) {
+            		uint64_t due = (t - start) * rate / 1000000000ull;
+            		while (sent < due) {
+            			int n = due - sent < BATCH ? (int)(due - sent) : BATCH;
+            			for (int i = 0; i < n; i++) {
+            				uint32_t type = 0, user = 7;
+            				uint64_t seq = sent + i;
+            				memcpy(payload[i], &type, 4);
+            				memcpy(payload[i] + 4, &user, 4);
+            				memcpy(payload[i] + 8, &seq, 8);
+            			}
+            			int r = sendmmsg(s, msgs, n, 0);
+            			if (r < 0) {
+            				perror("sendmmsg");
+            				return 1;
+            			}
+            			sent += r;
+            		}
+            		if (t - last >= 1000000 && ns < SAMPLES) {
+            			st[ns] = t;
+            			sn[ns++] = sent;
+            			last = t;
+            		}
+            	}
+            	for (int i = 0; i < ns; i++)
+            		printf("%llu %llu\\n", (unsigned long long)st[i], (unsigned long long)sn[i]);
+            	printf("total %llu\\n", (unsigned long long)sent);
+            	return 0;
+            }
+            """;
+
+    @Test
+    void replacingDropByRoundRobinUnderLoadLosesNoDatagram() throws Exception {
+        Path drop = dir.resolve("count_and_drop.c");
+        Files.writeString(drop, COUNT_AND_DROP);
+        Path blast = dir.resolve("blast");
+        Files.writeString(dir.resolve("blast.c"), BLAST_C);
+        Process cc = new ProcessBuilder("gcc", "-O2", "-o", blast.toString(), dir.resolve("blast.c").toString())
+                .redirectErrorStream(true).start();
+        String ccOut = new String(cc.getInputStream().readAllBytes());
+        assertEquals(0, cc.waitFor(), "gcc blast.c:\n" + ccOut);
+        // The compile cache holds round_robin for 4 executors from here on: the replacement then
+        // costs a load, a verification and the slot update, and clang does not compete with the
+        // sender for this machine's two cores.
+        try (UdpGroup warm = new UdpGroup(4)) {
+            syrupd.undeploy(deploy("round_robin", warm.port, Protocol.UDP, false).id());
+        }
+        try (UdpGroup group = new UdpGroup(4)) {
+            Deployment d = deploy(drop.toString(), group.port, Protocol.UDP, false);
+            // Hold the DROP policy's counter: the replacement unpins and closes it.
+            try (BpfMap seen = BpfMap.openPinned(Path.of(syrupd.map(d.id(), "seen").pinnedPath().orElseThrow()))) {
+                Process sender = new ProcessBuilder(blast.toString(), Integer.toString(group.port), "100000", "700")
+                        .redirectErrorStream(true).start();
+                java.util.concurrent.CompletableFuture<String> out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return new String(sender.getInputStream().readAllBytes());
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                Thread.sleep(300);
+                long t0 = System.nanoTime(); // CLOCK_MONOTONIC, like the sender's samples
+                Deployment r = deploy("round_robin", group.port, Protocol.UDP, true);
+                long t1 = System.nanoTime();
+                assertEquals(0, sender.waitFor(), out.get());
+                List<long[]> samples = new ArrayList<>();
+                long total = -1;
+                for (String line : out.get().split("\n")) {
+                    String[] f = line.trim().split(" ");
+                    if (f[0].equals("total")) {
+                        total = Long.parseLong(f[1]);
+                    } else if (f.length == 2) {
+                        samples.add(new long[] {Long.parseLong(f[0]), Long.parseLong(f[1])});
+                    }
+                }
+                long dropped = seen.lookup(0).orElseThrow();
+                long received = group.await(total - dropped, 10_000);
+                dropped = seen.lookup(0).orElseThrow();
+                // The window measured: 100 ms either side of the replacement.
+                long[] a = samples.stream().filter(x -> x[0] >= t0 - 100_000_000L).findFirst().orElseThrow();
+                long[] b = samples.stream().filter(x -> x[0] <= t1 + 100_000_000L).reduce((x, y) -> y).orElseThrow();
+                long[] c0 = samples.stream().filter(x -> x[0] >= t0).findFirst().orElseThrow();
+                long[] c1 = samples.stream().filter(x -> x[0] <= t1).reduce((x, y) -> y).orElse(c0);
+                double around = (b[1] - a[1]) * 1e9 / (b[0] - a[0]);
+                double within = c1[0] > c0[0] ? (c1[1] - c0[1]) * 1e9 / (c1[0] - c0[0]) : Double.NaN;
+                System.out.printf("replace under load: %d sent, %d dropped by the DROP policy, %d received; "
+                        + "%.0f datagrams/s from 100 ms before to 100 ms after the replacement (%.0f/s within its "
+                        + "%.1f ms)%n", total, dropped, received, around, within, (t1 - t0) / 1e6);
+                assertEquals("round_robin", r.policy());
+                assertTrue(around >= 50_000, "≥ 50k datagrams/s around the replacement: " + around);
+                assertTrue(dropped > 0 && received > 0, "both policies ran: dropped " + dropped + ", received " + received);
+                assertEquals(total, dropped + received, "every datagram was dropped by the old policy or received under the new one");
+                for (long n : group.perSocket()) {
+                    assertTrue(Math.abs(n - received / 4.0) <= 1, "round_robin after the swap: " + Arrays.toString(group.perSocket()));
+                }
+            }
+        }
+    }
+
+    @Test
+    void nothingOfSyrupOrTheDispatcherRemainsAfterUndeployAndClose() throws Exception {
+        Path drop = dir.resolve("count_and_drop.c");
+        Files.writeString(drop, COUNT_AND_DROP);
+        Map<String, String> fdsBefore = openFds();
+        Set<Integer> progsBefore = syrupPrograms();
+        progsBefore.addAll(programsNamed(PortDispatcher.SK_PROGRAM));
+        Set<Integer> mapsBefore = KernelObjects.maps().stream().map(MapInfo::id).collect(Collectors.toSet());
+        try (UdpGroup a = new UdpGroup(2); UdpGroup b = new UdpGroup(3)) {
+            Deployment da = deploy(drop.toString(), a.port, Protocol.UDP, false);
+            Deployment db = deploy("round_robin", b.port, Protocol.UDP, false);
+            Set<Integer> progs = new HashSet<>(syrupPrograms());
+            progs.addAll(programsNamed(PortDispatcher.SK_PROGRAM));
+            progs.removeAll(progsBefore);
+            assertEquals(3, progs.size(), "two policies and one root program while deployed");
+            // The dispatcher's maps, the deployments' sockarrays and the DROP policy's counter
+            // (by name: other programs may come and go on this machine meanwhile).
+            Set<String> names = Set.of("syrup_ports", "syrup_slots", "syr_executors", "seen");
+            Set<Integer> maps = KernelObjects.maps().stream().filter(m -> names.contains(m.name()))
+                    .map(MapInfo::id).collect(Collectors.toCollection(HashSet::new));
+            maps.removeAll(mapsBefore);
+            assertTrue(maps.size() >= 5, "ports, slots, two sockarrays, seen: " + maps);
+
+            syrupd.undeploy(da.id());
+            syrupd.undeploy(db.id());
+            assertEquals(List.of(), dispatcher.claims());
+            assertTrue(dispatcher.socketRootProgram().isEmpty(), "the root program goes with the last claim");
+            assertGoneById(progs, maps);
+            if (Files.exists(bpffs)) {
+                try (Stream<Path> pins = Files.walk(bpffs)) {
+                    assertEquals(List.of(), pins.filter(f -> !Files.isDirectory(f)).toList(), "no pin left under " + bpffs);
+                }
+            }
+        }
+        dispatcher.close();
+        Map<String, String> after = openFds();
+        after.entrySet().removeIf(e -> e.getValue().equals(fdsBefore.get(e.getKey())) || e.getValue().startsWith("/proc/"));
+        assertEquals(Map.of(), after, "fds left open");
+    }
+
+    /** Ids of the kernel's programs with exactly this (15-character cut) name. */
+    static Set<Integer> programsNamed(String name) {
+        String cut = name.length() > 15 ? name.substring(0, 15) : name;
+        return KernelObjects.programs().stream().filter(p -> p.name().equals(cut))
+                .map(ProgramInfo::id).collect(Collectors.toCollection(HashSet::new));
+    }
+
+    /**
+     * Polls (RCU and the kernel's deferred map free) until none of these program and map ids
+     * exists. Maps are looked up by id only once the programs are gone and after a pause: opening
+     * a PROG_ARRAY by id while the kernel is still clearing it leaks it (see PortDispatcher).
+     */
+    static void assertGoneById(Set<Integer> progs, Set<Integer> maps) throws InterruptedException {
+        long end = System.currentTimeMillis() + 5000;
+        Set<Integer> p = new HashSet<>(progs);
+        while (true) {
+            p.retainAll(KernelObjects.programs().stream().map(ProgramInfo::id).collect(Collectors.toSet()));
+            if (p.isEmpty() || System.currentTimeMillis() > end) {
+                break;
+            }
+            Thread.sleep(20);
+        }
+        Set<Integer> m = new HashSet<>(maps);
+        while (p.isEmpty()) {
+            Thread.sleep(200);
+            m.retainAll(KernelObjects.maps().stream().map(MapInfo::id).collect(Collectors.toSet()));
+            if (m.isEmpty() || System.currentTimeMillis() > end) {
+                break;
+            }
+        }
+        assertEquals(Set.of(), p, "programs still loaded: " + KernelObjects.programs().stream()
+                .filter(i -> p.contains(i.id())).toList());
+        assertEquals(Set.of(), m, "maps still in the kernel: " + KernelObjects.maps().stream()
+                .filter(i -> m.contains(i.id())).toList());
+    }
+
     /** Ids of the kernel's programs that Syrup's glue names (names are cut to 15 characters). */
     static Set<Integer> syrupPrograms() {
         return KernelObjects.programs().stream().filter(p -> p.name().startsWith("syr_"))
-                .map(ProgramInfo::id).collect(Collectors.toSet());
+                .map(ProgramInfo::id).collect(Collectors.toCollection(HashSet::new));
     }
 
     /** The kernel frees a program after its last reference drops, a moment later (RCU). */

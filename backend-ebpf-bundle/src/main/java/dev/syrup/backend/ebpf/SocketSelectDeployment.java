@@ -1,5 +1,6 @@
 package dev.syrup.backend.ebpf;
 
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -13,7 +14,6 @@ import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.Pidfd;
-import dev.syrup.bpf.ReuseportGroup;
 import dev.syrup.bpf.VerifierException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,6 +32,11 @@ import java.util.List;
  * it (pidfd_getfd) for the moment of an install or a close, then the duplicates are closed, so
  * a socket lives exactly as long as the application keeps it. The kernel drops a closed socket
  * from the sockarray by itself.
+ *
+ * <p>Inputs reach the policy through the {@link Dispatcher}: the deployment holds the claim on
+ * its (protocol, port) from {@link #open} to {@link #close()}; an install attaches the
+ * dispatcher's root program to the port's group (idempotent) and then puts the new policy in
+ * the claim's slot, which is the atomic swap.
  */
 final class SocketSelectDeployment implements HookDeployment {
 
@@ -40,6 +45,7 @@ final class SocketSelectDeployment implements HookDeployment {
     private final ProcSockets proc;
     private final Target target;
     private final Path pinDir;
+    private final Dispatcher.Claim claim;
     private final BpfMap slots;
     /** Guarded by {@code this}. */
     private List<ProcSockets.Bound> executors;
@@ -48,19 +54,23 @@ final class SocketSelectDeployment implements HookDeployment {
     /** Once the application registers its executors itself, syrupd stops re-adopting the port's sockets. */
     private boolean registered;
     private BpfObject running;
+    /** Whether the dispatcher was attached to the port's group(s) through this deployment. */
+    private boolean groupAttached;
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private SocketSelectDeployment(ProcSockets proc, Target target, Path pinDir, List<ProcSockets.Bound> executors,
-                                   BpfMap slots) {
+    private SocketSelectDeployment(ProcSockets proc, Dispatcher.Claim claim, Target target, Path pinDir,
+                                   List<ProcSockets.Bound> executors, BpfMap slots) {
         this.proc = proc;
+        this.claim = claim;
         this.target = target;
         this.pinDir = pinDir;
         this.executors = executors;
         this.slots = slots;
     }
 
-    static SocketSelectDeployment open(ProcSockets proc, Target target, Path pinDir) throws SyrupException {
+    static SocketSelectDeployment open(ProcSockets proc, Dispatcher dispatcher, String owner, Target target, Path pinDir)
+            throws SyrupException {
         List<ProcSockets.Bound> found = proc.bound(target.protocol(), target.port());
         if (found.isEmpty()) {
             throw new SyrupException(Kind.NO_EXECUTORS, "nobody listens on " + target
@@ -71,14 +81,16 @@ final class SocketSelectDeployment implements HookDeployment {
             throw new SyrupException(Kind.INVALID, found.size() + " sockets on " + target + "; at most "
                     + SocketSelectHook.MAX_EXECUTORS + " executors are supported");
         }
+        Dispatcher.Claim claim = dispatcher.claimSocket(owner, target);
         BpfMap slots;
         try {
             slots = BpfMap.create(MapType.REUSEPORT_SOCKARRAY, SocketSelectHook.EXECUTORS_MAP, 4, 8,
                     SocketSelectHook.MAX_EXECUTORS, 0);
         } catch (BpfException e) {
+            claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the executor map for " + target + ": " + e.getMessage(), e);
         }
-        return new SocketSelectDeployment(proc, target, pinDir, found, slots);
+        return new SocketSelectDeployment(proc, claim, target, pinDir, found, slots);
     }
 
     @Override
@@ -116,11 +128,18 @@ final class SocketSelectDeployment implements HookDeployment {
             if (!registered) {
                 fillSlots(sockets);
             }
-            // The swap: the group's program pointer is replaced in one step, so every datagram
-            // is scheduled by either the old or the new policy, never by none.
+            // The dispatcher first (idempotent: the group then runs the root program, which
+            // tail-calls whatever the slot holds — the old policy, or nothing = the default) ...
             for (Fd s : sockets) {
-                ReuseportGroup.attach(s, prog);
+                claim.attachGroup(s.get());
+                groupAttached = true;
             }
+            // ... then the swap: the slot's program pointer is replaced in one step, so every
+            // datagram is scheduled by either the old or the new policy, never by none.
+            claim.install(prog.fd());
+        } catch (SyrupException e) {
+            closeQuietly(next);
+            throw e;
         } catch (VerifierException e) {
             closeQuietly(next);
             throw new SyrupException(Kind.VERIFIER, "the verifier rejected the policy (program " + e.programName() + ", "
@@ -187,28 +206,27 @@ final class SocketSelectDeployment implements HookDeployment {
             return;
         }
         closed = true;
-        if (running != null) {
+        if (groupAttached) {
             List<Fd> sockets = List.of();
             try {
                 sockets = adopt();
-                LOG.log(System.Logger.Level.INFO, "detaching the policy on " + target + " from " + sockets.size() + " socket(s)");
+                LOG.log(System.Logger.Level.INFO, "detaching the dispatcher on " + target + " from " + sockets.size() + " socket(s)");
                 for (Fd s : sockets) {
-                    try {
-                        ReuseportGroup.detach(s);
-                    } catch (BpfException e) {
-                        if (e.errno() != Errno.ENOENT) { // the group was detached through an earlier socket
-                            throw e;
-                        }
-                    }
+                    claim.detachGroup(s.get()); // no-op once detached through an earlier socket
                 }
             } catch (SyrupException e) {
                 // The sockets are gone with their group, and so is the attachment.
                 LOG.log(System.Logger.Level.INFO, "nothing to detach on " + target + ": " + e.getMessage());
-            } catch (BpfException e) {
-                LOG.log(System.Logger.Level.WARNING, "detaching the policy from " + target + " failed: " + e.getMessage());
+            } catch (BpfException | IllegalStateException e) {
+                LOG.log(System.Logger.Level.WARNING, "detaching the dispatcher from " + target + " failed: " + e.getMessage());
             } finally {
                 sockets.forEach(Fd::close);
             }
+        }
+        // Empties the slot and releases the claim (and the root program with the last claim);
+        // only then can the policy program go.
+        claim.close();
+        if (running != null) {
             unpinAll(running);
             running.close();
             running = null;

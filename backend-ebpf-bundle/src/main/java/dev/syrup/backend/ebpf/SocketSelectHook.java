@@ -1,6 +1,7 @@
 package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.Availability;
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.ExecutorKind;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
@@ -9,7 +10,10 @@ import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
 import dev.syrup.bpf.KernelSupport;
 import java.nio.file.Path;
+import java.util.Objects;
+import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
 
 /**
  * Hook {@code socket_select}: picks the socket of a SO_REUSEPORT group that receives each UDP
@@ -18,6 +22,11 @@ import org.osgi.service.component.annotations.Component;
  * <p>Executors are the sockets bound to the port, adopted from whichever process holds them
  * (found through /proc, duplicated with pidfd_getfd); index = ascending socket inode, which is
  * the order the sockets were created in.
+ *
+ * <p>The policy is never attached to a group itself: each deployment claims its (protocol, port)
+ * from the {@link Dispatcher}, whose one {@code sk_reuseport} root program is attached to the
+ * port's group and tail-calls the policy in the deployment's slot. A policy thus only ever sees
+ * its own port's inputs, and installing or replacing it is one slot update.
  */
 @Component(service = Hook.class, property = Hook.NAME_PROPERTY + "=" + SocketSelectHook.NAME)
 public final class SocketSelectHook implements Hook {
@@ -31,13 +40,20 @@ public final class SocketSelectHook implements Hook {
     static final int MAX_EXECUTORS = 128;
 
     private final ProcSockets proc;
+    private final Dispatcher dispatcher;
 
-    public SocketSelectHook() {
-        this(new ProcSockets());
+    /**
+     * @param dispatcher the port-matching dispatcher every deployment of this hook goes through
+     *                   (under OSGi the isolation bundle's service; in plain tests one made by hand)
+     */
+    @Activate
+    public SocketSelectHook(@Reference Dispatcher dispatcher) {
+        this(new ProcSockets(), dispatcher);
     }
 
-    SocketSelectHook(ProcSockets proc) {
+    SocketSelectHook(ProcSockets proc, Dispatcher dispatcher) {
         this.proc = proc;
+        this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
     }
 
     @Override
@@ -80,6 +96,7 @@ public final class SocketSelectHook implements Hook {
                 	__type(value, __u64);
                 } %s SEC(".maps");
 
+                /* Tail-called by the dispatcher's root sk_reuseport program, for this port only. */
                 SEC("sk_reuseport")
                 int %s(struct sk_reuseport_md *md)
                 {
@@ -105,6 +122,15 @@ public final class SocketSelectHook implements Hook {
             throw new SyrupException(SyrupException.Kind.INVALID,
                     "socket_select works on a port's sockets, not on an interface (drop --iface)");
         }
-        return SocketSelectDeployment.open(proc, target, pinDir);
+        return SocketSelectDeployment.open(proc, dispatcher, ownerOf(pinDir), target, pinDir);
+    }
+
+    /**
+     * The application a deployment belongs to, from its pin directory
+     * ({@code <bpffs root>/<owner>/<deployment>}, as {@link Hook#open} documents it).
+     */
+    static String ownerOf(Path pinDir) {
+        Path parent = pinDir.getParent();
+        return parent != null && parent.getFileName() != null ? parent.getFileName().toString() : "unknown";
     }
 }
