@@ -33,14 +33,23 @@ final class UdpGroup implements AutoCloseable {
     UdpGroup(int n) throws IOException {
         counts = new AtomicLongArray(n * 2);
         int p = 0;
+        java.util.Map<DatagramChannel, Long> inodes = new java.util.HashMap<>();
         for (int i = 0; i < n; i++) {
+            java.util.Set<Long> before = socketInodes();
             DatagramChannel ch = DatagramChannel.open();
+            java.util.Set<Long> created = socketInodes();
+            created.removeAll(before);
             ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
             ch.setOption(StandardSocketOptions.SO_RCVBUF, RCVBUF);
             ch.bind(new InetSocketAddress("127.0.0.1", p));
             p = ((InetSocketAddress) ch.getLocalAddress()).getPort();
             sockets.add(ch);
+            inodes.put(ch, created.size() == 1 ? created.iterator().next() : Long.MAX_VALUE);
         }
+        // syrupd numbers executors by ascending inode; inodes come in per-CPU batches, so a
+        // thread that moved between CPUs may have created them out of inode order: index the
+        // sockets the way syrupd will.
+        sockets.sort(java.util.Comparator.comparingLong(inodes::get));
         port = p;
         forceReceiveBuffers(port, RCVBUF);
         for (int i = 0; i < n; i++) {
@@ -100,6 +109,23 @@ final class UdpGroup implements AutoCloseable {
                 }
             }
         }
+    }
+
+    private static java.util.Set<Long> socketInodes() throws IOException {
+        java.util.Set<Long> out = new java.util.HashSet<>();
+        try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            for (java.nio.file.Path fd : fds.toList()) {
+                try {
+                    String link = java.nio.file.Files.readSymbolicLink(fd).toString();
+                    if (link.startsWith("socket:[")) {
+                        out.add(Long.parseLong(link.substring(8, link.length() - 1)));
+                    }
+                } catch (IOException e) {
+                    // closed meanwhile (the listing's own fd)
+                }
+            }
+        }
+        return out;
     }
 
     long received(int socket) {

@@ -239,14 +239,22 @@ public class SyrupCommandsIT extends SyrupTestSupport {
         Group(int n) throws IOException {
             counts = new AtomicLongArray(n);
             int p = 0;
+            java.util.Map<DatagramChannel, Long> inodes = new java.util.HashMap<>();
             for (int i = 0; i < n; i++) {
+                Set<Long> before = socketInodes();
                 DatagramChannel ch = DatagramChannel.open();
+                Set<Long> created = socketInodes();
+                created.removeAll(before);
                 ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
                 ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
                 ch.bind(new InetSocketAddress("127.0.0.1", p));
                 p = ((InetSocketAddress) ch.getLocalAddress()).getPort();
                 sockets.add(ch);
+                inodes.put(ch, created.size() == 1 ? created.iterator().next() : Long.MAX_VALUE);
             }
+            // syrupd numbers executors by ascending inode, and inodes come in per-CPU batches:
+            // index the sockets the way syrupd will.
+            sockets.sort(java.util.Comparator.comparingLong(inodes::get));
             port = p;
             for (int i = 0; i < n; i++) {
                 int idx = i;
@@ -257,6 +265,23 @@ public class SyrupCommandsIT extends SyrupTestSupport {
             }
             tx = DatagramChannel.open();
             tx.bind(new InetSocketAddress("127.0.0.1", 0));
+        }
+
+        private static Set<Long> socketInodes() throws IOException {
+            Set<Long> out = new HashSet<>();
+            try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+                for (Path fd : fds.toList()) {
+                    try {
+                        String link = Files.readSymbolicLink(fd).toString();
+                        if (link.startsWith("socket:[")) {
+                            out.add(Long.parseLong(link.substring(8, link.length() - 1)));
+                        }
+                    } catch (IOException e) {
+                        // closed meanwhile
+                    }
+                }
+            }
+            return out;
         }
 
         private void drain(int idx) {
