@@ -137,6 +137,46 @@ class ControlSocketKernelTest {
         assertFalse(Files.exists(sock), "the socket file goes with the server");
     }
 
+    /** Many connections at once, each on its own daemon thread, while deployments come and go. */
+    @Test
+    void concurrentClientsAreServedIndependently() throws Exception {
+        int clients = 8;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(clients + 1);
+        try (DatagramChannel ch = DatagramChannel.open()) {
+            ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            ch.bind(new InetSocketAddress("127.0.0.1", 0));
+            int port = ((InetSocketAddress) ch.getLocalAddress()).getPort();
+            java.util.List<java.util.concurrent.Future<Integer>> done = new java.util.ArrayList<>();
+            for (int c = 0; c < clients; c++) {
+                done.add(pool.submit(() -> {
+                    try (Syrup s = Syrup.connect(syrupd.socket())) {
+                        int n = 0;
+                        for (int i = 0; i < 300; i++) {
+                            n += s.list().size() >= 0 ? 1 : 0;
+                        }
+                        return n;
+                    }
+                }));
+            }
+            done.add(pool.submit(() -> {
+                // One cycle: redeploying on the same socket right after an undeploy can meet EBUSY
+                // while the kernel frees the old sockarray (deferred), which is the hook's to handle.
+                try (Syrup s = Syrup.connect(syrupd.socket())) {
+                    PolicyHandle h = s.deployBuiltin("round_robin", "socket_select", Protocol.UDP, port, Map.of(), false);
+                    assertEquals(1, s.list().size());
+                    h.undeploy();
+                    return 300;
+                }
+            }));
+            for (var f : done) {
+                assertEquals(300, f.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(0, syrupd.deployer().list().size());
+    }
+
     /** A second server on the same path leaves the live one alone and takes over once it is gone. */
     @Test
     void aSecondDaemonWaitsForTheSocketInsteadOfTakingIt() throws Exception {
