@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +110,14 @@ static int e2e(const char *socket_path, const char *policy)
 	CHECK(getsockname(socks[0], (struct sockaddr *)&a, &alen) == 0, "getsockname");
 	int port = ntohs(a.sin_port);
 	socks[1] = udp_socket(port);
+	/* socket_select adopts a group's sockets in ascending inode order: index them that way */
+	struct stat st0, st1;
+	CHECK(fstat(socks[0], &st0) == 0 && fstat(socks[1], &st1) == 0, "fstat");
+	if (st1.st_ino < st0.st_ino) {
+		int t = socks[0];
+		socks[0] = socks[1];
+		socks[1] = t;
+	}
 
 	int id = syr_deploy_policy(policy, "socket_select", SYR_UDP, port, NULL, 0);
 	CHECK(id > 0, "deploy on own port %d: %d", port, id);

@@ -135,6 +135,16 @@ public final class Syrup implements AutoCloseable {
         call(Message.request(Message.REGISTER_SOCKET).add("id", deploymentId).add("index", index).add("fd", fd), null);
     }
 
+    /**
+     * The descriptor number of {@code channel} (a {@link DatagramChannel}, {@link ServerSocketChannel}
+     * or {@link SocketChannel} bound to a port) in this process, found without reflection through
+     * /proc (see {@link #registerSocket(PolicyHandle, NetworkChannel, int)}); for code that hands
+     * sockets to native libraries or orders them, e.g. by inode as socket_select adopts them.
+     */
+    public static int fdOf(NetworkChannel channel) throws SyrupException {
+        return ChannelFds.fdOf(channel);
+    }
+
     /** Opens a Map the policy declares; ARRAY Maps made {@code BPF_F_MMAPABLE} come back mmap'ed. */
     public ClientMap openMap(PolicyHandle policy, String name) throws SyrupException {
         return openMap(policy.id(), name);

@@ -67,6 +67,17 @@ public final class TenantApp {
                     port = ((InetSocketAddress) ch.getLocalAddress()).getPort();
                     sockets.add(ch);
                 }
+                // socket_select adopts a group's sockets in ascending inode order (creation order only
+                // within one CPU's inode batch): index them that way, so socket i is executor i.
+                List<DatagramChannel> created = new ArrayList<>(sockets.subList(sockets.size() - n, sockets.size()));
+                sockets.removeAll(created);
+                Map<DatagramChannel, Long> inode = new java.util.HashMap<>();
+                for (DatagramChannel ch : created) {
+                    String link = Files.readSymbolicLink(Path.of("/proc/self/fd/" + Syrup.fdOf(ch))).toString();
+                    inode.put(ch, Long.parseLong(link.substring(8, link.length() - 1)));
+                }
+                created.sort(java.util.Comparator.comparingLong(inode::get));
+                sockets.addAll(created);
                 counts = new AtomicLongArray(n);
                 for (int i = 0; i < n; i++) {
                     int idx = i;
