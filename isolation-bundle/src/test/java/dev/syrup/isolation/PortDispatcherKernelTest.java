@@ -59,7 +59,8 @@ class PortDispatcherKernelTest {
             wrongType.load();
             Target udp = Target.port(Protocol.UDP, 40001);
             Dispatcher.Claim first = d.claimSocket("app1", udp);
-            assertEquals(1, Kernel.programsNamed(PortDispatcher.SK_PROGRAM).size(), "the root program is loaded with the first claim");
+            int rootId = d.socketRootProgram().orElseThrow().info().id();
+            assertTrue(Kernel.programsNamed(PortDispatcher.SK_PROGRAM).contains(rootId), "the root program is loaded with the first claim");
 
             SyrupException taken = assertThrows(SyrupException.class, () -> d.claimSocket("app2", udp));
             assertEquals(Kind.CONFLICT, taken.kind());
@@ -74,7 +75,8 @@ class PortDispatcherKernelTest {
                     d.claims());
             progs = Kernel.newPrograms(progsBefore);
             maps = Kernel.newMaps(mapsBefore);
-            assertEquals(2, progs.size(), "root + the test's xdp program: " + progs);
+            assertTrue(progs.containsAll(Set.of(rootId, wrongType.program("t_pass").info().id())),
+                    "root + the test's xdp program: " + progs);
             assertTrue(maps.size() >= 2, "syrup_ports, syrup_slots: " + maps);
 
             SyrupException wrong = assertThrows(SyrupException.class, () -> first.install(wrongType.program("t_pass").fd()));
@@ -123,7 +125,8 @@ class PortDispatcherKernelTest {
             try (HookDeployment dep = hook.open(target, bpffs.resolve("app1").resolve("d1"))) {
                 dep.install(object);
                 progs = Kernel.newPrograms(progsBefore);
-                assertEquals(2, progs.size(), "the root program and the policy: " + progs);
+                int rootId = d.socketRootProgram().orElseThrow().info().id();
+                assertTrue(progs.contains(rootId) && progs.size() >= 2, "the root program and the policy: " + progs);
                 assertEquals(1, d.claims().size());
                 assertTrue(d.claims().get(0).installed());
                 SyrupException other = assertThrows(SyrupException.class,

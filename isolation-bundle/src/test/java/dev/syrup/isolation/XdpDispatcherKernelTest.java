@@ -135,8 +135,8 @@ class XdpDispatcherKernelTest {
             int ifindex = Xdp.ifindex(dev);
 
             Dispatcher.Claim a = d.claimXdp("app1", new Target(Protocol.UDP, portA, Optional.of(dev)), XdpMode.SKB);
-            int rootId = Kernel.programsNamed(PortDispatcher.XDP_PROGRAM).stream().findFirst().orElseThrow();
-            assertEquals(OptionalInt.of(rootId), Xdp.attachedProgramId(ifindex, Xdp.XDP_FLAGS_SKB_MODE),
+            int rootId = Xdp.attachedProgramId(ifindex, Xdp.XDP_FLAGS_SKB_MODE).orElseThrow();
+            assertTrue(Kernel.programsNamed(PortDispatcher.XDP_PROGRAM).contains(rootId) && !progsBefore.contains(rootId),
                     "the root program is attached in generic mode with the first claim");
             Dispatcher.Claim b = d.claimXdp("app2", new Target(Protocol.UDP, portB, Optional.of(dev)), XdpMode.SKB);
 
@@ -155,7 +155,8 @@ class XdpDispatcherKernelTest {
             b.install(count.program("t_count").fd());
             progs = Kernel.newPrograms(progsBefore);
             maps = Kernel.newMaps(mapsBefore);
-            assertEquals(3, progs.size(), "the root and two policies: " + progs);
+            assertTrue(progs.containsAll(Set.of(rootId, drop.program("t_drop").info().id(), count.program("t_count").info().id())),
+                    "the root and two policies: " + progs);
 
             sendFromPeer(portA);
             sendFromPeer(portB);
