@@ -115,6 +115,22 @@ class SocketSelectKernelTest {
     }
 
     @Test
+    void redeployRightAfterUndeployOnTheSameSockets() throws Exception {
+        // The kernel frees a closed sockarray later; the deployment empties it first, or the
+        // sockets would still count as taken (EBUSY) for the next deployment.
+        try (UdpGroup group = new UdpGroup(4); UdpGroup.Sender tx = new UdpGroup.Sender(group.port)) {
+            for (int round = 0; round < 5; round++) {
+                Deployment d = deploy("round_robin", group.port, Protocol.UDP, false);
+                syrupd.undeploy(d.id());
+            }
+            deploy("round_robin", group.port, Protocol.UDP, false);
+            tx.send(400, 0);
+            assertEquals(400, group.await(400, 5000));
+            assertArrayEquals(new long[] {100, 100, 100, 100}, group.perSocket());
+        }
+    }
+
+    @Test
     void sitaSendsEveryScanToExecutorZeroAndNoGetThere() throws Exception {
         try (UdpGroup group = new UdpGroup(4); UdpGroup.Sender tx = new UdpGroup.Sender(group.port)) {
             deploy("sita", group.port, Protocol.UDP, false);

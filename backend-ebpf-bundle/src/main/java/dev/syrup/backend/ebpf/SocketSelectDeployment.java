@@ -176,6 +176,12 @@ final class SocketSelectDeployment implements HookDeployment {
             throw new SyrupException(Kind.INVALID, "fd " + fd + " of pid " + pid + " is not a socket bound to " + target);
         }
         try (Fd pidfd = Pidfd.open(pid); Fd socket = Pidfd.getfd(pidfd, fd)) {
+            // A socket sits in one slot at most (a second insert is EBUSY): moving it empties its old slot.
+            int was = slotted.indexOf(bound.inode());
+            if (was >= 0 && was != index) {
+                slots.delete(was);
+                slotted.set(was, 0L);
+            }
             slots.delete(index);
             slots.updateFd(index, socket);
         } catch (BpfException e) {
@@ -231,6 +237,16 @@ final class SocketSelectDeployment implements HookDeployment {
             running.close();
             running = null;
         }
+        // Empty the sockarray before letting it go: the kernel frees it later, and until then its
+        // sockets count as taken, so a new deployment on them would get EBUSY.
+        for (int i = 0; i < slotted.size(); i++) {
+            try {
+                slots.delete(i);
+            } catch (BpfException e) {
+                LOG.log(System.Logger.Level.WARNING, "emptying executor slot " + i + " of " + target + ": " + e.getMessage());
+            }
+        }
+        slotted.clear();
         slots.close();
         maps = List.of();
         try {
