@@ -47,6 +47,9 @@ public class DeployCommand implements Action {
     @Option(name = "--proto", description = "udp (default) or tcp")
     String proto = "udp";
 
+    @Option(name = "--iface", description = "Network interface, for the packet hooks (cpu_redirect, xdp_*)")
+    String iface;
+
     @Option(name = "--replace", description = "Swap the policy of the deployment already on this port (make-before-break)")
     boolean replace;
 
@@ -68,7 +71,7 @@ public class DeployCommand implements Action {
         if (port < 1 || port > 65535) {
             throw new SyrupException(Kind.INVALID, "port out of range: " + port);
         }
-        Target target = Target.port(Protocol.parse(proto), port);
+        Target target = new Target(Protocol.parse(proto), port, java.util.Optional.ofNullable(iface));
         DeployRequest req = new DeployRequest(policy, hook, target, parse(defines), replace, DeployRequest.ADMIN);
         Deployment d = deployer.deploy(req);
         System.out.println((d.replaced() > 0 && replace ? "Replaced policy of" : "Deployed") + " " + d.policy() + " at "
@@ -83,7 +86,7 @@ public class DeployCommand implements Action {
             String word = policyAndOptions.get(i);
             switch (word) {
                 case "--replace" -> replace = true;
-                case "--hook", "--port", "--proto", "-D" -> {
+                case "--hook", "--port", "--proto", "--iface", "-D" -> {
                     if (i + 1 >= policyAndOptions.size()) {
                         throw new SyrupException(Kind.INVALID, word + " needs a value");
                     }
@@ -91,6 +94,7 @@ public class DeployCommand implements Action {
                     switch (word) {
                         case "--hook" -> hook = value;
                         case "--proto" -> proto = value;
+                        case "--iface" -> iface = value;
                         case "--port" -> port = parsePort(value);
                         default -> {
                             defines = defines == null ? new java.util.ArrayList<>() : new java.util.ArrayList<>(defines);
@@ -104,7 +108,7 @@ public class DeployCommand implements Action {
                         defines.add(word.substring(2));
                     } else if (word.startsWith("-")) {
                         throw new SyrupException(Kind.INVALID, "unknown option " + word
-                                + " (expected --hook, --port, --proto, --replace, -D NAME=VALUE)");
+                                + " (expected --hook, --port, --proto, --iface, --replace, -D NAME=VALUE)");
                     } else if (policy != null) {
                         throw new SyrupException(Kind.INVALID, "one policy at a time: got '" + policy + "' and '" + word + "'");
                     } else {

@@ -22,12 +22,13 @@ class DeployCommandTest {
     @Test
     void optionsAfterThePolicy() throws Exception {
         DeployCommand c = parse("round_robin", "--hook", "socket_select", "--port", "9000", "--proto", "tcp",
-                "--replace", "-D", "A=1", "-DB=2");
+                "--replace", "-D", "A=1", "-DB=2", "--iface", "veth0");
         assertEquals("round_robin", c.policy);
         assertEquals("socket_select", c.hook);
         assertEquals(9000, c.port);
         assertEquals("tcp", c.proto);
         assertTrue(c.replace);
+        assertEquals("veth0", c.iface);
         assertEquals(Map.of("A", "1", "B", "2"), DeployCommand.parse(c.defines));
     }
 
