@@ -1,5 +1,6 @@
 package dev.syrup.api;
 
+import dev.syrup.api.map.MapEvent;
 import dev.syrup.api.map.SyrupMap;
 import java.util.List;
 
@@ -40,4 +41,12 @@ public interface Deployer {
 
     /** One Map of a deployment, by the name the policy declares. */
     SyrupMap map(String id, String name) throws SyrupException;
+
+    /**
+     * One Map of a deployment whose changes ({@code update}, {@code delete}) are published as
+     * {@link MapEvent}s with this origin; {@link #map(String, String)} is {@code origin = API}.
+     */
+    default SyrupMap map(String id, String name, MapEvent.Origin origin) throws SyrupException {
+        return map(id, name);
+    }
 }

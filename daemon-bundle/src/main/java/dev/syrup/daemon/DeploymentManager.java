@@ -4,15 +4,20 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.Deployment;
+import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.api.map.MapEvent;
 import dev.syrup.api.map.SyrupMap;
 import dev.syrup.daemon.compile.Builtins;
 import dev.syrup.daemon.compile.PolicyCompiler;
 import dev.syrup.daemon.compile.PolicySource;
+import dev.syrup.daemon.metrics.DeploymentMBeans;
+import dev.syrup.daemon.events.EventingMap;
+import dev.syrup.daemon.events.MapEventBus;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
@@ -70,6 +75,11 @@ public final class DeploymentManager implements Deployer {
     private final Map<String, Hook> hooks = new TreeMap<>();
     /** Guarded by {@code this}; insertion order is creation order. */
     private final Map<String, Live> live = new LinkedHashMap<>();
+    /** One JMX MBean per deployment (decision counters), from deploy to undeploy. */
+    private final DeploymentMBeans mbeans = new DeploymentMBeans();
+
+    /** Where changes made through the Maps this hands out are published; null: nowhere. */
+    private volatile MapEventBus events;
 
     @Activate
     public DeploymentManager(Config config) throws IOException {
@@ -89,6 +99,18 @@ public final class DeploymentManager implements Deployer {
             LOG.log(System.Logger.Level.WARNING, "two hooks named {0}; keeping the first", hook.name());
         } else {
             LOG.log(System.Logger.Level.INFO, "hook {0} appeared ({1})", hook.name(), hook.availability());
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    public void setEvents(MapEventBus bus) {
+        this.events = bus;
+    }
+
+    public void unsetEvents(MapEventBus bus) {
+        if (this.events == bus) {
+            this.events = null;
         }
     }
 
@@ -170,7 +192,9 @@ public final class DeploymentManager implements Deployer {
         }
         Live d = new Live(id, hook, hd, source, req, Instant.now());
         live.put(id, d);
-        return d.snapshot();
+        Deployment snapshot = d.snapshot();
+        mbeans.register(snapshot, this);
+        return snapshot;
     }
 
     @Override
@@ -189,17 +213,36 @@ public final class DeploymentManager implements Deployer {
     }
 
     @Override
-    public synchronized List<SyrupMap> maps(String id) throws SyrupException {
-        return get(id).deployment.maps();
+    public DeploymentStats stats(String id) throws SyrupException {
+        HookDeployment hd;
+        synchronized (this) {
+            hd = get(id).deployment;
+        }
+        return hd.stats(); // a kernel read: not under the manager's lock
     }
 
     @Override
-    public synchronized SyrupMap map(String id, String name) throws SyrupException {
+    public synchronized List<SyrupMap> maps(String id) throws SyrupException {
+        return get(id).deployment.maps().stream().map(m -> eventing(id, m, MapEvent.Origin.API)).toList();
+    }
+
+    @Override
+    public SyrupMap map(String id, String name) throws SyrupException {
+        return map(id, name, MapEvent.Origin.API);
+    }
+
+    @Override
+    public synchronized SyrupMap map(String id, String name, MapEvent.Origin origin) throws SyrupException {
         List<SyrupMap> maps = get(id).deployment.maps();
-        return maps.stream().filter(m -> m.name().equals(name)).findFirst()
+        return maps.stream().filter(m -> m.name().equals(name)).findFirst().map(m -> eventing(id, m, origin))
                 .orElseThrow(() -> new SyrupException(Kind.NOT_FOUND, "deployment " + id + " has no map '" + name
                         + "'; its maps: " + (maps.isEmpty() ? "none"
                         : String.join(", ", maps.stream().map(SyrupMap::name).toList()))));
+    }
+
+    /** The Map, publishing its changes with this origin when an event bus is there. */
+    private SyrupMap eventing(String id, SyrupMap map, MapEvent.Origin origin) {
+        return new EventingMap(map, id, origin, () -> events);
     }
 
     private Live get(String id) throws SyrupException {
@@ -219,6 +262,7 @@ public final class DeploymentManager implements Deployer {
 
     private void remove(Live d) {
         live.remove(d.id);
+        mbeans.unregister(d.id);
         try {
             d.deployment.close();
         } catch (RuntimeException | LinkageError e) {

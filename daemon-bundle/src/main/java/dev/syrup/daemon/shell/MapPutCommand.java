@@ -3,6 +3,7 @@ package dev.syrup.daemon.shell;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.map.MapEvent;
 import dev.syrup.daemon.shell.completers.DeploymentCompleter;
 import dev.syrup.daemon.shell.completers.MapCompleter;
 import org.apache.karaf.shell.api.action.Action;
@@ -47,7 +48,7 @@ public class MapPutCommand implements Action {
         } catch (NumberFormatException e) {
             throw new SyrupException(Kind.INVALID, "value '" + value + "' is not an unsigned 64-bit number");
         }
-        deployer.map(id, map).update(k, v);
+        deployer.map(id, map, MapEvent.Origin.SHELL).update(k, v);
         System.out.println(map + "[" + key + "] = " + value);
         return null;
     }

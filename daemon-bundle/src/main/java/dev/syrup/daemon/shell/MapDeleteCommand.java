@@ -1,0 +1,44 @@
+package dev.syrup.daemon.shell;
+
+import dev.syrup.api.Deployer;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.map.MapEvent;
+import dev.syrup.daemon.shell.completers.DeploymentCompleter;
+import dev.syrup.daemon.shell.completers.MapCompleter;
+import org.apache.karaf.shell.api.action.Action;
+import org.apache.karaf.shell.api.action.Argument;
+import org.apache.karaf.shell.api.action.Command;
+import org.apache.karaf.shell.api.action.Completion;
+import org.apache.karaf.shell.api.action.lifecycle.Reference;
+import org.apache.karaf.shell.api.action.lifecycle.Service;
+
+@Command(scope = "syrup", name = "map-delete",
+        description = "Deletes one entry of a hash Map a deployment's policy declares (array entries cannot be deleted: put 0)")
+@Service
+public class MapDeleteCommand implements Action {
+
+    @Reference
+    Deployer deployer;
+
+    @Argument(index = 0, name = "id", required = true, description = "Deployment id")
+    @Completion(DeploymentCompleter.class)
+    String id;
+
+    @Argument(index = 1, name = "map", required = true, description = "Map name as declared in the policy")
+    @Completion(MapCompleter.class)
+    String map;
+
+    @Argument(index = 2, name = "key", required = true, description = "Key, an unsigned 32-bit number")
+    String key;
+
+    @Override
+    public Object execute() throws SyrupException {
+        int k = MapGetCommand.parseKey(key);
+        if (!deployer.map(id, map, MapEvent.Origin.SHELL).delete(k)) {
+            throw new SyrupException(Kind.NOT_FOUND, map + " has no key " + key);
+        }
+        System.out.println(map + "[" + key + "] deleted");
+        return null;
+    }
+}

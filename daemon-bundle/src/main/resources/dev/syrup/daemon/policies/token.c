@@ -1,0 +1,33 @@
+/* token — paper §3.4 and §5.2.2: token-based admission. Each request's user id (the second
+ * word of struct syr_request) looks up the user's tokens in the Map `tokens`; a user with none
+ * left is dropped, otherwise one token is taken and the request passes to the layer's default.
+ * syrupd's token generator (PID dev.syrup.tokens) refills the Map each epoch: the
+ * latency-sensitive user gets its rate, the best-effort user what the other left unused.
+ * Requests too short to carry a user id, and users beyond the Map, are dropped. */
+#include "syrup.h"
+
+#ifndef MAX_USERS
+#define MAX_USERS 1024
+#endif
+
+SYR_MAP(tokens, MAX_USERS);
+
+uint32_t schedule(void *pkt_start, void *pkt_end)
+{
+	struct syr_request *req = pkt_start + sizeof(struct udphdr);
+	uint32_t user;
+	uint64_t *t;
+
+	if ((void *)(req + 1) > pkt_end)
+		return SYR_DROP;
+	user = req->user_id;
+	t = syr_map_lookup_elem(&tokens, &user);
+	if (!t || (int64_t)*t <= 0)
+		return SYR_DROP;
+	/* Two CPUs may both see the last token: whoever takes it from nothing gives it back. */
+	if ((int64_t)__sync_fetch_and_add(t, -1) <= 0) {
+		__sync_fetch_and_add(t, 1);
+		return SYR_DROP;
+	}
+	return SYR_PASS;
+}

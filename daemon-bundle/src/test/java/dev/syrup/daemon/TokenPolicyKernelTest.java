@@ -1,0 +1,294 @@
+package dev.syrup.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.syrup.api.DeployRequest;
+import dev.syrup.api.Deployment;
+import dev.syrup.api.Protocol;
+import dev.syrup.api.Target;
+import dev.syrup.api.map.SyrupMap;
+import dev.syrup.backend.ebpf.SocketSelectHook;
+import dev.syrup.daemon.events.TokenEpochs;
+import dev.syrup.isolation.PortDispatcher;
+import java.io.IOException;
+import java.lang.annotation.Annotation;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The built-in {@code token} policy (paper §3.4, §5.2.2) on the real kernel with its userspace
+ * token generator ({@link TokenEpochs}, here driven by a scheduled thread as syrupd's timer
+ * route drives it): a latency-sensitive user gets its rate, a best-effort user the tokens the
+ * other leaves, and nobody else gets anything.
+ */
+class TokenPolicyKernelTest {
+
+    static final int LS = 1;
+    static final int BE = 2;
+    static final int OTHER = 3;
+    static final long RATE = 2000;      // LS tokens per second
+    static final long EPOCH_MS = 10;    // 20 tokens per epoch
+    static final long SECONDS = 3;
+
+    @TempDir
+    static Path dir;
+
+    private DeploymentManager syrupd;
+    private PortDispatcher dispatcher;
+    private Path bpffs;
+
+    @BeforeAll
+    static void kernel() {
+        Kernel.require();
+    }
+
+    @BeforeEach
+    void start() throws IOException {
+        bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
+        syrupd = new DeploymentManager(config(dir.resolve("work").toString(), bpffs.toString()));
+        dispatcher = new PortDispatcher();
+        syrupd.addHook(new SocketSelectHook(dispatcher));
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        syrupd.deactivate();
+        dispatcher.close();
+        Files.deleteIfExists(bpffs);
+    }
+
+    @Test
+    void lsGetsItsRateBeGetsTheLeftoversNobodyElsePasses() throws Exception {
+        try (Receiver rx = new Receiver()) {
+            Deployment d = syrupd.deploy(new DeployRequest("token", SocketSelectHook.NAME, Target.port(Protocol.UDP, rx.port),
+                    Map.of(), false, DeployRequest.ADMIN));
+            SyrupMap tokens = syrupd.map(d.id(), "tokens");
+            assertEquals("array", tokens.type());
+
+            // Before any token: everything is dropped.
+            send(Map.of(LS, 1000L, BE, 1000L, OTHER, 1000L), 300);
+            assertEquals(0, rx.await(1, 300), "no tokens, nothing passes");
+
+            TokenEpochs gen = new TokenEpochs(LS, BE, RATE, EPOCH_MS * 1000);
+            AtomicReference<Throwable> failed = new AtomicReference<>();
+            ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+            timer.scheduleAtFixedRate(() -> {
+                try {
+                    gen.epoch(tokens);
+                } catch (Throwable t) {
+                    failed.compareAndSet(null, t);
+                }
+            }, 0, EPOCH_MS, TimeUnit.MILLISECONDS);
+            try {
+                Thread.sleep(200);
+
+                // 1. Both users offer twice the LS rate: LS gets its rate, BE almost nothing.
+                rx.reset();
+                long g0 = gen.granted();
+                long[] sent = send(Map.of(LS, 2 * RATE, BE, 2 * RATE, OTHER, RATE / 4), SECONDS * 1000);
+                long granted = gen.granted() - g0;
+                rx.await(Long.MAX_VALUE, 300);
+                System.out.printf("token, LS over its rate: sent LS %d BE %d other %d; granted %d; passed LS %d BE %d other %d%n",
+                        sent[LS], sent[BE], sent[OTHER], granted, rx.get(LS), rx.get(BE), rx.get(OTHER));
+                assertTrue(sent[LS] > granted * 1.3, "LS really offered more than its rate: " + sent[LS] + " vs " + granted);
+                assertTrue(Math.abs(rx.get(LS) - granted) <= granted * 0.05,
+                        "LS passed " + rx.get(LS) + ", its tokens " + granted + " ± 5%");
+                assertTrue(rx.get(BE) <= granted * 0.05, "BE gets only leftovers, which are few: " + rx.get(BE));
+                assertEquals(0, rx.get(OTHER), "a user without tokens never passes");
+                assertTrue(rx.get(LS) + rx.get(BE) <= granted * 1.05, "nothing beyond the tokens passes");
+
+                // 2. LS offers half its rate: all of it passes, and BE gets the rest of LS's tokens.
+                rx.reset();
+                g0 = gen.granted();
+                long gifted0 = gen.gifted();
+                sent = send(Map.of(LS, RATE / 2, BE, 2 * RATE, OTHER, RATE / 4), SECONDS * 1000);
+                granted = gen.granted() - g0;
+                long gifted = gen.gifted() - gifted0;
+                rx.await(Long.MAX_VALUE, 300);
+                System.out.printf("token, LS under its rate: sent LS %d BE %d other %d; granted %d, gifted %d; passed LS %d BE %d other %d%n",
+                        sent[LS], sent[BE], sent[OTHER], granted, gifted, rx.get(LS), rx.get(BE), rx.get(OTHER));
+                assertTrue(rx.get(LS) >= sent[LS] * 0.95, "LS under its rate passes (95% at least): " + rx.get(LS) + " of " + sent[LS]);
+                long rest = granted - rx.get(LS);
+                assertTrue(Math.abs(rx.get(BE) - rest) <= granted * 0.05,
+                        "BE passed " + rx.get(BE) + ", the rest of LS's tokens " + rest + " ± 5% of " + granted);
+                assertEquals(0, rx.get(OTHER), "a user without tokens never passes");
+                assertTrue(rx.get(LS) + rx.get(BE) <= granted * 1.05, "nothing beyond the tokens passes");
+            } finally {
+                timer.shutdownNow();
+                timer.awaitTermination(5, TimeUnit.SECONDS);
+            }
+            if (failed.get() != null) {
+                throw new AssertionError("token generator failed", failed.get());
+            }
+        }
+    }
+
+    /**
+     * Sends each user's datagrams at its rate (per second) for {@code millis}, from its own source
+     * port, paced every millisecond; after a stall the backlog is skipped rather than sent in one
+     * burst. Returns the number sent per user.
+     */
+    private long[] send(Map<Integer, Long> rates, long millis) throws IOException, InterruptedException {
+        long[] sent = new long[8];
+        long[] due = new long[8];
+        Map<Integer, DatagramChannel> from = new java.util.HashMap<>();
+        ByteBuffer buf = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+        InetSocketAddress to = null;
+        try {
+            for (int u : rates.keySet()) {
+                DatagramChannel ch = DatagramChannel.open();
+                ch.bind(new InetSocketAddress("127.0.0.1", 0));
+                from.put(u, ch);
+            }
+            to = new InetSocketAddress("127.0.0.1", rxPort);
+            long t0 = System.nanoTime();
+            long elapsed;
+            while ((elapsed = (System.nanoTime() - t0) / 1_000_000) < millis) {
+                for (Map.Entry<Integer, Long> r : rates.entrySet()) {
+                    int u = r.getKey();
+                    long target = r.getValue() * elapsed / 1000;
+                    long n = target - due[u];
+                    long cap = Math.max(2, r.getValue() * 3 / 1000);
+                    due[u] = target;
+                    for (long i = 0; i < Math.min(n, cap); i++) {
+                        buf.clear();
+                        buf.putInt(0).putInt(u).putLong(sent[u]).flip();
+                        from.get(u).send(buf, to);
+                        sent[u]++;
+                    }
+                }
+                Thread.sleep(1);
+            }
+        } finally {
+            for (DatagramChannel ch : from.values()) {
+                ch.close();
+            }
+        }
+        return sent;
+    }
+
+    private int rxPort;
+
+    /** One SO_REUSEPORT UDP socket (the deployment's one executor) counting datagrams per user id. */
+    private final class Receiver implements AutoCloseable {
+        final int port;
+        private final DatagramChannel ch;
+        private final AtomicLongArray counts = new AtomicLongArray(8);
+        private final Thread reader;
+
+        Receiver() throws IOException {
+            ch = DatagramChannel.open();
+            ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            ch.setOption(StandardSocketOptions.SO_RCVBUF, 8 << 20);
+            ch.bind(new InetSocketAddress("127.0.0.1", 0));
+            port = ((InetSocketAddress) ch.getLocalAddress()).getPort();
+            rxPort = port;
+            UdpGroup.forceReceiveBuffers(port, 8 << 20);
+            reader = new Thread(() -> {
+                ByteBuffer b = ByteBuffer.allocate(2048).order(ByteOrder.LITTLE_ENDIAN);
+                try {
+                    while (true) {
+                        b.clear();
+                        ch.receive(b);
+                        int user = b.position() >= 8 ? b.getInt(4) : 7;
+                        counts.incrementAndGet(user >= 0 && user < 8 ? user : 7);
+                    }
+                } catch (ClosedChannelException e) {
+                    // closed
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            }, "token-rx");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        long get(int user) {
+            return counts.get(user);
+        }
+
+        long total() {
+            long t = 0;
+            for (int i = 0; i < counts.length(); i++) {
+                t += counts.get(i);
+            }
+            return t;
+        }
+
+        void reset() {
+            for (int i = 0; i < counts.length(); i++) {
+                counts.set(i, 0);
+            }
+        }
+
+        /** Waits until {@code expected} arrived or, once nothing arrives for {@code quietMillis}, returns the total. */
+        long await(long expected, long quietMillis) throws InterruptedException {
+            long last = -1;
+            long seen;
+            long quietSince = System.currentTimeMillis();
+            while ((seen = total()) < expected) {
+                if (seen != last) {
+                    last = seen;
+                    quietSince = System.currentTimeMillis();
+                } else if (System.currentTimeMillis() - quietSince > quietMillis) {
+                    break;
+                }
+                Thread.sleep(10);
+            }
+            return total();
+        }
+
+        @Override
+        public void close() throws IOException {
+            ch.close();
+            try {
+                reader.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    static DeploymentManager.Config config(String workDir, String bpffsRoot) {
+        return new DeploymentManager.Config() {
+            @Override
+            public Class<? extends Annotation> annotationType() {
+                return DeploymentManager.Config.class;
+            }
+
+            @Override
+            public String clang() {
+                return "clang";
+            }
+
+            @Override
+            public String workDir() {
+                return workDir;
+            }
+
+            @Override
+            public String bpffsRoot() {
+                return bpffsRoot;
+            }
+        };
+    }
+}
