@@ -4,7 +4,6 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.Deployment;
-import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
@@ -15,7 +14,6 @@ import dev.syrup.api.map.SyrupMap;
 import dev.syrup.daemon.compile.Builtins;
 import dev.syrup.daemon.compile.PolicyCompiler;
 import dev.syrup.daemon.compile.PolicySource;
-import dev.syrup.daemon.metrics.DeploymentMBeans;
 import dev.syrup.daemon.events.EventingMap;
 import dev.syrup.daemon.events.MapEventBus;
 import java.io.IOException;
@@ -75,8 +73,6 @@ public final class DeploymentManager implements Deployer {
     private final Map<String, Hook> hooks = new TreeMap<>();
     /** Guarded by {@code this}; insertion order is creation order. */
     private final Map<String, Live> live = new LinkedHashMap<>();
-    /** One JMX MBean per deployment (decision counters), from deploy to undeploy. */
-    private final DeploymentMBeans mbeans = new DeploymentMBeans();
 
     /** Where changes made through the Maps this hands out are published; null: nowhere. */
     private volatile MapEventBus events;
@@ -192,9 +188,7 @@ public final class DeploymentManager implements Deployer {
         }
         Live d = new Live(id, hook, hd, source, req, Instant.now());
         live.put(id, d);
-        Deployment snapshot = d.snapshot();
-        mbeans.register(snapshot, this);
-        return snapshot;
+        return d.snapshot();
     }
 
     @Override
@@ -210,15 +204,6 @@ public final class DeploymentManager implements Deployer {
     @Override
     public synchronized List<Deployment> list() {
         return live.values().stream().map(Live::snapshot).toList();
-    }
-
-    @Override
-    public DeploymentStats stats(String id) throws SyrupException {
-        HookDeployment hd;
-        synchronized (this) {
-            hd = get(id).deployment;
-        }
-        return hd.stats(); // a kernel read: not under the manager's lock
     }
 
     @Override
@@ -262,7 +247,6 @@ public final class DeploymentManager implements Deployer {
 
     private void remove(Live d) {
         live.remove(d.id);
-        mbeans.unregister(d.id);
         try {
             d.deployment.close();
         } catch (RuntimeException | LinkageError e) {
