@@ -7,7 +7,9 @@
  *     uint32_t schedule(void *pkt_start, void *pkt_end);
  *
  * returning an executor index (0 .. NUM_EXECUTORS-1), SYR_PASS (let the layer's default
- * decide) or SYR_DROP. At socket_select, pkt_start points at the L4 (UDP/TCP) header.
+ * decide) or SYR_DROP. At socket_select, pkt_start points at the L4 (UDP/TCP) header; at the
+ * packet hooks (cpu_redirect, xdp_*) at the Ethernet header: syr_l4() below finds the L4 header
+ * at every hook.
  * Every read through pkt_start must be bounds-checked against pkt_end, or the verifier
  * rejects the policy.
  */
@@ -98,5 +100,43 @@ struct syr_request {
 
 /* Bounds check: true when [p, p + n) lies inside the packet. */
 #define syr_has(p, n, end) ((void *)(p) + (n) <= (void *)(end))
+
+/*
+ * The input's L4 (UDP/TCP) header, wherever the hook starts the packet: at socket_select
+ * pkt_start already is the L4 header; at the packet hooks (cpu_redirect, xdp_*) the glue
+ * defines SYR_PKT_L2 and pkt_start is the Ethernet header, so this parses Ethernet -> IPv4
+ * (options included, by ihl). NULL when there is no L4 header to find: not IPv4, not UDP/TCP,
+ * a non-first fragment, or a truncated header. Reads through the result still need their own
+ * bounds check against pkt_end:
+ *
+ *     struct udphdr *udp = syr_l4(pkt_start, pkt_end);
+ *     if (!udp || !syr_has(udp, sizeof(*udp), pkt_end))
+ *             return PASS;
+ */
+static __always_inline void *syr_l4(void *pkt_start, void *pkt_end)
+{
+#ifdef SYR_PKT_L2
+	struct ethhdr *eth = pkt_start;
+	struct iphdr *ip;
+	__u32 ihl;
+
+	if ((void *)(eth + 1) > pkt_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return NULL;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > pkt_end)
+		return NULL;
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(*ip) || (ip->protocol != IPPROTO_UDP && ip->protocol != IPPROTO_TCP))
+		return NULL;
+	if (ip->frag_off & bpf_htons(0x1fff)) /* only the first fragment has the L4 header */
+		return NULL;
+	if ((void *)ip + ihl > pkt_end)
+		return NULL;
+	return (void *)ip + ihl;
+#else
+	(void)pkt_end;
+	return pkt_start;
+#endif
+}
 
 #endif /* SYRUP_H */

@@ -1,0 +1,265 @@
+package dev.syrup.backend.ebpf;
+
+import dev.syrup.api.Dispatcher;
+import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.HookDeployment;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.Target;
+import dev.syrup.api.map.SyrupMap;
+import dev.syrup.bpf.BpfException;
+import dev.syrup.bpf.BpfMap;
+import dev.syrup.bpf.BpfObject;
+import dev.syrup.bpf.BpfProgram;
+import dev.syrup.bpf.Errno;
+import dev.syrup.bpf.MapType;
+import dev.syrup.bpf.VerifierException;
+import dev.syrup.bpf.internal.Native;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A policy on one interface's (protocol, port): its packets are redirected to the executor
+ * cores through a CPUMAP this deployment owns.
+ *
+ * <p>The CPUMAP, the index → CPU array and the per-CPU arrival counter belong to the
+ * deployment and are reused by every policy version loaded into it (bpf_map__reuse_fd), so a
+ * replacement keeps the cores' queues and threads and the counts. The CPUMAP entries are
+ * filled at the first install with the second-stage program of that object; an entry holds
+ * its own reference to that program, so it outlives the object.
+ */
+final class CpuRedirectDeployment implements HookDeployment {
+
+    private static final System.Logger LOG = System.getLogger(CpuRedirectDeployment.class.getName());
+
+    private final Target target;
+    private final Path pinDir;
+    private final Dispatcher.Claim claim;
+    private final List<Integer> cores;
+    private final int qsize;
+    private final BpfMap cpumap;
+    private final BpfMap coreOf;
+    private final BpfMap counter;
+    private boolean cpumapFilled;
+    private BpfObject running;
+    private List<SyrupMap> maps = List.of();
+    private boolean closed;
+
+    private CpuRedirectDeployment(Target target, Path pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
+                                  BpfMap cpumap, BpfMap coreOf, BpfMap counter) {
+        this.target = target;
+        this.pinDir = pinDir;
+        this.claim = claim;
+        this.cores = cores;
+        this.qsize = qsize;
+        this.cpumap = cpumap;
+        this.coreOf = coreOf;
+        this.counter = counter;
+    }
+
+    static CpuRedirectDeployment open(Dispatcher dispatcher, String owner, Target target, Path pinDir,
+                                      List<Integer> cores, XdpMode mode, int qsize) throws SyrupException {
+        if (cores.isEmpty()) {
+            throw new SyrupException(Kind.NO_EXECUTORS, "cpu_redirect has no cores configured");
+        }
+        int possible = possibleCpus();
+        for (int c : cores) {
+            if (c >= possible) {
+                throw new SyrupException(Kind.INVALID, "core " + c + " does not exist (this machine has "
+                        + possible + " possible CPUs); fix the cores of " + CpuRedirectHook.PID);
+            }
+        }
+        Dispatcher.Claim claim = dispatcher.claimXdp(owner, target, mode);
+        List<BpfMap> made = new ArrayList<>();
+        try {
+            int maxCpu = cores.stream().mapToInt(Integer::intValue).max().orElseThrow();
+            BpfMap cpumap = BpfMap.create(MapType.CPUMAP, CpuRedirectHook.CPUMAP, 4, 8, maxCpu + 1, 0);
+            made.add(cpumap);
+            BpfMap coreOf = BpfMap.create(MapType.ARRAY, CpuRedirectHook.CORES_MAP, 4, 4, cores.size(), 0);
+            made.add(coreOf);
+            BpfMap counter = BpfMap.create(MapType.ARRAY, CpuRedirectHook.COUNTER_MAP, 4, 8, possible, 0);
+            made.add(counter);
+            for (int i = 0; i < cores.size(); i++) {
+                coreOf.updateInt(i, cores.get(i));
+            }
+            return new CpuRedirectDeployment(target, pinDir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter);
+        } catch (BpfException e) {
+            made.forEach(BpfMap::close);
+            claim.close();
+            throw new SyrupException(Kind.KERNEL, "cannot create the CPUMAP of " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    static int possibleCpus() {
+        return Native.checkBpf("libbpf_num_possible_cpus", Native.get().bpf().libbpf_num_possible_cpus());
+    }
+
+    @Override
+    public Target target() {
+        return target;
+    }
+
+    @Override
+    public int executors() {
+        return cores.size();
+    }
+
+    @Override
+    public synchronized List<String> describeExecutors() {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < cores.size(); i++) {
+            int cpu = cores.get(i);
+            String arrived = "";
+            if (!closed) {
+                try {
+                    arrived = ", " + counter.lookup(cpu).orElse(0L) + " packet(s) arrived";
+                } catch (BpfException e) {
+                    arrived = "";
+                }
+            }
+            out.add(i + ": cpu " + cpu + arrived);
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized void install(Path object) throws SyrupException {
+        if (closed) {
+            throw new IllegalStateException("deployment on " + target + " is closed");
+        }
+        BpfObject next = null;
+        try {
+            next = BpfObject.open(object);
+            next.reuseMap(CpuRedirectHook.CPUMAP, cpumap);
+            next.reuseMap(CpuRedirectHook.CORES_MAP, coreOf);
+            next.reuseMap(CpuRedirectHook.COUNTER_MAP, counter);
+            next.load();
+            BpfProgram prog = next.program(CpuRedirectHook.PROGRAM);
+            if (!cpumapFilled) {
+                int stage = next.program(CpuRedirectHook.STAGE_PROGRAM).fd();
+                for (int cpu : cores) {
+                    cpumap.update(intBytes(cpu), cpumapVal(qsize, stage), BpfMap.BPF_ANY);
+                }
+                cpumapFilled = true;
+            }
+            // The swap: one PROG_ARRAY update in the interface's root dispatcher.
+            claim.install(prog.fd());
+        } catch (SyrupException e) {
+            closeQuietly(next);
+            throw e;
+        } catch (VerifierException e) {
+            closeQuietly(next);
+            throw new SyrupException(Kind.VERIFIER, "the verifier rejected the policy (program " + e.programName() + ", "
+                    + Errno.name(e.errno()) + "):\n" + String.join("\n", e.reason()), e);
+        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
+            closeQuietly(next);
+            throw new SyrupException(Kind.KERNEL, "installing the policy on " + target + " failed: " + e.getMessage(), e);
+        }
+        if (running != null) {
+            unpinAll(running);
+            running.close();
+        }
+        running = next;
+        maps = pinMaps(next);
+    }
+
+    @Override
+    public void registerExecutor(int index, long pid, int fd) throws SyrupException {
+        throw new SyrupException(Kind.INVALID, "cpu_redirect's executors are cores from its configuration ("
+                + CpuRedirectHook.PID + " cores); there is nothing to register");
+    }
+
+    @Override
+    public synchronized List<SyrupMap> maps() {
+        return maps;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        // Empties the slot (the port's packets go back to XDP_PASS) and detaches the root with
+        // the interface's last claim; then the program and the maps can go.
+        claim.close();
+        if (running != null) {
+            unpinAll(running);
+            running.close();
+            running = null;
+        }
+        try {
+            counter.unpin();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "unpin " + CpuRedirectHook.COUNTER_MAP + ": " + e.getMessage());
+        }
+        cpumap.close();
+        coreOf.close();
+        counter.close();
+        maps = List.of();
+        try {
+            Files.deleteIfExists(pinDir);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
+        }
+    }
+
+    /** Pins the policy's own Maps and the arrival counter under the pin dir. */
+    private List<SyrupMap> pinMaps(BpfObject obj) throws SyrupException {
+        List<SyrupMap> out = new ArrayList<>();
+        try {
+            Files.createDirectories(pinDir);
+            for (BpfMap m : obj.maps()) {
+                String n = m.name();
+                if (n.equals(CpuRedirectHook.CPUMAP) || n.equals(CpuRedirectHook.CORES_MAP)
+                        || n.equals(CpuRedirectHook.COUNTER_MAP) || n.contains(".")) {
+                    continue;
+                }
+                m.pin(pinDir.resolve(n));
+                out.add(new KernelMap(n, m));
+            }
+            if (counter.pinnedPath().isEmpty()) {
+                counter.pin(pinDir.resolve(CpuRedirectHook.COUNTER_MAP));
+            }
+            out.add(new KernelMap(CpuRedirectHook.COUNTER_MAP, counter));
+        } catch (IOException | BpfException e) {
+            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir
+                    + " failed: " + e.getMessage(), e);
+        }
+        return List.copyOf(out);
+    }
+
+    private void unpinAll(BpfObject obj) {
+        for (BpfMap m : obj.maps()) {
+            String n = m.name();
+            if (n.equals(CpuRedirectHook.CPUMAP) || n.equals(CpuRedirectHook.CORES_MAP) || n.equals(CpuRedirectHook.COUNTER_MAP)) {
+                continue;
+            }
+            try {
+                m.unpin();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "unpin " + n + ": " + e.getMessage());
+            }
+        }
+    }
+
+    static byte[] intBytes(int v) {
+        return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(v).array();
+    }
+
+    /** struct bpf_cpumap_val { __u32 qsize; union { int fd; __u32 id; } bpf_prog; }. */
+    static byte[] cpumapVal(int qsize, int progFd) {
+        return ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putInt(qsize).putInt(progFd).array();
+    }
+
+    private static void closeQuietly(BpfObject o) {
+        if (o != null) {
+            o.close();
+        }
+    }
+}

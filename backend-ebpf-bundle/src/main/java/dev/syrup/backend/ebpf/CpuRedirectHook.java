@@ -1,0 +1,248 @@
+package dev.syrup.backend.ebpf;
+
+import dev.syrup.api.Availability;
+import dev.syrup.api.Dispatcher;
+import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.ExecutorKind;
+import dev.syrup.api.Hook;
+import dev.syrup.api.HookDeployment;
+import dev.syrup.api.InputKind;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.Target;
+import dev.syrup.bpf.KernelSupport;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.TreeSet;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * Hook {@code cpu_redirect}: picks the core that processes each packet of a port (paper §5.4's
+ * RSS++-style steering). Input: the packet from its Ethernet header (the glue defines
+ * {@code SYR_PKT_L2}; {@code syr_l4()} finds the UDP/TCP header). Executors: the configured
+ * cores; index i redirects the packet through the deployment's {@code CPUMAP} to core
+ * {@code cores[i]}, where the kernel's cpumap thread builds the skb and runs the normal stack.
+ * {@code PASS} lets the packet go on on the receiving core, {@code DROP} drops it; an index
+ * with no core passes it.
+ *
+ * <p>The policy is an XDP program tail-called by the interface's root dispatcher for its own
+ * (protocol, port) only ({@link Dispatcher#claimXdp}); the root is attached in the configured
+ * mode (generic by default).
+ *
+ * <p>Each CPUMAP entry also runs a second-stage program ({@code SEC("xdp/cpumap")}) on the
+ * target core that counts arrivals per CPU ({@code syr_cpu_packets}, key = the CPU the packet
+ * was processed on), so where packets really landed is observable.
+ */
+@Component(service = Hook.class, property = Hook.NAME_PROPERTY + "=" + CpuRedirectHook.NAME,
+        configurationPid = CpuRedirectHook.PID)
+@Designate(ocd = CpuRedirectHook.Config.class)
+public final class CpuRedirectHook implements Hook {
+
+    public static final String NAME = "cpu_redirect";
+    public static final String PID = "dev.syrup.hook.cpu_redirect";
+
+    static final String PROGRAM = "syr_cpu_redirect";
+    static final String STAGE_PROGRAM = "syr_cpu_arrive";
+    static final String CPUMAP = "syr_cpumap";
+    static final String CORES_MAP = "syr_cores";
+    /** Arrivals per CPU, counted by the second stage on the core the packet was steered to. */
+    public static final String COUNTER_MAP = "syr_cpu_packets";
+    static final int DEFAULT_QSIZE = 2048;
+
+    @ObjectClassDefinition(name = "Syrup cpu_redirect hook")
+    public @interface Config {
+        @AttributeDefinition(description = "Executor cores, in index order: a list such as \"0,1\" or \"2-5,7\"; empty = every online CPU")
+        String cores() default "";
+
+        @AttributeDefinition(description = "XDP mode of the interface's root program: skb (generic, default) or drv (native)")
+        String mode() default "skb";
+
+        @AttributeDefinition(description = "Packets queued per core in the CPUMAP (bpf_cpumap_val.qsize)")
+        int qsize() default DEFAULT_QSIZE;
+    }
+
+    private final Dispatcher dispatcher;
+    private final List<Integer> cores;
+    private final XdpMode mode;
+    private final int qsize;
+
+    @Activate
+    public CpuRedirectHook(@Reference Dispatcher dispatcher, Config config) {
+        this(dispatcher, parseCores(config.cores()), parseMode(config.mode()), config.qsize());
+    }
+
+    /**
+     * @param cores executor cores in index order; empty = every online CPU
+     */
+    public CpuRedirectHook(Dispatcher dispatcher, List<Integer> cores, XdpMode mode, int qsize) {
+        this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
+        this.cores = cores.isEmpty() ? onlineCpus() : List.copyOf(cores);
+        this.mode = Objects.requireNonNull(mode, "mode");
+        if (qsize < 1) {
+            throw new IllegalArgumentException("qsize must be positive: " + qsize);
+        }
+        this.qsize = qsize;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public InputKind input() {
+        return InputKind.PACKET;
+    }
+
+    @Override
+    public ExecutorKind executor() {
+        return ExecutorKind.CORE;
+    }
+
+    public List<Integer> cores() {
+        return cores;
+    }
+
+    public XdpMode mode() {
+        return mode;
+    }
+
+    @Override
+    public Availability availability() {
+        return KernelSupport.missing().map(Availability::no).orElse(Availability.yes());
+    }
+
+    @Override
+    public String wrapper(String policyInclude) {
+        return """
+                /* Generated by syrupd for hook cpu_redirect. */
+                #define SYR_PKT_L2 1
+                #include "syrup.h"
+
+                static __always_inline uint32_t schedule(void *pkt_start, void *pkt_end);
+
+                #include "%1$s"
+
+                /* CPU -> per-core queue and thread (keys are CPU numbers). */
+                struct {
+                	__uint(type, BPF_MAP_TYPE_CPUMAP);
+                	__uint(max_entries, 1);
+                	__type(key, __u32);
+                	__type(value, struct bpf_cpumap_val);
+                } %2$s SEC(".maps");
+
+                /* Executor index -> CPU (syrupd fills it from the hook's cores). */
+                struct {
+                	__uint(type, BPF_MAP_TYPE_ARRAY);
+                	__uint(max_entries, 1);
+                	__type(key, __u32);
+                	__type(value, __u32);
+                } %3$s SEC(".maps");
+
+                /* Packets that arrived on each CPU through the CPUMAP. */
+                struct {
+                	__uint(type, BPF_MAP_TYPE_ARRAY);
+                	__uint(max_entries, 1);
+                	__type(key, __u32);
+                	__type(value, __u64);
+                } %4$s SEC(".maps");
+
+                /* Tail-called by the interface's root XDP program, for this port only. */
+                SEC("xdp")
+                int %5$s(struct xdp_md *ctx)
+                {
+                	void *data = (void *)(long)ctx->data;
+                	void *data_end = (void *)(long)ctx->data_end;
+                	__u32 idx = schedule(data, data_end);
+                	__u32 *cpu;
+
+                	if (idx == SYR_PASS)
+                		return XDP_PASS;
+                	if (idx == SYR_DROP)
+                		return XDP_DROP;
+                	cpu = bpf_map_lookup_elem(&%3$s, &idx);
+                	if (!cpu)
+                		return XDP_PASS; /* no such executor: the default */
+                	/* The flags' low bits are the action when the CPU has no entry. */
+                	return bpf_redirect_map(&%2$s, *cpu, XDP_PASS);
+                }
+
+                /* Runs on the target core, before the skb is built (or on it, in generic mode). */
+                SEC("xdp/cpumap")
+                int %6$s(struct xdp_md *ctx)
+                {
+                	__u32 cpu = bpf_get_smp_processor_id();
+                	__u64 *n = bpf_map_lookup_elem(&%4$s, &cpu);
+
+                	if (n)
+                		__sync_fetch_and_add(n, 1);
+                	return XDP_PASS;
+                }
+
+                char _license[] SEC("license") = "GPL";
+                """.formatted(policyInclude, CPUMAP, CORES_MAP, COUNTER_MAP, PROGRAM, STAGE_PROGRAM);
+    }
+
+    @Override
+    public HookDeployment open(Target target, Path pinDir) throws SyrupException {
+        if (target.iface().isEmpty()) {
+            throw new SyrupException(SyrupException.Kind.INVALID,
+                    "cpu_redirect schedules an interface's packets: give the interface (--iface)");
+        }
+        return CpuRedirectDeployment.open(dispatcher, SocketSelectHook.ownerOf(pinDir), target, pinDir,
+                cores, mode, qsize);
+    }
+
+    /** "0,1", "2-5,7" → [0, 1], [2, 3, 4, 5, 7]; empty → empty. Order is kept, duplicates refused. */
+    public static List<Integer> parseCores(String spec) {
+        List<Integer> out = new ArrayList<>();
+        if (spec == null || spec.isBlank()) {
+            return out;
+        }
+        for (String part : spec.split(",")) {
+            String p = part.trim();
+            if (p.isEmpty()) {
+                continue;
+            }
+            int dash = p.indexOf('-');
+            int from = Integer.parseInt(dash < 0 ? p : p.substring(0, dash).trim());
+            int to = dash < 0 ? from : Integer.parseInt(p.substring(dash + 1).trim());
+            if (from < 0 || to < from) {
+                throw new IllegalArgumentException("bad core range '" + p + "' in \"" + spec + "\"");
+            }
+            for (int c = from; c <= to; c++) {
+                if (out.contains(c)) {
+                    throw new IllegalArgumentException("core " + c + " listed twice in \"" + spec + "\"");
+                }
+                out.add(c);
+            }
+        }
+        return out;
+    }
+
+    static XdpMode parseMode(String mode) {
+        return switch (mode == null ? "skb" : mode.trim().toLowerCase(Locale.ROOT)) {
+            case "", "skb", "generic" -> XdpMode.SKB;
+            case "drv", "native", "driver" -> XdpMode.DRV;
+            default -> throw new IllegalArgumentException("XDP mode '" + mode + "': expected skb or drv");
+        };
+    }
+
+    /** /sys/devices/system/cpu/online, e.g. "0-1"; [0] when it cannot be read. */
+    static List<Integer> onlineCpus() {
+        try {
+            return List.copyOf(new TreeSet<>(parseCores(Files.readString(Path.of("/sys/devices/system/cpu/online")).trim())));
+        } catch (IOException | IllegalArgumentException e) {
+            return List.of(0);
+        }
+    }
+}
