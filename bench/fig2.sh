@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Paper Figure 2: 100% GET on the RocksDB UDP server, the kernel's default reuseport hash vs the
+# round_robin policy: p99 latency vs offered load. `--quick`: fewer points, one run (< 2 min).
+set -euo pipefail
+NAME=fig2
+source "$(dirname "${BASH_SOURCE[0]}")/kv.sh"
+if [[ -n $QUICK ]]; then
+  RATES=${RATES:-10000,25000,40000,55000} RUNS=${RUNS:-1} DURATION=${DURATION:-1} WARMUP=${WARMUP:-0.3}
+else
+  RATES=${RATES:-5000,10000,15000,20000,25000,30000,35000,40000,45000,50000,55000,60000} RUNS=${RUNS:-3} DURATION=${DURATION:-2} WARMUP=${WARMUP:-0.5}
+fi
+SLO_US=${SLO_US:-2000}
+kv_init
+for p in default round_robin; do
+  kv_step "[$p] $RUNS run(s) x {$RATES} rps, 100% GET"
+  kv_policy "$p" 0
+done
+kv_report "100% GET, $THREADS threads: p99 latency vs offered load" default

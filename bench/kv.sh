@@ -1,0 +1,158 @@
+# Shared by bench/fig2.sh, fig6.sh (sourced): builds bench/kv, runs the RocksDB UDP server
+# (KvServer) and the open-loop load generator (LoadGen) under socket_select policies deployed
+# through ./syrup, and writes results/NAME-<UTC>/{raw.csv,NAME-agg.csv,NAME.png,summary.md}.
+# Knobs (env): PORT=9100 THREADS=4 SOURCES=50 NICE=-10 RUNS DURATION RATES SLO_US TIMEOUT_MS, --quick.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+KV="$ROOT/bench/kv"
+PORT=${PORT:-9100} THREADS=${THREADS:-4} SOURCES=${SOURCES:-50} TIMEOUT_MS=${TIMEOUT_MS:-200}
+# Server and generator run at a higher priority (NICE=-10) than the rest of a shared machine.
+NICE=${NICE:--10}
+QUICK=""
+for a in "$@"; do
+  case $a in
+    --quick) QUICK=1 ;;
+    *) echo "bench: unknown option $a (known: --quick)" >&2; exit 2 ;;
+  esac
+done
+kv_step() { printf 'bench %s: %s\n' "$NAME" "$*" >&2; }
+
+kv_srv="" kv_id="" kv_ours="" kv_tmp=""
+kv_cleanup() {
+  local rc=$?
+  set +e
+  [[ -n $kv_id ]] && "$ROOT/syrup" shell "syrup:undeploy $kv_id" >/dev/null 2>&1
+  if [[ -n $kv_srv ]]; then kill "$kv_srv" 2>/dev/null; wait "$kv_srv" 2>/dev/null; fi
+  [[ -n $kv_ours ]] && "$ROOT/syrup" stop >/dev/null 2>&1
+  [[ -n $kv_tmp ]] && rm -rf "$kv_tmp"
+  ((rc == 0)) || kv_step "failed (exit $rc); logs in ${OUT:-?}"
+}
+
+kv_init() {  # kv_init NAME: output directory, build, daemon
+  OUT="$ROOT/results/$NAME-$(date -u +%Y%m%dT%H%M%SZ)"
+  mkdir -p "$OUT"
+  kv_tmp=$(mktemp -d)
+  trap kv_cleanup EXIT
+  [[ $EUID -eq 0 ]] || { kv_step "needs root (syrupd's eBPF, bpffs)"; exit 1; }
+  kv_step "building bench/kv (RocksDB server, load generator, plots)"
+  # Offline after the first fetch; the syrup-backend-ebpf jar comes from the root build.
+  [[ -f $HOME/.m2/repository/dev/syrup/syrup-backend-ebpf/0.1.0-SNAPSHOT/syrup-backend-ebpf-0.1.0-SNAPSHOT.jar ]] ||
+    mvn -B -ntp -q install -DskipTests -pl backend-ebpf-bundle -am -f "$ROOT/pom.xml" >"$OUT/build.log" 2>&1
+  mvn -B -ntp -q -o package -DskipTests -f "$KV/pom.xml" >>"$OUT/build.log" 2>&1 ||
+    mvn -B -ntp -q package -DskipTests -f "$KV/pom.xml" >>"$OUT/build.log" 2>&1 ||
+    { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+  # Snapshot the classes: a concurrent rebuild of bench/kv must not change them under us.
+  cp -r "$KV/target/classes" "$kv_tmp/classes"
+  CP="$kv_tmp/classes:$KV/target/lib/*"
+  if "$ROOT/syrup" shell 'shell:echo ok' >/dev/null 2>&1; then
+    kv_step "Syrup daemon already running"
+  else
+    kv_step "starting the Syrup daemon (./syrup start)"
+    "$ROOT/syrup" start >>"$OUT/build.log" 2>&1 || { tail -n 20 "$OUT/build.log" >&2; exit 1; }
+    kv_ours=1
+  fi
+  {
+    echo "cores=$(nproc)"
+    echo "kernel=$(uname -r)"
+    echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+    echo "java=$(java -version 2>&1 | head -n 1)"
+    echo "loadavg_at_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+  } >"$OUT/machine.txt"
+  echo "policy,offered_rps,run,sent,replies,drops,throughput_rps,p50_us,p99_us,p999_us,max_us,send_lag_p99_us" >"$OUT/raw.csv"
+}
+
+kv_server_start() {  # kv_server_start [KvServer args]: a fresh server (and fresh sockets) per policy
+  local log="$OUT/server-$1.log"; shift
+  nice -n "$NICE" java -Xms256m -cp "$CP" dev.syrup.bench.kv.KvServer --port "$PORT" --threads "$THREADS" --db "$kv_tmp/db" "$@" >"$log" 2>&1 &
+  kv_srv=$!
+  for _ in $(seq 300); do
+    grep -q '^ready' "$log" && break
+    kill -0 "$kv_srv" 2>/dev/null || { cat "$log" >&2; kv_srv=""; exit 1; }
+    sleep 0.2
+  done
+  grep -q '^ready' "$log" || { kv_step "KvServer not ready after 60 s"; exit 1; }
+  kv_step "  server: $(grep '^calibration' "$log")"
+}
+
+kv_server_stop() {
+  [[ -n $kv_srv ]] || return 0
+  kill "$kv_srv" 2>/dev/null; wait "$kv_srv" 2>/dev/null || true
+  kv_srv=""
+}
+
+kv_deploy() {  # kv_deploy POLICY: deploys POLICY (built-in name or .c path) at socket_select
+  local out
+  out=$("$ROOT/syrup" shell "syrup:deploy $1 --hook socket_select --port $PORT" 2>&1) ||
+    { echo "$out" >&2; kv_step "syrup:deploy $1 failed"; exit 1; }
+  kv_id=$(printf '%s\n' "$out" | tr -d '\r' | awk 'NF { w = $NF } END { print w }')
+  [[ -n $kv_id && $out != *rror* ]] || { echo "$out" >&2; kv_step "syrup:deploy $1: no deployment id"; exit 1; }
+}
+
+kv_undeploy() {
+  [[ -n $kv_id ]] || return 0
+  "$ROOT/syrup" shell "syrup:undeploy $kv_id" >/dev/null 2>&1 || kv_step "syrup:undeploy $kv_id failed"
+  kv_id=""
+}
+
+kv_builtin() {  # kv_builtin NAME: the running syrupd knows policy NAME
+  "$ROOT/syrup" shell 'syrup:policies' 2>/dev/null | tr -d '\r' | grep -qw "$1"
+}
+
+# kv_policy LABEL SCAN_RATIO: one sweep (RATES x RUNS) under policy LABEL (default = no policy).
+kv_policy() {
+  local label=$1 ratio=$2 src
+  local -a extra=()
+  [[ $label == scan_avoid ]] && extra=(--scan-map-file "$kv_tmp/scan-map")
+  rm -f "$kv_tmp/scan-map"
+  kv_server_start "$label" "${extra[@]}"
+  case $label in
+    default) ;;
+    scan_avoid)
+      if kv_builtin scan_avoid; then src=scan_avoid; else src="$ROOT/bench/policies/scan_avoid.c"; fi
+      kv_deploy "$src"
+      local map
+      for _ in $(seq 50); do
+        map=$(find /sys/fs/bpf/syrup -path "*/$kv_id/scan" 2>/dev/null | head -n 1)
+        [[ -n $map ]] && break; sleep 0.1
+      done
+      [[ -n $map ]] || { kv_step "scan_avoid: no pinned Map 'scan' for deployment $kv_id"; exit 1; }
+      echo "$map" >"$kv_tmp/scan-map"
+      for _ in $(seq 50); do grep -q '^scan-map' "$OUT/server-$label.log" && break; sleep 0.1; done
+      grep -q '^scan-map' "$OUT/server-$label.log" || { kv_step "KvServer did not open $map"; exit 1; } ;;
+    *) kv_deploy "$label" ;;
+  esac
+  nice -n "$NICE" java -cp "$CP" dev.syrup.bench.kv.LoadGen --port "$PORT" --rates "$RATES" --runs "$RUNS" --seconds "$DURATION" \
+    --warmup "$WARMUP" --scan-ratio "$ratio" --sources "$SOURCES" --timeout-ms "$TIMEOUT_MS" \
+    --label "$label" --csv "$OUT/raw.csv"
+  kv_undeploy
+  kv_server_stop
+  grep '^served' "$OUT/server-$label.log" | sed "s/^/bench $NAME:   $label /" >&2 || true
+}
+
+# kv_report TITLE BASELINE: plot + summary.md
+kv_report() {
+  {
+    echo "# $NAME: $1"
+    echo
+    echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ)${QUICK:+ (--quick)}: KvServer (RocksDB $(basename "$KV"/target/lib/rocksdbjni-*.jar .jar | sed 's/rocksdbjni-//'),"
+    echo "$THREADS worker threads on SO_REUSEPORT port $PORT) and LoadGen (open loop, Poisson, $SOURCES source ports) on the same machine;"
+    echo "(both at nice $NICE); offered loads $RATES rps, $RUNS run(s) per point, $DURATION s each after ${WARMUP} s warm-up; a reply later than $TIMEOUT_MS ms is a drop."
+    echo
+    echo "Machine:"
+    echo
+    sed 's/^/    /' "$OUT/machine.txt"
+    echo "    loadavg_at_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "Server calibration (GET = point lookup, SCAN = range scan; ratio = SCAN/GET cost):"
+    echo
+    for f in "$OUT"/server-*.log; do echo "    $(basename "$f" .log | sed 's/^server-//'): $(grep '^calibration' "$f")"; done
+    echo
+    java -Djava.awt.headless=true -cp "$CP" dev.syrup.bench.kv.Report --csv "$OUT/raw.csv" --out "$OUT" --name "$NAME" \
+      --title "$1" --slo-us "$SLO_US" --baseline "$2" --timeout-us $((TIMEOUT_MS * 1000))
+    echo
+    echo "Files: raw.csv (one row per run), $NAME-agg.csv (per point), $NAME.png (p99 vs offered load, error bars = sd across runs)."
+  } >"$OUT/summary.md"
+  sed -i '/^SUSTAINED/d' "$OUT/summary.md"
+  cat "$OUT/summary.md"
+  kv_step "results in ${OUT#"$ROOT/"}"
+}

@@ -1,0 +1,174 @@
+package dev.syrup.bench.kv;
+
+import java.io.FileWriter;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.locks.LockSupport;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Open-loop load generator for KvServer: Poisson arrivals at each offered rate of a sweep, from
+ * many source ports (the paper's 50 5-tuples), GET/SCAN mix. Each request carries its send time
+ * and sequence number; a reply later than --timeout-ms (or none) counts as a drop. Latencies go to
+ * an HdrHistogram. Appends one CSV row per (rate, run) to --csv:
+ * policy,offered_rps,run,sent,replies,drops,throughput_rps,p50_us,p99_us,p999_us,max_us,send_lag_p99_us
+ */
+public final class LoadGen {
+    static final int LEN = 24;
+
+    public static void main(String[] args) throws Exception {
+        String host = "127.0.0.1", label = "run", csv = null;
+        int port = 9100, sources = 50, runs = 1, timeoutMs = 200;
+        double seconds = 2, warmup = 0.5, scanRatio = 0;
+        List<Integer> rates = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--host" -> host = args[++i];
+                case "--port" -> port = Integer.parseInt(args[++i]);
+                case "--rates" -> { for (String r : args[++i].split(",")) rates.add(Integer.parseInt(r.trim())); }
+                case "--runs" -> runs = Integer.parseInt(args[++i]);
+                case "--seconds" -> seconds = Double.parseDouble(args[++i]);
+                case "--warmup" -> warmup = Double.parseDouble(args[++i]);
+                case "--scan-ratio" -> scanRatio = Double.parseDouble(args[++i]);
+                case "--sources" -> sources = Integer.parseInt(args[++i]);
+                case "--timeout-ms" -> timeoutMs = Integer.parseInt(args[++i]);
+                case "--label" -> label = args[++i];
+                case "--csv" -> csv = args[++i];
+                default -> {
+                    System.err.println("usage: LoadGen --rates R1,R2,.. [--runs 1] [--seconds 2] [--warmup 0.5]"
+                            + " [--scan-ratio 0] [--sources 50] [--timeout-ms 200] [--port 9100] [--label P] [--csv FILE]");
+                    System.exit(2);
+                }
+            }
+        }
+        InetSocketAddress server = new InetSocketAddress(host, port);
+        DatagramChannel[] chs = new DatagramChannel[sources];
+        Selector sel = Selector.open();
+        for (int k = 0; k < sources; k++) {
+            chs[k] = DatagramChannel.open(StandardProtocolFamily.INET);
+            chs[k].setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
+            chs[k].bind(new InetSocketAddress(host, 0)).connect(server);
+            chs[k].configureBlocking(false);
+            chs[k].register(sel, SelectionKey.OP_READ);
+        }
+        int total = rates.size() * runs, done = 0;
+        long start = System.nanoTime();
+        for (int rate : rates) {
+            for (int run = 1; run <= runs; run++) {
+                progress(label, rate, run, done, total, start);
+                String row = point(chs, sel, rate, seconds, warmup, scanRatio, timeoutMs, run * 7919L + rate);
+                done++;
+                if (csv != null) {
+                    try (PrintWriter w = new PrintWriter(new FileWriter(csv, true))) {
+                        w.println(label + "," + rate + "," + run + "," + row);
+                    }
+                }
+            }
+        }
+        progress(label, 0, 0, done, total, start);
+        System.err.println();
+        for (DatagramChannel ch : chs) ch.close();
+    }
+
+    static void progress(String label, int rate, int run, int done, int total, long start) {
+        int width = 30, filled = total == 0 ? width : done * width / total;
+        String bar = "#".repeat(filled) + ".".repeat(width - filled);
+        String what = done == total ? "done" : String.format("%d rps run %d", rate, run);
+        System.err.printf("\r  %-12s [%s] %d/%d %-20s %4.0fs", label, bar, done, total, what,
+                (System.nanoTime() - start) / 1e9);
+        System.err.flush();
+    }
+
+    /** One load point; returns the CSV columns after policy,offered_rps,run. */
+    static String point(DatagramChannel[] chs, Selector sel, int rate, double seconds, double warmup,
+                        double scanRatio, int timeoutMs, long seed) throws Exception {
+        int skip = (int) (rate * warmup), n = skip + (int) (rate * seconds);
+        AtomicIntegerArray got = new AtomicIntegerArray(n);
+        Histogram hist = new Histogram(10_000_000_000L, 3), lag = new Histogram(10_000_000_000L, 3);
+        long timeoutNs = timeoutMs * 1_000_000L;
+        long[] late = new long[1];
+        int[] replies = new int[1];
+        Thread rx = new Thread(() -> receive(sel, got, skip, timeoutNs, hist, replies, late), "rx");
+        rx.start();
+        Random rnd = new Random(seed);
+        ByteBuffer b = ByteBuffer.allocateDirect(LEN).order(ByteOrder.LITTLE_ENDIAN);
+        long t0 = System.nanoTime(), next = t0;
+        for (int i = 0; i < n; i++) {
+            next += (long) (-Math.log(1 - rnd.nextDouble()) * 1e9 / rate);
+            long wait = next - System.nanoTime();
+            if (wait > 20_000) LockSupport.parkNanos(wait - 10_000);
+            while (next - System.nanoTime() > 0) Thread.onSpinWait();
+            long now = System.nanoTime();
+            if (i >= skip) lag.recordValue(Math.max(0, now - next));
+            boolean scan = scanRatio > 0 && rnd.nextDouble() < scanRatio;
+            b.clear();
+            b.putInt(scan ? 1 : 0).putInt(i % 1000).putLong(now).putLong(i).flip();
+            try {
+                chs[rnd.nextInt(chs.length)].write(b);
+            } catch (IOException e) { // ECONNREFUSED from an earlier ICMP, full buffer: a drop
+            }
+        }
+        long end = System.nanoTime();
+        Thread.sleep(timeoutMs + 50L);
+        rx.interrupt();
+        rx.join();
+        int sent = n - skip;
+        int ok = 0;
+        for (int i = skip; i < n; i++) ok += got.get(i);
+        double elapsed = (end - t0) / 1e9 - warmup;
+        return String.join(",", Integer.toString(sent), Integer.toString(ok), Integer.toString(sent - ok),
+                String.format("%.0f", ok / Math.max(elapsed, 1e-3)),
+                us(hist, 50), us(hist, 99), us(hist, 99.9), String.format("%.1f", hist.getMaxValue() / 1000.0),
+                us(lag, 99));
+    }
+
+    static String us(Histogram h, double p) {
+        return h.getTotalCount() == 0 ? "" : String.format("%.1f", h.getValueAtPercentile(p) / 1000.0);
+    }
+
+    static void receive(Selector sel, AtomicIntegerArray got, int skip, long timeoutNs, Histogram hist,
+                        int[] replies, long[] late) {
+        ByteBuffer b = ByteBuffer.allocateDirect(2048).order(ByteOrder.LITTLE_ENDIAN);
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                if (sel.select(20) == 0) continue;
+                for (SelectionKey k : sel.selectedKeys()) {
+                    DatagramChannel ch = (DatagramChannel) k.channel();
+                    while (true) {
+                        b.clear();
+                        try {
+                            if (ch.read(b) <= 0) break;
+                        } catch (IOException e) { // ECONNREFUSED: server not there
+                            break;
+                        }
+                        long now = System.nanoTime();
+                        if (b.position() < LEN + 4) continue;
+                        long seq = b.getLong(16);
+                        if (seq < 0 || seq >= got.length()) continue;
+                        long d = now - b.getLong(8);
+                        if (d > timeoutNs) { late[0]++; continue; } // counts as a drop
+                        if (got.getAndSet((int) seq, 1) == 0) {
+                            replies[0]++;
+                            if (seq >= skip) hist.recordValue(d);
+                        }
+                    }
+                }
+                sel.selectedKeys().clear();
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+}
