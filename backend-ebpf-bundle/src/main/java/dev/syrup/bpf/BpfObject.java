@@ -126,6 +126,28 @@ public final class BpfObject implements AutoCloseable {
         reusedNames.put(m.address(), name);
     }
 
+    /**
+     * Before {@link #load()}: binds every program and map of the object to the network device
+     * {@code ifindex} (bpf_program__set_ifindex / bpf_map__set_ifindex, i.e. the load's
+     * {@code prog_ifindex} and the maps' {@code map_ifindex}): the programs are then translated
+     * for and run on that NIC, and the maps live in its memory (XDP hardware offload). Only
+     * offload-capable drivers accept it; others fail the load (EINVAL).
+     */
+    public void bindToDevice(int ifindex) {
+        checkOpen();
+        if (loaded) {
+            throw new IllegalStateException("object " + path + " is already loaded; bind it to a device before load");
+        }
+        Native n = Native.get();
+        for (BpfProgram p : programs.values()) {
+            n.bpf().bpf_program__set_ifindex(p.handle(), ifindex);
+        }
+        for (Pointer m = n.bpf().bpf_object__next_map(handle, null); m != null && m.address() != 0;
+                m = n.bpf().bpf_object__next_map(handle, m)) {
+            Native.checkBpf("bpf_map__set_ifindex(" + n.bpf().bpf_map__name(m) + ")", n.bpf().bpf_map__set_ifindex(m, ifindex));
+        }
+    }
+
     public Path path() {
         return path;
     }

@@ -49,6 +49,9 @@ public interface LibBpf {
 
     int bpf_program__set_log_buf(Pointer prog, Pointer logBuf, long logSize);
 
+    /** Before load: makes the program device-bound (prog_ifindex), i.e. offloaded to that NIC. */
+    void bpf_program__set_ifindex(Pointer prog, int ifindex);
+
     // --- maps of an object -----------------------------------------------------------------
     String bpf_map__name(Pointer map);
 
@@ -63,6 +66,9 @@ public interface LibBpf {
     int bpf_map__max_entries(Pointer map);
 
     int bpf_map__map_flags(Pointer map);
+
+    /** Before load: creates the map on the device (map_ifindex), for offloaded programs. */
+    int bpf_map__set_ifindex(Pointer map, int ifindex);
 
     // --- low-level bpf(2) wrappers (bpf.h) -------------------------------------------------
     int bpf_map_create(int mapType, String name, int keySize, int valueSize, int maxEntries, Pointer opts);

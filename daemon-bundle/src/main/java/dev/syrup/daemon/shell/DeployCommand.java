@@ -50,6 +50,10 @@ public class DeployCommand implements Action {
     @Option(name = "--iface", description = "Network interface, for the packet hooks (cpu_redirect, xdp_*)")
     String iface;
 
+    @Option(name = "--fallback", description = "Hook to deploy at instead when --hook is unavailable here (e.g. --hook xdp_offload --fallback xdp_drv)")
+    @Completion(HookCompleter.class)
+    String fallback;
+
     @Option(name = "--replace", description = "Swap the policy of the deployment already on this port (make-before-break)")
     boolean replace;
 
@@ -73,10 +77,28 @@ public class DeployCommand implements Action {
         }
         Target target = new Target(Protocol.parse(proto), port, java.util.Optional.ofNullable(iface));
         DeployRequest req = new DeployRequest(policy, hook, target, parse(defines), replace, DeployRequest.ADMIN);
-        Deployment d = deployer.deploy(req);
+        Deployment d = deployWithFallback(req, System.out);
         System.out.println((d.replaced() > 0 && replace ? "Replaced policy of" : "Deployed") + " " + d.policy() + " at "
                 + d.hook() + " " + d.target() + " over " + d.executors() + " executor(s): " + d.id());
         return null;
+    }
+
+    /**
+     * Deploys {@code req}; when its hook is unavailable here (SyrupException UNAVAILABLE, from
+     * the hook's availability or from its open) and {@code --fallback} names another hook,
+     * deploys the same policy, target and defines at that hook instead and says so on {@code out}.
+     */
+    Deployment deployWithFallback(DeployRequest req, java.io.PrintStream out) throws SyrupException {
+        try {
+            return deployer.deploy(req);
+        } catch (SyrupException e) {
+            if (fallback == null || fallback.equals(req.hook()) || e.kind() != Kind.UNAVAILABLE) {
+                throw e;
+            }
+            out.println(e.getMessage() + "; deploying at " + fallback + " instead (--fallback)");
+            return deployer.deploy(new DeployRequest(req.policy(), fallback, req.target(), req.defines(), req.replace(),
+                    req.owner()));
+        }
     }
 
     /** Takes the policy (the first word) and applies the options that follow it. */
@@ -86,7 +108,7 @@ public class DeployCommand implements Action {
             String word = policyAndOptions.get(i);
             switch (word) {
                 case "--replace" -> replace = true;
-                case "--hook", "--port", "--proto", "--iface", "-D" -> {
+                case "--hook", "--port", "--proto", "--iface", "--fallback", "-D" -> {
                     if (i + 1 >= policyAndOptions.size()) {
                         throw new SyrupException(Kind.INVALID, word + " needs a value");
                     }
@@ -95,6 +117,7 @@ public class DeployCommand implements Action {
                         case "--hook" -> hook = value;
                         case "--proto" -> proto = value;
                         case "--iface" -> iface = value;
+                        case "--fallback" -> fallback = value;
                         case "--port" -> port = parsePort(value);
                         default -> {
                             defines = defines == null ? new java.util.ArrayList<>() : new java.util.ArrayList<>(defines);
@@ -108,7 +131,7 @@ public class DeployCommand implements Action {
                         defines.add(word.substring(2));
                     } else if (word.startsWith("-")) {
                         throw new SyrupException(Kind.INVALID, "unknown option " + word
-                                + " (expected --hook, --port, --proto, --iface, --replace, -D NAME=VALUE)");
+                                + " (expected --hook, --port, --proto, --iface, --fallback, --replace, -D NAME=VALUE)");
                     } else if (policy != null) {
                         throw new SyrupException(Kind.INVALID, "one policy at a time: got '" + policy + "' and '" + word + "'");
                     } else {

@@ -1,0 +1,296 @@
+package dev.syrup.backend.offload;
+
+import dev.syrup.bpf.MapType;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Checks a compiled policy object (BPF ELF) against what NIC offload (the nfp JIT, the one
+ * upstream offload target) can run, before anything is loaded, and names what it cannot.
+ *
+ * <p>Read from the object itself, not from the source:
+ * <ul>
+ *   <li>every instruction of every executable section: helper calls ({@code BPF_JMP|BPF_CALL},
+ *       src_reg 0, imm = helper id) against the allow-list {@link #ALLOWED_HELPERS}; calls to
+ *       other functions of the object (src_reg 1, bpf-to-bpf) and kfunc calls (src_reg 2);
+ *       {@code bpf_tail_call} (helper 12); atomic instructions ({@code BPF_STX|BPF_ATOMIC})
+ *       other than a plain add (BPF_XADD, which nfp supports at 32 and 64 bits);</li>
+ *   <li>the maps, from the {@code .maps} section's BTF (the {@code type} and {@code map_flags}
+ *       members of each map definition): types other than HASH and ARRAY, and
+ *       {@code BPF_F_MMAPABLE} (a map in NIC memory cannot be memory-mapped by applications).</li>
+ * </ul>
+ *
+ * <p>The helper allow-list is the nfp driver's (drivers/net/ethernet/netronome/nfp/bpf):
+ * map lookup/update/delete, get_prandom_u32, perf_event_output, xdp_adjust_head and
+ * xdp_adjust_tail. Whether the verifier on the device accepts the program (stack size,
+ * instruction count, packet access patterns) is only known at load; this check catches what
+ * can never work, with names, before trying.
+ */
+public final class OffloadChecker {
+
+    /** Helper ids nfp offload supports. */
+    public static final Set<Integer> ALLOWED_HELPERS = Set.of(1, 2, 3, 7, 25, 44, 65);
+    /** Map types nfp offload supports. */
+    public static final Set<MapType> ALLOWED_MAPS = Set.of(MapType.HASH, MapType.ARRAY);
+
+    static final int BPF_FUNC_TAIL_CALL = 12;
+    static final int BPF_F_MMAPABLE = 1 << 10;
+
+    /** Helper names by id, from linux/bpf.h's __BPF_FUNC_MAPPER. */
+    private static final String[] HELPERS = {
+            "unspec", "map_lookup_elem", "map_update_elem", "map_delete_elem", "probe_read", "ktime_get_ns",
+            "trace_printk", "get_prandom_u32", "get_smp_processor_id", "skb_store_bytes", "l3_csum_replace", "l4_csum_replace",
+            "tail_call", "clone_redirect", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm", "get_cgroup_classid",
+            "skb_vlan_push", "skb_vlan_pop", "skb_get_tunnel_key", "skb_set_tunnel_key", "perf_event_read", "redirect",
+            "get_route_realm", "perf_event_output", "skb_load_bytes", "get_stackid", "csum_diff", "skb_get_tunnel_opt",
+            "skb_set_tunnel_opt", "skb_change_proto", "skb_change_type", "skb_under_cgroup", "get_hash_recalc", "get_current_task",
+            "probe_write_user", "current_task_under_cgroup", "skb_change_tail", "skb_pull_data", "csum_update", "set_hash_invalid",
+            "get_numa_node_id", "skb_change_head", "xdp_adjust_head", "probe_read_str", "get_socket_cookie", "get_socket_uid",
+            "set_hash", "setsockopt", "skb_adjust_room", "redirect_map", "sk_redirect_map", "sock_map_update",
+            "xdp_adjust_meta", "perf_event_read_value", "perf_prog_read_value", "getsockopt", "override_return", "sock_ops_cb_flags_set",
+            "msg_redirect_map", "msg_apply_bytes", "msg_cork_bytes", "msg_pull_data", "bind", "xdp_adjust_tail",
+            "skb_get_xfrm_state", "get_stack", "skb_load_bytes_relative", "fib_lookup", "sock_hash_update", "msg_redirect_hash",
+            "sk_redirect_hash", "lwt_push_encap", "lwt_seg6_store_bytes", "lwt_seg6_adjust_srh", "lwt_seg6_action", "rc_repeat",
+            "rc_keydown", "skb_cgroup_id", "get_current_cgroup_id", "get_local_storage", "sk_select_reuseport", "skb_ancestor_cgroup_id",
+            "sk_lookup_tcp", "sk_lookup_udp", "sk_release", "map_push_elem", "map_pop_elem", "map_peek_elem",
+            "msg_push_data", "msg_pop_data", "rc_pointer_rel", "spin_lock", "spin_unlock", "sk_fullsock",
+            "tcp_sock", "skb_ecn_set_ce", "get_listener_sock", "skc_lookup_tcp", "tcp_check_syncookie", "sysctl_get_name",
+            "sysctl_get_current_value", "sysctl_get_new_value", "sysctl_set_new_value", "strtol", "strtoul", "sk_storage_get",
+            "sk_storage_delete", "send_signal", "tcp_gen_syncookie", "skb_output", "probe_read_user", "probe_read_kernel",
+            "probe_read_user_str", "probe_read_kernel_str", "tcp_send_ack", "send_signal_thread", "jiffies64", "read_branch_records",
+            "get_ns_current_pid_tgid", "xdp_output", "get_netns_cookie", "get_current_ancestor_cgroup_id", "sk_assign", "ktime_get_boot_ns",
+            "seq_printf", "seq_write", "sk_cgroup_id", "sk_ancestor_cgroup_id", "ringbuf_output", "ringbuf_reserve",
+            "ringbuf_submit", "ringbuf_discard", "ringbuf_query", "csum_level", "skc_to_tcp6_sock", "skc_to_tcp_sock",
+            "skc_to_tcp_timewait_sock", "skc_to_tcp_request_sock", "skc_to_udp6_sock", "get_task_stack", "load_hdr_opt", "store_hdr_opt",
+            "reserve_hdr_opt", "inode_storage_get", "inode_storage_delete", "d_path", "copy_from_user", "snprintf_btf",
+            "seq_printf_btf", "skb_cgroup_classid", "redirect_neigh", "per_cpu_ptr", "this_cpu_ptr", "redirect_peer",
+            "task_storage_get", "task_storage_delete", "get_current_task_btf", "bprm_opts_set", "ktime_get_coarse_ns", "ima_inode_hash",
+            "sock_from_file", "check_mtu", "for_each_map_elem", "snprintf", "sys_bpf", "btf_find_by_name_kind",
+            "sys_close", "timer_init", "timer_set_callback", "timer_start", "timer_cancel", "get_func_ip",
+            "get_attach_cookie", "task_pt_regs", "get_branch_snapshot", "trace_vprintk", "skc_to_unix_sock", "kallsyms_lookup_name",
+            "find_vma", "loop", "strncmp", "get_func_arg", "get_func_ret", "get_func_arg_cnt",
+            "get_retval", "set_retval", "xdp_get_buff_len", "xdp_load_bytes", "xdp_store_bytes", "copy_from_user_task",
+            "skb_set_tstamp", "ima_file_hash", "kptr_xchg", "map_lookup_percpu_elem", "skc_to_mptcp_sock", "dynptr_from_mem",
+            "ringbuf_reserve_dynptr", "ringbuf_submit_dynptr", "ringbuf_discard_dynptr", "dynptr_read", "dynptr_write", "dynptr_data",
+            "tcp_raw_gen_syncookie_ipv4", "tcp_raw_gen_syncookie_ipv6", "tcp_raw_check_syncookie_ipv4", "tcp_raw_check_syncookie_ipv6", "ktime_get_tai_ns", "user_ringbuf_drain",
+    };
+
+    /** One thing the NIC cannot run. */
+    public record Finding(String where, String what) {
+        @Override
+        public String toString() {
+            return where + ": " + what;
+        }
+    }
+
+    private OffloadChecker() {
+    }
+
+    public static String helperName(int id) {
+        return id >= 0 && id < HELPERS.length ? "bpf_" + HELPERS[id] : "helper #" + id;
+    }
+
+    /** Everything in {@code elf} that offload does not support; empty when nothing was found. */
+    public static List<Finding> check(Path elf) throws IOException {
+        return check(Files.readAllBytes(elf));
+    }
+
+    public static List<Finding> check(byte[] elf) {
+        Elf e = new Elf(elf);
+        List<Finding> out = new ArrayList<>();
+        for (Elf.Section s : e.sections) {
+            if ((s.flags & 0x4 /* SHF_EXECINSTR */) == 0 || s.size == 0) {
+                continue;
+            }
+            String where = "section " + s.name;
+            ByteBuffer b = e.slice(s);
+            int n = (int) (s.size / 8);
+            Map<String, Integer> seen = new LinkedHashMap<>();
+            for (int i = 0; i < n; i++) {
+                int code = b.get(i * 8) & 0xff;
+                int regs = b.get(i * 8 + 1) & 0xff;
+                int src = regs >>> 4;
+                int imm = b.getInt(i * 8 + 4);
+                if (code == 0x85) { // BPF_JMP | BPF_CALL
+                    if (src == 0) {
+                        if (imm == BPF_FUNC_TAIL_CALL) {
+                            seen.putIfAbsent("tail call (bpf_tail_call): offloaded programs cannot tail-call", i);
+                        } else if (!ALLOWED_HELPERS.contains(imm)) {
+                            seen.putIfAbsent("helper " + helperName(imm) + " (id " + imm + ") is not supported by NIC offload", i);
+                        }
+                    } else if (src == 1) {
+                        seen.putIfAbsent("bpf-to-bpf call (a non-inlined function): Syrup offloads flat programs only;"
+                                + " make the function static __always_inline", i);
+                    } else if (src == 2) {
+                        seen.putIfAbsent("kfunc call (btf id " + imm + ") is not supported by NIC offload", i);
+                    }
+                } else if (code == 0xdb || code == 0xc3) { // BPF_STX | BPF_ATOMIC, DW or W
+                    if (imm != 0x00) { // BPF_ADD without BPF_FETCH = the old XADD
+                        seen.putIfAbsent("atomic operation 0x" + Integer.toHexString(imm)
+                                + " (only a plain atomic add is supported by NIC offload)", i);
+                    }
+                }
+            }
+            seen.forEach((what, at) -> out.add(new Finding(where + ", instruction " + at, what)));
+        }
+        for (MapDef m : e.maps()) {
+            MapType t = m.type < 0 ? null : MapType.of(m.type);
+            if (t == null || !ALLOWED_MAPS.contains(t)) {
+                out.add(new Finding("map " + m.name, "map type " + (t == null || t == MapType.UNKNOWN ? "#" + m.type : t.name())
+                        + " is not supported by NIC offload (only HASH and ARRAY)"));
+            }
+            if ((m.flags & BPF_F_MMAPABLE) != 0) {
+                out.add(new Finding("map " + m.name, "BPF_F_MMAPABLE: a map in NIC memory cannot be memory-mapped"
+                        + " (declare it with SYR_HASH_MAP or a plain ARRAY without map_flags)"));
+            }
+        }
+        return out;
+    }
+
+    record MapDef(String name, int type, int flags) {
+    }
+
+    /** Just enough of ELF64 little-endian and BTF to read BPF objects. */
+    static final class Elf {
+        record Section(String name, int type, long flags, long offset, long size) {
+        }
+
+        final ByteBuffer buf;
+        final List<Section> sections = new ArrayList<>();
+
+        Elf(byte[] bytes) {
+            buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+            if (bytes.length < 64 || buf.getInt(0) != 0x464c457f) {
+                throw new IllegalArgumentException("not an ELF file");
+            }
+            if (bytes[4] != 2 || bytes[5] != 1) {
+                throw new IllegalArgumentException("not a 64-bit little-endian ELF file");
+            }
+            long shoff = buf.getLong(0x28);
+            int shentsize = buf.getShort(0x3a) & 0xffff;
+            int shnum = buf.getShort(0x3c) & 0xffff;
+            int shstrndx = buf.getShort(0x3e) & 0xffff;
+            long strOff = buf.getLong((int) (shoff + (long) shstrndx * shentsize + 24));
+            for (int i = 0; i < shnum; i++) {
+                int h = (int) (shoff + (long) i * shentsize);
+                String name = cstring((int) (strOff + (buf.getInt(h) & 0xffffffffL)));
+                sections.add(new Section(name, buf.getInt(h + 4), buf.getLong(h + 8), buf.getLong(h + 24), buf.getLong(h + 32)));
+            }
+        }
+
+        ByteBuffer slice(Section s) {
+            return buf.slice((int) s.offset, (int) s.size).order(ByteOrder.LITTLE_ENDIAN);
+        }
+
+        String cstring(int at) {
+            int end = at;
+            while (end < buf.limit() && buf.get(end) != 0) {
+                end++;
+            }
+            byte[] b = new byte[end - at];
+            buf.get(at, b);
+            return new String(b, StandardCharsets.UTF_8);
+        }
+
+        /** The maps of the .maps section, from BTF: DATASEC ".maps" → VAR → STRUCT {type, map_flags, ...}. */
+        List<MapDef> maps() {
+            Section btf = sections.stream().filter(s -> s.name.equals(".BTF")).findFirst().orElse(null);
+            if (btf == null) {
+                return List.of();
+            }
+            ByteBuffer b = slice(btf);
+            if ((b.getShort(0) & 0xffff) != 0xeb9f) {
+                throw new IllegalArgumentException("bad BTF magic");
+            }
+            int hdrLen = b.getInt(4);
+            int typeOff = hdrLen + b.getInt(8);
+            int typeLen = b.getInt(12);
+            int strOff = hdrLen + b.getInt(16);
+            List<int[]> types = new ArrayList<>(); // [kind, nameOff, vlen, sizeOrType, dataPos]
+            types.add(new int[5]); // id 0 = void
+            int p = typeOff;
+            while (p < typeOff + typeLen) {
+                int nameOff = b.getInt(p);
+                int info = b.getInt(p + 4);
+                int sizeOrType = b.getInt(p + 8);
+                int kind = (info >>> 24) & 0x1f;
+                int vlen = info & 0xffff;
+                int data = p + 12;
+                types.add(new int[] {kind, nameOff, vlen, sizeOrType, data});
+                p = data + switch (kind) {
+                    case 1, 14, 17 -> 4;          // INT, VAR, DECL_TAG
+                    case 3 -> 12;                 // ARRAY
+                    case 4, 5, 15, 19 -> vlen * 12; // STRUCT, UNION, DATASEC, ENUM64
+                    case 6, 13 -> vlen * 8;       // ENUM, FUNC_PROTO
+                    default -> 0;                 // PTR, FWD, TYPEDEF, modifiers, FUNC, FLOAT, TYPE_TAG
+                };
+            }
+            List<MapDef> out = new ArrayList<>();
+            for (int[] t : types) {
+                if (t[0] != 15 || !btfString(b, strOff, t[1]).equals(".maps")) {
+                    continue;
+                }
+                for (int v = 0; v < t[2]; v++) {
+                    int[] var = types.get(b.getInt(t[4] + v * 12));
+                    String name = btfString(b, strOff, var[1]);
+                    int[] st = resolve(types, var[3]);
+                    int type = -1;
+                    int flags = 0;
+                    if (st[0] == 4) {
+                        for (int m = 0; m < st[2]; m++) {
+                            int at = st[4] + m * 12;
+                            String member = btfString(b, strOff, b.getInt(at));
+                            int value = uintMacro(b, types, b.getInt(at + 4));
+                            if (member.equals("type")) {
+                                type = value;
+                            } else if (member.equals("map_flags")) {
+                                flags = Math.max(0, value);
+                            }
+                        }
+                    }
+                    out.add(new MapDef(name, type, flags));
+                }
+            }
+            return out;
+        }
+
+        /** Skips typedefs and modifiers. */
+        private static int[] resolve(List<int[]> types, int id) {
+            int[] t = types.get(id);
+            while (t[0] == 8 || t[0] == 9 || t[0] == 10 || t[0] == 11 || t[0] == 18) {
+                t = types.get(t[3]);
+            }
+            return t;
+        }
+
+        /** libbpf's __uint(name, val) is {@code int (*name)[val]}: PTR → ARRAY whose nelems is the value. */
+        private static int uintMacro(ByteBuffer b, List<int[]> types, int id) {
+            int[] ptr = resolve(types, id);
+            if (ptr[0] != 2) {
+                return -1;
+            }
+            int[] arr = resolve(types, ptr[3]);
+            return arr[0] == 3 ? b.getInt(arr[4] + 8) : -1;
+        }
+
+        private static String btfString(ByteBuffer b, int strOff, int off) {
+            int at = strOff + off;
+            int end = at;
+            while (end < b.limit() && b.get(end) != 0) {
+                end++;
+            }
+            byte[] s = new byte[end - at];
+            b.get(at, s);
+            return new String(s, StandardCharsets.UTF_8);
+        }
+    }
+}

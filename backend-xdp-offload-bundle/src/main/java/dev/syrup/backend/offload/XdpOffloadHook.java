@@ -1,0 +1,208 @@
+package dev.syrup.backend.offload;
+
+import dev.syrup.api.Availability;
+import dev.syrup.api.ExecutorKind;
+import dev.syrup.api.Hook;
+import dev.syrup.api.HookDeployment;
+import dev.syrup.api.InputKind;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.Target;
+import dev.syrup.bpf.KernelSupport;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.osgi.service.component.annotations.Component;
+
+/**
+ * Hook {@code xdp_offload}: the policy runs on the NIC (XDP hardware offload,
+ * {@code XDP_FLAGS_HW_MODE}) and picks the RX queue — and so the host core whose interrupt
+ * serves that queue — of each packet of the port.
+ *
+ * <p>Kernel ABI used, as upstream has it: the object's programs and maps are loaded
+ * device-bound ({@code prog_ifindex}/{@code map_ifindex}, libbpf bpf_program__set_ifindex /
+ * bpf_map__set_ifindex), the program is attached with {@code XDP_FLAGS_HW_MODE}. Executors are
+ * the interface's RX queues; index i is written to {@code xdp_md->rx_queue_index}: net/core/filter.c
+ * (xdp_is_valid_access) accepts a write to that field only from an offloaded program
+ * ({@code bpf_prog_is_offloaded}), and the nfp JIT turns it into the NIC's RX-queue selection
+ * (where the firmware advertises queue selection). Host XDP (skb/drv) cannot write it at all:
+ * there the closest mechanism is a CPUMAP redirect, which is hook {@code cpu_redirect}.
+ *
+ * <p>An offloaded program runs alone on the NIC (no root dispatcher, no tail calls), so the
+ * glue itself matches the deployment's (protocol, port) from a one-entry array that syrupd
+ * fills, and passes every other packet.
+ *
+ * <p>Before any load, {@link OffloadChecker} reads the compiled object and refuses what NIC
+ * offload cannot run, by name.
+ *
+ * <p>Upstream offload-capable drivers: nfp (Netronome Agilio) and netdevsim (the kernel's
+ * simulated device for offload tests).
+ */
+@Component(service = Hook.class, property = Hook.NAME_PROPERTY + "=" + XdpOffloadHook.NAME)
+public final class XdpOffloadHook implements Hook {
+
+    public static final String NAME = "xdp_offload";
+    /** Drivers that implement ndo_bpf's offload commands upstream. */
+    public static final Set<String> OFFLOAD_DRIVERS = Set.of("nfp", "netdevsim");
+
+    static final String PROGRAM = "syr_xdp_offload";
+    static final String PORT_MAP = "syr_port";
+
+    private final Path sysClassNet;
+
+    public XdpOffloadHook() {
+        this(Path.of("/sys/class/net"));
+    }
+
+    XdpOffloadHook(Path sysClassNet) {
+        this.sysClassNet = sysClassNet;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public InputKind input() {
+        return InputKind.PACKET;
+    }
+
+    @Override
+    public ExecutorKind executor() {
+        return ExecutorKind.RX_QUEUE;
+    }
+
+    @Override
+    public Availability availability() {
+        Optional<String> missing = KernelSupport.missing();
+        if (missing.isPresent()) {
+            return Availability.no(missing.get());
+        }
+        List<String> seen = new ArrayList<>();
+        for (String iface : interfaces()) {
+            String driver = driver(iface).orElse("virtual");
+            if (OFFLOAD_DRIVERS.contains(driver)) {
+                return Availability.yes();
+            }
+            seen.add(iface + " (" + driver + ")");
+        }
+        return Availability.no("no offload-capable NIC: no interface is driven by " + String.join(" or ", OFFLOAD_DRIVERS.stream().sorted().toList())
+                + " (found " + (seen.isEmpty() ? "no interfaces" : String.join(", ", seen)) + "), and a device-bound load"
+                + " (prog_ifindex) on any other device fails with EINVAL; use --fallback xdp_drv to run the policy in the driver instead");
+    }
+
+    /** Why {@code iface} cannot take an offloaded program, or empty when its driver can. */
+    Optional<String> unsupported(String iface) {
+        if (!Files.isDirectory(sysClassNet.resolve(iface))) {
+            return Optional.of("no interface " + iface);
+        }
+        String driver = driver(iface).orElse(null);
+        if (driver == null) {
+            return Optional.of(iface + " is a virtual device (no /sys/class/net/" + iface
+                    + "/device/driver); only nfp and netdevsim devices take offloaded programs");
+        }
+        if (!OFFLOAD_DRIVERS.contains(driver)) {
+            return Optional.of(iface + " is driven by " + driver + ", which has no BPF offload (only nfp and netdevsim do)");
+        }
+        return Optional.empty();
+    }
+
+    List<String> interfaces() {
+        try (Stream<Path> s = Files.list(sysClassNet)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    /** Basename of /sys/class/net/IF/device/driver's link target, e.g. "nfp"; empty for virtual devices. */
+    Optional<String> driver(String iface) {
+        Path link = sysClassNet.resolve(iface).resolve("device").resolve("driver");
+        try {
+            return Optional.of(link.toRealPath().getFileName().toString());
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** RX queues of {@code iface}: the rx-N directories under /sys/class/net/IF/queues. */
+    int rxQueues(String iface) {
+        try (Stream<Path> s = Files.list(sysClassNet.resolve(iface).resolve("queues"))) {
+            return (int) s.filter(p -> p.getFileName().toString().startsWith("rx-")).count();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    @Override
+    public String wrapper(String policyInclude) {
+        return """
+                /* Generated by syrupd for hook xdp_offload (runs on the NIC). */
+                #define SYR_PKT_L2 1
+                #include "syrup.h"
+
+                static __always_inline uint32_t schedule(void *pkt_start, void *pkt_end);
+
+                #include "%1$s"
+
+                /* [0] = (protocol << 16) | port of the deployment; syrupd fills it. */
+                struct {
+                	__uint(type, BPF_MAP_TYPE_ARRAY);
+                	__uint(max_entries, 1);
+                	__type(key, __u32);
+                	__type(value, __u32);
+                } %2$s SEC(".maps");
+
+                SEC("xdp")
+                int %3$s(struct xdp_md *ctx)
+                {
+                	void *data = (void *)(long)ctx->data;
+                	void *data_end = (void *)(long)ctx->data_end;
+                	struct ethhdr *eth = data;
+                	struct iphdr *ip = (void *)(eth + 1);
+                	__u8 *l4 = syr_l4(data, data_end);
+                	__u32 zero = 0, *want, idx;
+
+                	/* Not this deployment's (protocol, port): as if no program ran. */
+                	if (!l4 || (void *)(l4 + 4) > data_end || (void *)(ip + 1) > data_end)
+                		return XDP_PASS;
+                	want = bpf_map_lookup_elem(&%2$s, &zero);
+                	if (!want || *want != (((__u32)ip->protocol << 16) | bpf_ntohs(*(__be16 *)(l4 + 2))))
+                		return XDP_PASS;
+                	idx = schedule(data, data_end);
+                	if (idx == SYR_PASS)
+                		return XDP_PASS;
+                	if (idx == SYR_DROP)
+                		return XDP_DROP;
+                	if (idx >= NUM_EXECUTORS)
+                		return XDP_PASS;
+                	/* Writable only in an offloaded program: the NIC delivers the packet on RX queue idx. */
+                	ctx->rx_queue_index = idx;
+                	return XDP_PASS;
+                }
+
+                char _license[] SEC("license") = "GPL";
+                """.formatted(policyInclude, PORT_MAP, PROGRAM);
+    }
+
+    @Override
+    public HookDeployment open(Target target, Path pinDir) throws SyrupException {
+        String iface = target.iface().orElseThrow(() -> new SyrupException(Kind.INVALID,
+                "xdp_offload runs on a NIC: give the interface (--iface)"));
+        Optional<String> why = unsupported(iface);
+        if (why.isPresent()) {
+            throw new SyrupException(Kind.UNAVAILABLE, "hook " + NAME + " is unavailable on " + iface + ": " + why.get());
+        }
+        int queues = rxQueues(iface);
+        if (queues == 0) {
+            throw new SyrupException(Kind.NO_EXECUTORS, iface + " lists no RX queues under " + sysClassNet.resolve(iface).resolve("queues"));
+        }
+        return new XdpOffloadDeployment(target, iface, queues, pinDir);
+    }
+}
