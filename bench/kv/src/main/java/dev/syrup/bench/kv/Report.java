@@ -121,12 +121,27 @@ public final class Report {
                         a.tput, a.p50, a.p99, a.p99sd, a.dropPct, a.lag99));
             }
         }
-        // Noise: relative spread of p99 across runs, over the points under the SLO (where it is meaningful).
-        double cvSum = 0;
-        int cvN = 0;
-        for (List<Agg> l : aggs.values()) for (Agg a : l) if (a.runs > 1 && a.p99 <= slo && a.p99 > 0) { cvSum += a.p99sd / a.p99; cvN++; }
-        md.append(cvN == 0 ? "\nNoise: one run per point, no spread measured.\n"
-                : String.format("%nNoise: p99 varies by %.0f%% (mean coefficient of variation across runs, %d points under the SLO).%n", 100 * cvSum / cvN, cvN));
+        // Noise: relative spread of p99 across runs, over the points under the SLO (where it is
+        // meaningful) and over all points.
+        double cvSum = 0, cvAll = 0;
+        int cvN = 0, allN = 0, lagged = 0, points = 0;
+        for (List<Agg> l : aggs.values()) {
+            for (Agg a : l) {
+                points++;
+                if (a.lag99 > 1000) lagged++;
+                if (a.runs < 2 || a.p99 <= 0) continue;
+                cvAll += a.p99sd / a.p99;
+                allN++;
+                if (a.p99 <= slo) { cvSum += a.p99sd / a.p99; cvN++; }
+            }
+        }
+        if (allN == 0) md.append("\nNoise: one run per point, no spread measured.\n");
+        else md.append(String.format("%nNoise: p99 varies across runs by %s under the SLO and by %.0f%% over all %d points"
+                + " (mean coefficient of variation).%n", cvN == 0 ? "- (no point)" : String.format("%.0f%% (%d points)", 100 * cvSum / cvN, cvN),
+                100 * cvAll / allN, allN));
+        md.append(String.format("%nClient health: %d of %d points had a send lag p99 above 1 ms%s%n", lagged, points,
+                lagged * 4 > points ? " — the generator itself was short of CPU (a loaded machine): latencies there measure"
+                        + " the machine more than the policy; rerun on a quiet machine." : "."));
         md.append("\nSUSTAINED");
         for (var e : sustained.entrySet()) md.append(' ').append(e.getKey()).append('=').append(e.getValue());
         md.append('\n');
