@@ -19,7 +19,7 @@ for a in "$@"; do
 done
 kv_step() { printf 'bench %s: %s\n' "$NAME" "$*" >&2; }
 
-kv_srv="" kv_id="" kv_ours="" kv_tmp=""
+kv_srv="" kv_id="" kv_ours="" kv_tmp="" kv_scan_len=""
 kv_cleanup() {
   local rc=$?
   set +e
@@ -65,6 +65,8 @@ kv_init() {  # kv_init NAME: output directory, build, daemon
 
 kv_server_start() {  # kv_server_start [KvServer args]: a fresh server (and fresh sockets) per policy
   local log="$OUT/server-$1.log"; shift
+  # The first server calibrates the SCAN length; the next ones reuse it (same work per SCAN).
+  [[ -n $kv_scan_len ]] && set -- "$@" --scan-len "$kv_scan_len"
   nice -n "$NICE" java -Xms256m -cp "$CP" dev.syrup.bench.kv.KvServer --port "$PORT" --threads "$THREADS" --db "$kv_tmp/db" --get-reps "$GET_REPS" "$@" >"$log" 2>&1 &
   kv_srv=$!
   for _ in $(seq 300); do
@@ -74,6 +76,7 @@ kv_server_start() {  # kv_server_start [KvServer args]: a fresh server (and fres
   done
   grep -q '^ready' "$log" || { kv_step "KvServer not ready after 60 s"; exit 1; }
   kv_step "  server: $(grep '^calibration' "$log")"
+  [[ -n $kv_scan_len ]] || kv_scan_len=$(sed -n 's/^calibration.*(\([0-9]*\) keys).*/\1/p' "$log")
 }
 
 kv_server_stop() {

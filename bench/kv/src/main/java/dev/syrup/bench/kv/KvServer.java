@@ -49,7 +49,7 @@ public final class KvServer {
 
     public static void main(String[] args) throws Exception {
         String host = "127.0.0.1", db = "/tmp/syrup-kv-db", scanMapPath = null;
-        int port = 9100, n = 4, rcvbuf = 4 << 20, getReps = 1;
+        int port = 9100, n = 4, rcvbuf = 4 << 20, getReps = 1, fixedScanLen = 0;
         double scanFactor = 75;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -61,9 +61,10 @@ public final class KvServer {
                 case "--scan-factor" -> scanFactor = Double.parseDouble(args[++i]);
                 case "--get-reps" -> getReps = Integer.parseInt(args[++i]);
                 case "--scan-map-file" -> scanMapPath = args[++i];
+                case "--scan-len" -> fixedScanLen = Integer.parseInt(args[++i]);
                 default -> {
                     System.err.println("usage: KvServer [--port 9100] [--threads 4] [--db DIR] [--rcvbuf B]"
-                            + " [--scan-factor 75] [--get-reps 1] [--scan-map-file FILE]");
+                            + " [--scan-factor 75] [--get-reps 1] [--scan-len KEYS] [--scan-map-file FILE]");
                     System.exit(2);
                 }
             }
@@ -88,7 +89,9 @@ public final class KvServer {
         for (int i = 0; i < 50; i++) scan(rocks, ro, rnd, 1000);
         // GETs and SCANs are timed in alternating batches (medians), so that a busy machine's
         // noise hits both alike; the scan length is then refined twice.
-        int scanLen = 1000;
+        // --scan-len: the length calibrated by an earlier server of the same experiment, so that
+        // every policy gets the same work per SCAN (only measured here).
+        int scanLen = fixedScanLen > 0 ? fixedScanLen : 1000;
         double getNs = 0, scanNs = 0;
         for (int round = 0; round < 3; round++) {
             double[] g = new double[7], sc = new double[7];
@@ -105,7 +108,7 @@ public final class KvServer {
             getNs = g[3];
             scanNs = sc[3];
             double ratio = scanNs / getNs;
-            if (Math.abs(ratio - scanFactor) < 0.1 * scanFactor) break;
+            if (fixedScanLen > 0 || Math.abs(ratio - scanFactor) < 0.1 * scanFactor) break;
             if (round < 2) scanLen = (int) Math.max(1, Math.round(scanLen * scanFactor / ratio));
         }
         System.out.printf("calibration GET=%.1fus SCAN=%.1fus (%d keys) ratio=%.1f%n",
