@@ -74,23 +74,44 @@ public final class CpuRedirectHook implements Hook {
     private final List<Integer> cores;
     private final XdpMode mode;
     private final int qsize;
+    /** Why the configuration cannot be used, shown as the hook's unavailability; null when it can. */
+    private final String configError;
 
+    /** Under OSGi: a configuration it cannot use makes the hook unavailable with the reason (it still registers). */
     @Activate
     public CpuRedirectHook(@Reference Dispatcher dispatcher, Config config) {
-        this(dispatcher, parseCores(config.cores()), parseMode(config.mode()), config.qsize());
+        this(dispatcher, Settings.of(config));
     }
 
     /**
      * @param cores executor cores in index order; empty = every online CPU
      */
     public CpuRedirectHook(Dispatcher dispatcher, List<Integer> cores, XdpMode mode, int qsize) {
-        this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
-        this.cores = cores.isEmpty() ? onlineCpus() : List.copyOf(cores);
-        this.mode = Objects.requireNonNull(mode, "mode");
+        this(dispatcher, new Settings(cores, mode, qsize, null));
         if (qsize < 1) {
             throw new IllegalArgumentException("qsize must be positive: " + qsize);
         }
-        this.qsize = qsize;
+    }
+
+    private CpuRedirectHook(Dispatcher dispatcher, Settings s) {
+        this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
+        this.cores = s.cores.isEmpty() ? onlineCpus() : List.copyOf(s.cores);
+        this.mode = Objects.requireNonNull(s.mode, "mode");
+        this.qsize = Math.max(1, s.qsize);
+        this.configError = s.error;
+    }
+
+    private record Settings(List<Integer> cores, XdpMode mode, int qsize, String error) {
+        static Settings of(Config c) {
+            try {
+                if (c.qsize() < 1) {
+                    throw new IllegalArgumentException("qsize must be positive: " + c.qsize());
+                }
+                return new Settings(parseCores(c.cores()), parseMode(c.mode()), c.qsize(), null);
+            } catch (IllegalArgumentException e) {
+                return new Settings(List.of(), XdpMode.SKB, DEFAULT_QSIZE, "bad configuration " + PID + ": " + e.getMessage());
+            }
+        }
     }
 
     @Override
@@ -118,6 +139,9 @@ public final class CpuRedirectHook implements Hook {
 
     @Override
     public Availability availability() {
+        if (configError != null) {
+            return Availability.no(configError);
+        }
         return KernelSupport.missing().map(Availability::no).orElse(Availability.yes());
     }
 

@@ -45,6 +45,34 @@ class CpuRedirectHookTest {
     }
 
     @Test
+    void aBadConfigurationMakesTheHookUnavailableWithTheReason() {
+        CpuRedirectHook.Config bad = new CpuRedirectHook.Config() {
+            @Override
+            public Class<? extends java.lang.annotation.Annotation> annotationType() {
+                return CpuRedirectHook.Config.class;
+            }
+
+            @Override
+            public String cores() {
+                return "1,1";
+            }
+
+            @Override
+            public String mode() {
+                return "skb";
+            }
+
+            @Override
+            public int qsize() {
+                return 64;
+            }
+        };
+        dev.syrup.api.Availability a = new CpuRedirectHook(NO_DISPATCHER, bad).availability();
+        assertFalse(a.available());
+        assertTrue(a.reason().contains("core 1 listed twice"), a.reason());
+    }
+
+    @Test
     void modes() {
         assertEquals(XdpMode.SKB, CpuRedirectHook.parseMode("skb"));
         assertEquals(XdpMode.SKB, CpuRedirectHook.parseMode(""));
