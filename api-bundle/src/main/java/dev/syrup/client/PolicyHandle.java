@@ -34,6 +34,11 @@ public final class PolicyHandle {
         syrup.registerSocket(this, channel, index);
     }
 
+    /** See {@link Syrup#registerSocket(String, XdpSocket, int)}. */
+    public void registerSocket(XdpSocket socket, int index) throws SyrupException {
+        syrup.registerSocket(info.id(), socket, index);
+    }
+
     /** See {@link Syrup#openMap(PolicyHandle, String)}. */
     public ClientMap openMap(String name) throws SyrupException {
         return syrup.openMap(this, name);

@@ -83,6 +83,25 @@ public final class Syrup implements AutoCloseable {
         return deploy(m, hook, protocol, port, defines, replace);
     }
 
+    /**
+     * Deploys the policy in {@code policy} at a packet hook ({@code xdp_skb}, {@code xdp_drv}, ...)
+     * on interface {@code iface}: the policy sees the packets to {@code protocol/port} arriving
+     * there. The executors (e.g. {@link XdpSocket}s) are registered afterwards, so pass
+     * {@code NUM_EXECUTORS} in {@code defines}.
+     */
+    public PolicyHandle deployPolicy(Path policy, String hook, Protocol protocol, int port, String iface,
+                                     Map<String, String> defines, boolean replace) throws SyrupException {
+        String text;
+        try {
+            text = Files.readString(policy, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new SyrupException(Kind.NOT_FOUND, "cannot read policy " + policy + ": " + e.getMessage(), e);
+        }
+        Message m = Message.request(Message.DEPLOY).add("source", text)
+                .add("name", policy.getFileName().toString()).add("iface", iface);
+        return deploy(m, hook, protocol, port, defines, replace);
+    }
+
     /** Deploys one of syrupd's built-in policies ({@code round_robin}, {@code hash}, {@code sita}). */
     public PolicyHandle deployBuiltin(String name, String hook, Protocol protocol, int port, Map<String, String> defines,
                                       boolean replace) throws SyrupException {
@@ -124,6 +143,15 @@ public final class Syrup implements AutoCloseable {
     public void registerSocket(String deploymentId, NetworkChannel channel, int index) throws SyrupException {
         int channelFd = ChannelFds.fdOf(channel);
         call(Message.request(Message.REGISTER_SOCKET).add("id", deploymentId).add("index", index).add("fd", channelFd), null);
+    }
+
+    /**
+     * Puts the AF_XDP socket {@code socket} at {@code index} of the executors of an
+     * {@code xdp_skb}/{@code xdp_drv} deployment (its XSKMAP); syrupd duplicates it from this
+     * process (pidfd_getfd). It receives only what arrives on the queue it is bound to.
+     */
+    public void registerSocket(String deploymentId, XdpSocket socket, int index) throws SyrupException {
+        registerSocketFd(deploymentId, socket.fd(), index);
     }
 
     /**

@@ -239,7 +239,9 @@ final class Session implements Runnable {
         if (Pidfd.poll(new int[] {pidfd.get()}, 0)[0]) {
             throw new SyrupException(Kind.DENIED, "the calling process has exited");
         }
-        Deployment d = deployer.deploy(new DeployRequest(policy, hook, Target.port(protocol, port), defines, replace, app));
+        // Packet hooks (xdp_skb, xdp_drv, ...) also name the interface whose traffic they see.
+        java.util.Optional<String> iface = r.get("iface").filter(i -> !i.isEmpty());
+        Deployment d = deployer.deploy(new DeployRequest(policy, hook, new Target(protocol, port, iface), defines, replace, app));
         try {
             // The deployment lives as long as the process that made it or, after a replace, replaced it.
             apps.remove(d.id());

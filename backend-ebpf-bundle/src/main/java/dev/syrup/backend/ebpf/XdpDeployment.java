@@ -1,0 +1,216 @@
+package dev.syrup.backend.ebpf;
+
+import dev.syrup.api.Dispatcher;
+import dev.syrup.api.HookDeployment;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.Target;
+import dev.syrup.api.map.SyrupMap;
+import dev.syrup.bpf.BpfException;
+import dev.syrup.bpf.BpfMap;
+import dev.syrup.bpf.BpfObject;
+import dev.syrup.bpf.BpfProgram;
+import dev.syrup.bpf.Errno;
+import dev.syrup.bpf.Fd;
+import dev.syrup.bpf.MapType;
+import dev.syrup.bpf.Pidfd;
+import dev.syrup.bpf.Sockets;
+import dev.syrup.bpf.VerifierException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+
+/**
+ * A policy at {@code xdp_skb}/{@code xdp_drv} on one (protocol, port, interface): the claim in the
+ * interface's XDP dispatcher, the deployment's {@code XSKMAP} (shared by every policy version, so
+ * a replacement keeps the sockets) and the running policy.
+ *
+ * <p>syrupd keeps no AF_XDP socket open: {@link #registerExecutor} duplicates the application's
+ * socket (pidfd_getfd), puts it in the XSKMAP and closes the duplicate; the kernel removes a
+ * socket from the map when its last descriptor closes.
+ */
+final class XdpDeployment implements HookDeployment {
+
+    private static final System.Logger LOG = System.getLogger(XdpDeployment.class.getName());
+    private static final int AF_XDP = 44, SO_DOMAIN = 39;
+
+    private final Dispatcher.Claim claim;
+    private final Target target;
+    private final Path pinDir;
+    private final String hook;
+    private final BpfMap xsks;
+    /** Registered executors: index -> "AF_XDP fd N of pid P". Guarded by {@code this}. */
+    private final TreeMap<Integer, String> executors = new TreeMap<>();
+    private BpfObject running;
+    private List<SyrupMap> maps = List.of();
+    private boolean closed;
+
+    private XdpDeployment(Dispatcher.Claim claim, Target target, Path pinDir, String hook, BpfMap xsks) {
+        this.claim = claim;
+        this.target = target;
+        this.pinDir = pinDir;
+        this.hook = hook;
+        this.xsks = xsks;
+    }
+
+    static XdpDeployment open(Dispatcher.Claim claim, Target target, Path pinDir, String hook) throws SyrupException {
+        try {
+            BpfMap xsks = BpfMap.create(MapType.XSKMAP, XdpHook.EXECUTORS_MAP, 4, 4, XdpHook.MAX_EXECUTORS, 0);
+            return new XdpDeployment(claim, target, pinDir, hook, xsks);
+        } catch (BpfException e) {
+            claim.close();
+            throw new SyrupException(Kind.KERNEL, "cannot create the XSKMAP for " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public Target target() {
+        return target;
+    }
+
+    /** The registered AF_XDP sockets (none right after deploying). */
+    @Override
+    public synchronized int executors() {
+        return executors.size();
+    }
+
+    @Override
+    public synchronized List<String> describeExecutors() {
+        List<String> out = new ArrayList<>();
+        executors.forEach((i, s) -> out.add(i + ": " + s));
+        return out;
+    }
+
+    @Override
+    public synchronized void install(Path object) throws SyrupException {
+        if (closed) {
+            throw new IllegalStateException(hook + " deployment on " + target + " is closed");
+        }
+        BpfObject next = null;
+        try {
+            next = BpfObject.open(object);
+            next.reuseMap(XdpHook.EXECUTORS_MAP, xsks);
+            next.load();
+            BpfProgram prog = next.program(XdpHook.PROGRAM);
+            // The swap: one PROG_ARRAY update in the interface's dispatcher.
+            claim.install(prog.fd());
+        } catch (SyrupException e) {
+            closeQuietly(next);
+            throw e;
+        } catch (VerifierException e) {
+            closeQuietly(next);
+            throw new SyrupException(Kind.VERIFIER, "the verifier rejected the policy (program " + e.programName() + ", "
+                    + Errno.name(e.errno()) + "):\n" + String.join("\n", e.reason()), e);
+        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
+            closeQuietly(next);
+            throw new SyrupException(Kind.KERNEL, "installing the policy on " + target + " failed: " + e.getMessage(), e);
+        }
+        if (running != null) {
+            unpinAll(running);
+            running.close();
+        }
+        running = next;
+        maps = pinUserMaps(next);
+    }
+
+    @Override
+    public synchronized void registerExecutor(int index, long pid, int fd) throws SyrupException {
+        if (closed) {
+            throw new IllegalStateException(hook + " deployment on " + target + " is closed");
+        }
+        if (index < 0 || index >= XdpHook.MAX_EXECUTORS) {
+            throw new SyrupException(Kind.INVALID, "executor index " + index + " is out of range 0.."
+                    + (XdpHook.MAX_EXECUTORS - 1));
+        }
+        try (Fd pidfd = Pidfd.open(pid); Fd socket = Pidfd.getfd(pidfd, fd)) {
+            int domain;
+            try {
+                domain = Sockets.getIntOption(socket, Sockets.SOL_SOCKET, SO_DOMAIN);
+            } catch (BpfException e) {
+                throw new SyrupException(Kind.INVALID, "fd " + fd + " of pid " + pid + " is not a socket", e);
+            }
+            if (domain != AF_XDP) {
+                throw new SyrupException(Kind.INVALID, "fd " + fd + " of pid " + pid + " is not an AF_XDP socket"
+                        + " (address family " + domain + "); " + hook + " schedules onto AF_XDP sockets");
+            }
+            xsks.updateFd(index, socket);
+        } catch (BpfException e) {
+            throw new SyrupException(Kind.KERNEL, "cannot register fd " + fd + " of pid " + pid + " at " + index
+                    + ": " + e.getMessage() + (e.errno() == Errno.EOPNOTSUPP ? " (is it bound to an interface queue?)" : ""), e);
+        }
+        executors.put(index, "AF_XDP fd " + fd + " of pid " + pid);
+    }
+
+    @Override
+    public synchronized List<SyrupMap> maps() {
+        return maps;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        // Empties the slot and releases the claim (and detaches the root with the interface's last claim).
+        claim.close();
+        if (running != null) {
+            unpinAll(running);
+            running.close();
+            running = null;
+        }
+        for (int i : executors.keySet()) {
+            try {
+                xsks.delete(i);
+            } catch (BpfException e) {
+                LOG.log(System.Logger.Level.DEBUG, "emptying executor slot " + i + " of " + target + ": " + e.getMessage());
+            }
+        }
+        executors.clear();
+        xsks.close();
+        maps = List.of();
+        try {
+            Files.deleteIfExists(pinDir);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
+        }
+    }
+
+    /** Pins the policy's own Maps (not the executor map, not .bss/.data) under the pin dir. */
+    private List<SyrupMap> pinUserMaps(BpfObject obj) throws SyrupException {
+        List<SyrupMap> out = new ArrayList<>();
+        try {
+            for (BpfMap m : obj.maps()) {
+                if (m.name().equals(XdpHook.EXECUTORS_MAP) || m.name().contains(".")) {
+                    continue;
+                }
+                Files.createDirectories(pinDir);
+                m.pin(pinDir.resolve(m.name()));
+                out.add(new KernelMap(m.name(), m));
+            }
+        } catch (IOException | BpfException e) {
+            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir
+                    + " failed: " + e.getMessage(), e);
+        }
+        return List.copyOf(out);
+    }
+
+    private static void unpinAll(BpfObject obj) {
+        for (BpfMap m : obj.maps()) {
+            try {
+                m.unpin();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "unpin " + m.name() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private static void closeQuietly(BpfObject o) {
+        if (o != null) {
+            o.close();
+        }
+    }
+}

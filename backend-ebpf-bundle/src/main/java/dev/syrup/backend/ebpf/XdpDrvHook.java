@@ -1,0 +1,29 @@
+package dev.syrup.backend.ebpf;
+
+import dev.syrup.api.Dispatcher;
+import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.Hook;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+/**
+ * Hook {@code xdp_drv}: XDP in native (driver) mode, before the skb, into AF_XDP sockets
+ * (zero-copy where the driver supports it, else copy mode). Refused on an interface whose
+ * Syrup XDP programs run in generic mode ({@code xdp_skb}).
+ */
+@Component(service = Hook.class, property = Hook.NAME_PROPERTY + "=" + XdpDrvHook.NAME)
+public final class XdpDrvHook extends XdpHook {
+
+    public static final String NAME = "xdp_drv";
+
+    @Activate
+    public XdpDrvHook(@Reference Dispatcher dispatcher) {
+        super(dispatcher, XdpMode.DRV);
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+}

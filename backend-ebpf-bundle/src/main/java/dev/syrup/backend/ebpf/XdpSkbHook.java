@@ -1,0 +1,25 @@
+package dev.syrup.backend.ebpf;
+
+import dev.syrup.api.Dispatcher;
+import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.Hook;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+/** Hook {@code xdp_skb}: XDP in generic mode (any driver, after the skb is built) into AF_XDP sockets. */
+@Component(service = Hook.class, property = Hook.NAME_PROPERTY + "=" + XdpSkbHook.NAME)
+public final class XdpSkbHook extends XdpHook {
+
+    public static final String NAME = "xdp_skb";
+
+    @Activate
+    public XdpSkbHook(@Reference Dispatcher dispatcher) {
+        super(dispatcher, XdpMode.SKB);
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+}
