@@ -23,11 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,9 +32,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The built-in {@code token} policy (paper §3.4, §5.2.2) on the real kernel with its userspace
- * token generator ({@link TokenEpochs}, here driven by a scheduled thread as syrupd's timer
- * route drives it): a latency-sensitive user gets its rate, a best-effort user the tokens the
- * other leaves, and nobody else gets anything.
+ * token generator ({@link TokenEpochs}; syrupd's timer route runs it every epoch, here the test
+ * runs it in step with the senders, 60 epochs of 50 ms at 2000 tokens/s): a latency-sensitive
+ * user gets its rate, a best-effort user the tokens the other leaves, and nobody else anything.
  */
 class TokenPolicyKernelTest {
 
@@ -46,8 +42,8 @@ class TokenPolicyKernelTest {
     static final int BE = 2;
     static final int OTHER = 3;
     static final long RATE = 2000;      // LS tokens per second
-    static final long EPOCH_MS = 10;    // 20 tokens per epoch
-    static final long SECONDS = 3;
+    static final long EPOCH_MS = 50;    // 100 tokens per epoch
+    static final int EPOCHS = 60;
 
     @TempDir
     static Path dir;
@@ -81,103 +77,85 @@ class TokenPolicyKernelTest {
         try (Receiver rx = new Receiver()) {
             Deployment d = syrupd.deploy(new DeployRequest("token", SocketSelectHook.NAME, Target.port(Protocol.UDP, rx.port),
                     Map.of(), false, DeployRequest.ADMIN));
+            deployment = d.id();
             SyrupMap tokens = syrupd.map(d.id(), "tokens");
             assertEquals("array", tokens.type());
 
             // Before any token: everything is dropped.
-            send(Map.of(LS, 1000L, BE, 1000L, OTHER, 1000L), 300);
+            epochs(rx, new TokenEpochs(LS, BE, 0, 1000), 1, Map.of(LS, 100L, BE, 100L, OTHER, 100L));
             assertEquals(0, rx.await(1, 300), "no tokens, nothing passes");
 
+            // The generator's epochs are driven here, in step with the senders, so that the test
+            // measures the policy and the generator rather than this machine's scheduling: each
+            // epoch refills, then the users send that epoch's requests.
             TokenEpochs gen = new TokenEpochs(LS, BE, RATE, EPOCH_MS * 1000);
-            AtomicReference<Throwable> failed = new AtomicReference<>();
-            ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
-            timer.scheduleAtFixedRate(() -> {
-                try {
-                    gen.epoch(tokens);
-                } catch (Throwable t) {
-                    failed.compareAndSet(null, t);
-                }
-            }, 0, EPOCH_MS, TimeUnit.MILLISECONDS);
-            try {
-                Thread.sleep(200);
+            long share = RATE * EPOCH_MS / 1000;
 
-                // 1. Both users offer twice the LS rate: LS gets its rate, BE almost nothing.
-                rx.reset();
-                long g0 = gen.granted();
-                long[] sent = send(Map.of(LS, 2 * RATE, BE, 2 * RATE, OTHER, RATE / 4), SECONDS * 1000);
-                long granted = gen.granted() - g0;
-                rx.await(Long.MAX_VALUE, 300);
-                System.out.printf("token, LS over its rate: sent LS %d BE %d other %d; granted %d; passed LS %d BE %d other %d%n",
-                        sent[LS], sent[BE], sent[OTHER], granted, rx.get(LS), rx.get(BE), rx.get(OTHER));
-                assertTrue(sent[LS] > granted * 1.3, "LS really offered more than its rate: " + sent[LS] + " vs " + granted);
-                assertTrue(Math.abs(rx.get(LS) - granted) <= granted * 0.05,
-                        "LS passed " + rx.get(LS) + ", its tokens " + granted + " ± 5%");
-                assertTrue(rx.get(BE) <= granted * 0.05, "BE gets only leftovers, which are few: " + rx.get(BE));
-                assertEquals(0, rx.get(OTHER), "a user without tokens never passes");
-                assertTrue(rx.get(LS) + rx.get(BE) <= granted * 1.05, "nothing beyond the tokens passes");
+            // 1. Both users offer twice the LS rate: LS gets its rate, BE only leftovers (none).
+            long[] sent = epochs(rx, gen, EPOCHS, Map.of(LS, 2 * share, BE, 2 * share, OTHER, share / 4));
+            long granted = gen.granted();
+            System.out.printf("token, LS over its rate: sent LS %d BE %d other %d; granted %d, gifted %d; passed LS %d BE %d other %d%n",
+                    sent[LS], sent[BE], sent[OTHER], granted, gen.gifted(), rx.get(LS), rx.get(BE), rx.get(OTHER));
+            assertTrue(Math.abs(rx.get(LS) - granted) <= granted * 0.05,
+                    "LS passed " + rx.get(LS) + ", its tokens " + granted + " ± 5%");
+            assertTrue(rx.get(BE) <= granted * 0.05, "BE gets only leftovers, which are few: " + rx.get(BE));
+            assertEquals(0, rx.get(OTHER), "a user without tokens never passes");
+            assertTrue(rx.get(LS) + rx.get(BE) <= granted * 1.05, "nothing beyond the tokens passes");
 
-                // 2. LS offers half its rate: all of it passes, and BE gets the rest of LS's tokens.
-                rx.reset();
-                g0 = gen.granted();
-                long gifted0 = gen.gifted();
-                sent = send(Map.of(LS, RATE / 2, BE, 2 * RATE, OTHER, RATE / 4), SECONDS * 1000);
-                granted = gen.granted() - g0;
-                long gifted = gen.gifted() - gifted0;
-                rx.await(Long.MAX_VALUE, 300);
-                System.out.printf("token, LS under its rate: sent LS %d BE %d other %d; granted %d, gifted %d; passed LS %d BE %d other %d%n",
-                        sent[LS], sent[BE], sent[OTHER], granted, gifted, rx.get(LS), rx.get(BE), rx.get(OTHER));
-                assertTrue(rx.get(LS) >= sent[LS] * 0.95, "LS under its rate passes (95% at least): " + rx.get(LS) + " of " + sent[LS]);
-                long rest = granted - rx.get(LS);
-                assertTrue(Math.abs(rx.get(BE) - rest) <= granted * 0.05,
-                        "BE passed " + rx.get(BE) + ", the rest of LS's tokens " + rest + " ± 5% of " + granted);
-                assertEquals(0, rx.get(OTHER), "a user without tokens never passes");
-                assertTrue(rx.get(LS) + rx.get(BE) <= granted * 1.05, "nothing beyond the tokens passes");
-            } finally {
-                timer.shutdownNow();
-                timer.awaitTermination(5, TimeUnit.SECONDS);
-            }
-            if (failed.get() != null) {
-                throw new AssertionError("token generator failed", failed.get());
-            }
+            // 2. LS offers half its rate: all of it passes, and BE gets the rest of LS's tokens.
+            rx.reset();
+            long g0 = gen.granted();
+            long gifted0 = gen.gifted();
+            sent = epochs(rx, gen, EPOCHS, Map.of(LS, share / 2, BE, 2 * share, OTHER, share / 4));
+            granted = gen.granted() - g0;
+            long gifted = gen.gifted() - gifted0;
+            System.out.printf("token, LS under its rate: sent LS %d BE %d other %d; granted %d, gifted %d; passed LS %d BE %d other %d%n",
+                    sent[LS], sent[BE], sent[OTHER], granted, gifted, rx.get(LS), rx.get(BE), rx.get(OTHER));
+            assertTrue(rx.get(LS) >= sent[LS] * 0.95, "LS under its rate passes (95% at least): " + rx.get(LS) + " of " + sent[LS]);
+            long rest = granted - rx.get(LS);
+            assertTrue(Math.abs(rx.get(BE) - rest) <= granted * 0.05,
+                    "BE passed " + rx.get(BE) + ", the rest of LS's tokens " + rest + " ± 5% of " + granted);
+            assertEquals(0, rx.get(OTHER), "a user without tokens never passes");
+            assertTrue(rx.get(LS) + rx.get(BE) <= granted * 1.05, "nothing beyond the tokens passes");
         }
     }
 
     /**
-     * Sends each user's datagrams at its rate (per second) for {@code millis}, from its own source
-     * port, paced every millisecond; after a stall the backlog is skipped rather than sent in one
-     * burst. Returns the number sent per user.
+     * Runs {@code n} epochs: a refill, then each user's requests of that epoch (interleaved, each
+     * user from its own source port), then a wait until what the tokens allow has arrived.
+     * Returns the number sent per user.
      */
-    private long[] send(Map<Integer, Long> rates, long millis) throws IOException, InterruptedException {
+    private long[] epochs(Receiver rx, TokenEpochs gen, int n, Map<Integer, Long> perEpoch) throws Exception {
         long[] sent = new long[8];
-        long[] due = new long[8];
         Map<Integer, DatagramChannel> from = new java.util.HashMap<>();
         ByteBuffer buf = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-        InetSocketAddress to = null;
+        InetSocketAddress to = new InetSocketAddress("127.0.0.1", rx.port);
+        SyrupMap tokens = syrupd.map(deployment, "tokens");
         try {
-            for (int u : rates.keySet()) {
+            for (int u : perEpoch.keySet()) {
                 DatagramChannel ch = DatagramChannel.open();
                 ch.bind(new InetSocketAddress("127.0.0.1", 0));
                 from.put(u, ch);
             }
-            to = new InetSocketAddress("127.0.0.1", rxPort);
-            long t0 = System.nanoTime();
-            long elapsed;
-            while ((elapsed = (System.nanoTime() - t0) / 1_000_000) < millis) {
-                for (Map.Entry<Integer, Long> r : rates.entrySet()) {
-                    int u = r.getKey();
-                    long target = r.getValue() * elapsed / 1000;
-                    long n = target - due[u];
-                    long cap = Math.max(2, r.getValue() * 3 / 1000);
-                    due[u] = target;
-                    for (long i = 0; i < Math.min(n, cap); i++) {
-                        buf.clear();
-                        buf.putInt(0).putInt(u).putLong(sent[u]).flip();
-                        from.get(u).send(buf, to);
-                        sent[u]++;
+            long max = perEpoch.values().stream().mapToLong(Long::longValue).max().orElse(0);
+            for (int e = 0; e < n; e++) {
+                gen.epoch(tokens);
+                long expected = rx.total() + Math.min(perEpoch.getOrDefault(LS, 0L), tokens.lookup(LS).orElse(0))
+                        + Math.min(perEpoch.getOrDefault(BE, 0L), tokens.lookup(BE).orElse(0));
+                for (long i = 0; i < max; i++) {
+                    for (Map.Entry<Integer, Long> r : perEpoch.entrySet()) {
+                        if (i < r.getValue()) {
+                            int u = r.getKey();
+                            buf.clear();
+                            buf.putInt(0).putInt(u).putLong(sent[u]).flip();
+                            from.get(u).send(buf, to);
+                            sent[u]++;
+                        }
                     }
                 }
-                Thread.sleep(1);
+                rx.await(expected, 5000);
             }
+            rx.await(Long.MAX_VALUE, 200); // stragglers
         } finally {
             for (DatagramChannel ch : from.values()) {
                 ch.close();
@@ -187,6 +165,7 @@ class TokenPolicyKernelTest {
     }
 
     private int rxPort;
+    private String deployment;
 
     /** One SO_REUSEPORT UDP socket (the deployment's one executor) counting datagrams per user id. */
     private final class Receiver implements AutoCloseable {

@@ -100,10 +100,13 @@ public class MapEventsIT extends SyrupTestSupport {
         // map-watch sees the policy's own changes (it counts datagrams in hits[0]).
         CompletableFuture<String> watch = CompletableFuture.supplyAsync(
                 () -> executeCommand("syrup:map-watch --interval 100 --count 1 " + id + " hits", Duration.ofSeconds(60)));
-        Thread.sleep(1000);
-        group.send(50);
-        String watched = watch.get(60, TimeUnit.SECONDS);
-        assertTrue(watched, watched.lines().anyMatch(l -> l.matches("\\S+ " + id + " hits\\[0\\] 0 -> [1-9][0-9]*")));
+        // It takes its first look when it starts: send until it has seen a change.
+        for (long end = System.currentTimeMillis() + 60_000; !watch.isDone() && System.currentTimeMillis() < end; ) {
+            group.send(20);
+            Thread.sleep(500);
+        }
+        String watched = watch.get(10, TimeUnit.SECONDS);
+        assertTrue(watched, watched.lines().anyMatch(l -> l.matches("\\S+ " + id + " hits\\[0\\] \\d+ -> [1-9]\\d*")));
 
         String timed = executeCommand("syrup:map-watch --interval 50 --duration 300 " + id + " users");
         assertTrue("--duration ends it: " + timed, timed.startsWith("watching"));
@@ -126,9 +129,13 @@ public class MapEventsIT extends SyrupTestSupport {
 
         // Changes the policy makes itself: the kernel poller compares the Maps every 200 ms.
         configure("dev.syrup.events", "kernelPollMs", "200");
-        Thread.sleep(1000); // a first look (the baseline) at the new deployment's Maps
-        group.send(20);
-        String kernel = await(events, l -> l.contains(id + " hits[0] ") && l.endsWith(" kernel"), "a kernel change of hits[0]");
+        // The poller's first look at a Map is its baseline: send until a change shows.
+        String kernel = null;
+        for (long end = System.currentTimeMillis() + 60_000; kernel == null; ) {
+            assertTrue("no kernel change of hits[0] within 60 s", System.currentTimeMillis() < end);
+            group.send(20);
+            kernel = poll(events, l -> l.contains(id + " hits[0] ") && l.endsWith(" kernel"), 1000);
+        }
         assertTrue(kernel, kernel.matches("\\S+ " + id + " hits\\[0\\] \\d+ -> [1-9]\\d* kernel"));
         // ... and a change made through Syrup is not reported again as a kernel one.
         executeCommand("syrup:map-put " + id + " users 9 3");
@@ -181,6 +188,26 @@ public class MapEventsIT extends SyrupTestSupport {
         }
     }
 
+    @Test
+    public void tokenGeneratorByConfiguration() throws Exception {
+        String token = executeCommand("syrup:deploy token --hook socket_select --port " + group.port + " --replace");
+        String[] words = token.trim().split("\\s+");
+        assertEquals("the token policy replaced the test policy", id, words[words.length - 1]);
+        // 1000 tokens/s in 10 ms epochs: 10 per epoch for user 1; nobody sends, so user 2 gets 10 each epoch.
+        configure("dev.syrup.tokens", "deployment", id, "lsUser", "1", "beUser", "2", "rate", "1000", "epochMs", "10");
+        try {
+            long until = System.currentTimeMillis() + 30_000;
+            while (!executeCommand("syrup:map-get " + id + " tokens 2").trim().equals("10")) {
+                assertTrue("user 2 never got user 1's leftover", System.currentTimeMillis() < until);
+                Thread.sleep(200);
+            }
+            assertEquals("10", executeCommand("syrup:map-get " + id + " tokens 1").trim());
+            assertEquals("0", executeCommand("syrup:map-get " + id + " tokens 3").trim());
+        } finally {
+            configAdmin.getConfiguration("dev.syrup.tokens", "?").delete();
+        }
+    }
+
     private static List<String> logSince(Path log, long offset) throws IOException {
         byte[] all = Files.readAllBytes(log);
         int start = (int) Math.min(offset, all.length);
@@ -216,6 +243,18 @@ public class MapEventsIT extends SyrupTestSupport {
     private static void expect(BlockingQueue<String> events, String suffix) throws InterruptedException {
         String l = await(events, x -> x.endsWith(" " + suffix), suffix);
         assertNotNull(l);
+    }
+
+    /** The first event matching within {@code millis} (others before it are skipped), or null. */
+    private static String poll(BlockingQueue<String> events, Predicate<String> match, long millis) throws InterruptedException {
+        long until = System.currentTimeMillis() + millis;
+        for (long left; (left = until - System.currentTimeMillis()) > 0; ) {
+            String l = events.poll(left, TimeUnit.MILLISECONDS);
+            if (l != null && match.test(l)) {
+                return l;
+            }
+        }
+        return null;
     }
 
     /** The first event matching (others before it are skipped), within 30 s. */
