@@ -62,6 +62,9 @@ public class SyrupCommandsIT extends SyrupTestSupport {
     public void hooksAndPoliciesAreListed() {
         String hooks = executeCommand("syrup:hooks --no-format");
         assertTrue(hooks, hooks.contains("socket_select") && hooks.contains("available"));
+        assertTrue(hooks, hooks.contains("cpu_redirect"));
+        // No nfp/netdevsim device on test machines: the offload hook is listed with its reason.
+        assertTrue(hooks, hooks.contains("xdp_offload") && hooks.contains("unavailable: no offload-capable NIC"));
         String policies = executeCommand("syrup:policies --no-format");
         for (String p : List.of("round_robin", "hash", "sita")) {
             assertTrue(policies, policies.contains(p));
