@@ -40,9 +40,13 @@ kv_init() {  # kv_init NAME: output directory, build, daemon
   # Offline after the first fetch; the syrup-backend-ebpf jar comes from the root build.
   [[ -f $HOME/.m2/repository/dev/syrup/syrup-backend-ebpf/0.1.0-SNAPSHOT/syrup-backend-ebpf-0.1.0-SNAPSHOT.jar ]] ||
     mvn -B -ntp -q install -DskipTests -pl backend-ebpf-bundle -am -f "$ROOT/pom.xml" >"$OUT/build.log" 2>&1
-  mvn -B -ntp -q -o package -DskipTests -f "$KV/pom.xml" >>"$OUT/build.log" 2>&1 ||
-    mvn -B -ntp -q package -DskipTests -f "$KV/pom.xml" >>"$OUT/build.log" 2>&1 ||
-    { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+  # Skipped when nothing changed since the last build (Maven alone takes many seconds on a busy machine).
+  if [[ ! -f $KV/target/.built || -n $(find "$KV/pom.xml" "$KV/src" -newer "$KV/target/.built" -print -quit) ]]; then
+    mvn -B -ntp -q -o package -DskipTests -f "$KV/pom.xml" >>"$OUT/build.log" 2>&1 ||
+      mvn -B -ntp -q package -DskipTests -f "$KV/pom.xml" >>"$OUT/build.log" 2>&1 ||
+      { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+    touch "$KV/target/.built"
+  fi
   # Snapshot the classes: a concurrent rebuild of bench/kv must not change them under us.
   cp -r "$KV/target/classes" "$kv_tmp/classes"
   CP="$kv_tmp/classes:$KV/target/lib/*"
