@@ -107,11 +107,12 @@ public final class OffloadChecker {
     public static List<Finding> check(byte[] elf) {
         Elf e = new Elf(elf);
         List<Finding> out = new ArrayList<>();
-        for (Elf.Section s : e.sections) {
+        for (int idx = 0; idx < e.sections.size(); idx++) {
+            Elf.Section s = e.sections.get(idx);
             if ((s.flags & 0x4 /* SHF_EXECINSTR */) == 0 || s.size == 0) {
                 continue;
             }
-            String where = "section " + s.name;
+            final int section = idx;
             ByteBuffer b = e.slice(s);
             int n = (int) (s.size / 8);
             Map<String, Integer> seen = new LinkedHashMap<>();
@@ -140,7 +141,8 @@ public final class OffloadChecker {
                     }
                 }
             }
-            seen.forEach((what, at) -> out.add(new Finding(where + ", instruction " + at, what)));
+            seen.forEach((what, at) -> out.add(new Finding(e.function(section, at * 8L).map(f -> "program " + f + " (section " + s.name + ")")
+                    .orElse("section " + s.name) + ", instruction " + at, what)));
         }
         for (MapDef m : e.maps()) {
             MapType t = m.type < 0 ? null : MapType.of(m.type);
@@ -161,7 +163,7 @@ public final class OffloadChecker {
 
     /** Just enough of ELF64 little-endian and BTF to read BPF objects. */
     static final class Elf {
-        record Section(String name, int type, long flags, long offset, long size) {
+        record Section(String name, int type, long flags, long offset, long size, int link) {
         }
 
         final ByteBuffer buf;
@@ -183,8 +185,30 @@ public final class OffloadChecker {
             for (int i = 0; i < shnum; i++) {
                 int h = (int) (shoff + (long) i * shentsize);
                 String name = cstring((int) (strOff + (buf.getInt(h) & 0xffffffffL)));
-                sections.add(new Section(name, buf.getInt(h + 4), buf.getLong(h + 8), buf.getLong(h + 24), buf.getLong(h + 32)));
+                sections.add(new Section(name, buf.getInt(h + 4), buf.getLong(h + 8), buf.getLong(h + 24), buf.getLong(h + 32),
+                        buf.getInt(h + 40)));
             }
+        }
+
+        /** The function symbol (STT_FUNC) of section {@code index} that covers byte {@code offset}. */
+        java.util.Optional<String> function(int index, long offset) {
+            for (Section st : sections) {
+                if (st.type != 2 /* SHT_SYMTAB */) {
+                    continue;
+                }
+                Section strtab = sections.get(st.link);
+                for (long at = st.offset; at + 24 <= st.offset + st.size; at += 24) {
+                    int p = (int) at;
+                    int info = buf.get(p + 4) & 0xff;
+                    int shndx = buf.getShort(p + 6) & 0xffff;
+                    long value = buf.getLong(p + 8);
+                    long size = buf.getLong(p + 16);
+                    if ((info & 0xf) == 2 /* STT_FUNC */ && shndx == index && offset >= value && offset < value + Math.max(size, 8)) {
+                        return java.util.Optional.of(cstring((int) (strtab.offset + (buf.getInt(p) & 0xffffffffL))));
+                    }
+                }
+            }
+            return java.util.Optional.empty();
         }
 
         ByteBuffer slice(Section s) {

@@ -56,7 +56,7 @@ class OffloadCheckerTest {
                 """);
         assertEquals(1, f.size(), all(f));
         assertTrue(f.get(0).what().contains("bpf_ktime_get_ns (id 5)"), all(f));
-        assertTrue(f.get(0).where().startsWith("section xdp"), all(f));
+        assertTrue(f.get(0).where().startsWith("program syr_xdp_offload (section xdp), instruction "), all(f));
         SyrupException e = assertThrows(SyrupException.class,
                 () -> XdpOffloadDeployment.requireOffloadable(dir.resolve("ktime.o")));
         assertEquals(SyrupException.Kind.INVALID, e.kind());
@@ -95,7 +95,7 @@ class OffloadCheckerTest {
                 }
                 """);
         String s = all(f);
-        assertTrue(s.contains("tail call (bpf_tail_call)"), s);
+        assertTrue(s.contains("program other (section xdp), instruction 3: tail call (bpf_tail_call)"), s);
         assertTrue(s.contains("bpf-to-bpf call"), s);
         assertTrue(s.contains("atomic operation"), s);
         assertTrue(s.contains("map progs: map type PROG_ARRAY is not supported"), s);
