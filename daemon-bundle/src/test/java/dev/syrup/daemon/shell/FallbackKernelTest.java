@@ -10,6 +10,7 @@ import dev.syrup.api.Protocol;
 import dev.syrup.api.Target;
 import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.backend.ebpf.CpuRedirectHook;
+import dev.syrup.backend.ebpf.XdpDrvHook;
 import dev.syrup.backend.offload.XdpOffloadHook;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.Xdp;
@@ -24,7 +25,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * syrup:deploy --hook xdp_offload --fallback cpu_redirect on a machine without an offload-capable
  * NIC, through the real deployment manager and hooks: the offload hook says why it cannot, and
- * the same policy is deployed at cpu_redirect on the same interface and port.
+ * the same policy is deployed at the fallback (cpu_redirect, xdp_drv) on the same interface and port.
  */
 class FallbackKernelTest {
 
@@ -44,7 +44,16 @@ class FallbackKernelTest {
     Path dir;
 
     @Test
-    void anUnavailableHookFallsBackToTheNamedOne() throws Exception {
+    void anUnavailableHookFallsBackToCpuRedirect() throws Exception {
+        fallBack(CpuRedirectHook.NAME, Xdp.XDP_FLAGS_SKB_MODE);
+    }
+
+    @Test
+    void anUnavailableHookFallsBackToXdpDrv() throws Exception {
+        fallBack(XdpDrvHook.NAME, Xdp.XDP_FLAGS_DRV_MODE);
+    }
+
+    private void fallBack(String fallback, int modeFlag) throws Exception {
         Optional<String> missing = KernelSupport.missing();
         if (missing.isPresent()) {
             if ("1".equals(System.getenv("SYRUP_REQUIRE_KERNEL"))) {
@@ -65,6 +74,7 @@ class FallbackKernelTest {
             run("ip", "link", "set", dev, "up");
             call(syrupd, "addHook", offload);
             call(syrupd, "addHook", new CpuRedirectHook(dispatcher, List.of(0), XdpMode.SKB, 64));
+            call(syrupd, "addHook", new XdpDrvHook(dispatcher));
             rx.bind(new InetSocketAddress(0));
             int port = ((InetSocketAddress) rx.getLocalAddress()).getPort();
             Path policy = dir.resolve("first.c");
@@ -77,19 +87,21 @@ class FallbackKernelTest {
 
             DeployCommand c = new DeployCommand();
             c.deployer = syrupd;
-            c.policyAndOptions = List.of(policy.toString(), "--hook", "xdp_offload", "--fallback", "cpu_redirect",
-                    "--iface", dev, "--port", Integer.toString(port));
+            c.policyAndOptions = List.of(policy.toString(), "--hook", "xdp_offload", "--fallback", fallback,
+                    "--iface", dev, "--port", Integer.toString(port),
+                    // xdp_drv's executors are AF_XDP sockets registered after deploying: it wants the count up front
+                    "-D", "NUM_EXECUTORS=2");
             c.policy = c.readTrailingOptions();
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             Deployment d = c.deployWithFallback(new DeployRequest(c.policy, c.hook,
-                    new Target(Protocol.UDP, port, Optional.of(dev)), Map.of(), false, DeployRequest.ADMIN),
+                    new Target(Protocol.UDP, port, Optional.of(dev)), DeployCommand.parse(c.defines), false, DeployRequest.ADMIN),
                     new PrintStream(out, true));
 
-            assertEquals(CpuRedirectHook.NAME, d.hook());
+            assertEquals(fallback, d.hook());
             assertTrue(out.toString().contains("hook xdp_offload is unavailable: no offload-capable NIC"), out.toString());
-            assertTrue(out.toString().contains("deploying at cpu_redirect instead"), out.toString());
-            assertEquals(List.of(CpuRedirectHook.NAME), syrupd.list().stream().map(Deployment::hook).toList());
-            assertTrue(Xdp.attachedProgramId(Xdp.ifindex(dev), Xdp.XDP_FLAGS_SKB_MODE).isPresent(),
+            assertTrue(out.toString().contains("deploying at " + fallback + " instead"), out.toString());
+            assertEquals(List.of(fallback), syrupd.list().stream().map(Deployment::hook).toList());
+            assertTrue(Xdp.attachedProgramId(Xdp.ifindex(dev), modeFlag).isPresent(),
                     "the policy runs behind the interface's root dispatcher");
         } finally {
             call(syrupd, "deactivate");
