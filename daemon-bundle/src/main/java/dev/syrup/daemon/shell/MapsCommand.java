@@ -34,7 +34,7 @@ public class MapsCommand implements Action {
     public Object execute() throws SyrupException {
         List<String> ids = id != null ? List.of(id) : deployer.list().stream().map(Deployment::id).toList();
         ShellTable table = new ShellTable();
-        for (String c : new String[] {"Deployment", "Name", "Type", "Key", "Value", "Max", "InUse", "Pinned"}) {
+        for (String c : new String[] {"Deployment", "Name", "Type", "KeySize", "ValueSize", "MaxEntries", "InUse", "PinnedPath"}) {
             table.column(c);
         }
         for (String d : ids) {
