@@ -11,8 +11,10 @@ else
 fi
 SLO_US=${SLO_US:-2000}
 kv_init
-for p in default round_robin; do
-  kv_step "[$p] $RUNS run(s) x {$RATES} rps, 100% GET"
-  kv_policy "$p" 0
+for r in $(seq "$RUNS"); do
+  for p in default round_robin; do
+    kv_step "[run $r/$RUNS, $p] {$RATES} rps, 100% GET"
+    kv_policy "$p" 0 "$r"
+  done
 done
 kv_report "100% GET, $THREADS threads: p99 latency vs offered load" default

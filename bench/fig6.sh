@@ -11,8 +11,10 @@ else
 fi
 SLO_US=${SLO_US:-3000}
 kv_init
-for p in default round_robin scan_avoid sita; do
-  kv_step "[$p] $RUNS run(s) x {$RATES} rps, 0.5% SCAN"
-  kv_policy "$p" 0.005
+for r in $(seq "$RUNS"); do
+  for p in default round_robin scan_avoid sita; do
+    kv_step "[run $r/$RUNS, $p] {$RATES} rps, 0.5% SCAN"
+    kv_policy "$p" 0.005 "$r"
+  done
 done
 kv_report "99.5% GET / 0.5% SCAN, $THREADS threads: p99 latency vs offered load" default

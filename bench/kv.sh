@@ -18,6 +18,7 @@ for a in "$@"; do
   esac
 done
 kv_step() { printf 'bench %s: %s\n' "$NAME" "$*" >&2; }
+kv_count() { cat "$2" 2>/dev/null | grep -c "$1" || true; }  # kv_count REGEX FILE: matching lines (0 if none)
 
 kv_srv="" kv_id="" kv_ours="" kv_tmp="" kv_scan_len=""
 kv_cleanup() {
@@ -69,18 +70,19 @@ kv_init() {  # kv_init NAME: output directory, build, daemon
 
 kv_server_start() {  # kv_server_start [KvServer args]: a fresh server (and fresh sockets) per policy
   local log="$OUT/server-$1.log"; shift
+  local before; before=$(kv_count '^ready' "$log")
   # The first server calibrates the SCAN length; the next ones reuse it (same work per SCAN).
   [[ -n $kv_scan_len ]] && set -- "$@" --scan-len "$kv_scan_len"
-  nice -n "$NICE" java -Xms256m -cp "$CP" dev.syrup.bench.kv.KvServer --port "$PORT" --threads "$THREADS" --db "$kv_tmp/db" --get-reps "$GET_REPS" "$@" >"$log" 2>&1 &
+  nice -n "$NICE" java -Xms256m -cp "$CP" dev.syrup.bench.kv.KvServer --port "$PORT" --threads "$THREADS" --db "$kv_tmp/db" --get-reps "$GET_REPS" "$@" >>"$log" 2>&1 &
   kv_srv=$!
   for _ in $(seq 300); do
-    grep -q '^ready' "$log" && break
+    (( $(kv_count '^ready' "$log") > before )) && break
     kill -0 "$kv_srv" 2>/dev/null || { cat "$log" >&2; kv_srv=""; exit 1; }
     sleep 0.2
   done
-  grep -q '^ready' "$log" || { kv_step "KvServer not ready after 60 s"; exit 1; }
-  kv_step "  server: $(grep '^calibration' "$log")"
-  [[ -n $kv_scan_len ]] || kv_scan_len=$(sed -n 's/^calibration.*(\([0-9]*\) keys).*/\1/p' "$log")
+  (( $(kv_count '^ready' "$log") > before )) || { kv_step "KvServer not ready after 60 s"; exit 1; }
+  kv_step "  server: $(grep '^calibration' "$log" | tail -n 1)"
+  [[ -n $kv_scan_len ]] || kv_scan_len=$(sed -n 's/^calibration.*(\([0-9]*\) keys).*/\1/p' "$log" | head -n 1)
 }
 
 kv_server_stop() {
@@ -107,9 +109,11 @@ kv_builtin() {  # kv_builtin NAME: the running syrupd knows policy NAME
   "$ROOT/syrup" shell 'syrup:policies' 2>/dev/null | tr -d '\r' | grep -qw "$1"
 }
 
-# kv_policy LABEL SCAN_RATIO: one sweep (RATES x RUNS) under policy LABEL (default = no policy).
+# kv_policy LABEL SCAN_RATIO RUN: one sweep over RATES (run number RUN) under policy LABEL
+# (default = no policy), with a fresh server. The scripts loop runs outside policies, so that a
+# shared machine's drifting load hits every policy alike.
 kv_policy() {
-  local label=$1 ratio=$2 src
+  local label=$1 ratio=$2 run=$3 src
   local -a extra=()
   [[ $label == scan_avoid ]] && extra=(--scan-map-file "$kv_tmp/scan-map")
   rm -f "$kv_tmp/scan-map"
@@ -126,16 +130,16 @@ kv_policy() {
       done
       [[ -n $map ]] || { kv_step "scan_avoid: no pinned Map 'scan' for deployment $kv_id"; exit 1; }
       echo "$map" >"$kv_tmp/scan-map"
-      for _ in $(seq 50); do grep -q '^scan-map' "$OUT/server-$label.log" && break; sleep 0.1; done
-      grep -q '^scan-map' "$OUT/server-$label.log" || { kv_step "KvServer did not open $map"; exit 1; } ;;
+      for _ in $(seq 50); do (( $(kv_count '^scan-map' "$OUT/server-$label.log") >= run )) && break; sleep 0.1; done
+      (( $(kv_count '^scan-map' "$OUT/server-$label.log") >= run )) || { kv_step "KvServer did not open $map"; exit 1; } ;;
     *) kv_deploy "$label" ;;
   esac
-  nice -n "$NICE" java -cp "$CP" dev.syrup.bench.kv.LoadGen --port "$PORT" --rates "$RATES" --runs "$RUNS" --seconds "$DURATION" \
+  nice -n "$NICE" java -cp "$CP" dev.syrup.bench.kv.LoadGen --port "$PORT" --rates "$RATES" --runs 1 --first-run "$run" --seconds "$DURATION" \
     --warmup "$WARMUP" --scan-ratio "$ratio" --sources "$SOURCES" --timeout-ms "$TIMEOUT_MS" \
     --label "$label" --csv "$OUT/raw.csv"
   kv_undeploy
   kv_server_stop
-  grep '^served' "$OUT/server-$label.log" | sed "s/^/bench $NAME:   $label /" >&2 || true
+  grep '^served' "$OUT/server-$label.log" | tail -n 1 | sed "s/^/bench $NAME:   $label run $run /" >&2 || true
 }
 
 # kv_report TITLE BASELINE: plot + summary.md
@@ -154,7 +158,7 @@ kv_report() {
     echo
     echo "Server calibration (GET = $GET_REPS point lookups, SCAN = one range scan; ratio = SCAN/GET cost):"
     echo
-    for f in "$OUT"/server-*.log; do echo "    $(basename "$f" .log | sed 's/^server-//'): $(grep '^calibration' "$f")"; done
+    for f in "$OUT"/server-*.log; do grep '^calibration' "$f" | sed "s/^/    $(basename "$f" .log | sed 's/^server-//'): /"; done
     echo
     java -Djava.awt.headless=true -cp "$CP" dev.syrup.bench.kv.Report --csv "$OUT/raw.csv" --out "$OUT" --name "$NAME" \
       --title "$1" --slo-us "$SLO_US" --baseline "$2" --timeout-us $((TIMEOUT_MS * 1000))

@@ -30,7 +30,7 @@ public final class LoadGen {
 
     public static void main(String[] args) throws Exception {
         String host = "127.0.0.1", label = "run", csv = null;
-        int port = 9100, sources = 50, runs = 1, timeoutMs = 200;
+        int port = 9100, sources = 50, runs = 1, timeoutMs = 200, firstRun = 1;
         double seconds = 2, warmup = 0.5, scanRatio = 0;
         List<Integer> rates = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
@@ -39,6 +39,7 @@ public final class LoadGen {
                 case "--port" -> port = Integer.parseInt(args[++i]);
                 case "--rates" -> { for (String r : args[++i].split(",")) rates.add(Integer.parseInt(r.trim())); }
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
+                case "--first-run" -> firstRun = Integer.parseInt(args[++i]);
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
                 case "--warmup" -> warmup = Double.parseDouble(args[++i]);
                 case "--scan-ratio" -> scanRatio = Double.parseDouble(args[++i]);
@@ -47,7 +48,7 @@ public final class LoadGen {
                 case "--label" -> label = args[++i];
                 case "--csv" -> csv = args[++i];
                 default -> {
-                    System.err.println("usage: LoadGen --rates R1,R2,.. [--runs 1] [--seconds 2] [--warmup 0.5]"
+                    System.err.println("usage: LoadGen --rates R1,R2,.. [--runs 1] [--first-run 1] [--seconds 2] [--warmup 0.5]"
                             + " [--scan-ratio 0] [--sources 50] [--timeout-ms 200] [--port 9100] [--label P] [--csv FILE]");
                     System.exit(2);
                 }
@@ -63,10 +64,10 @@ public final class LoadGen {
             chs[k].configureBlocking(false);
             chs[k].register(sel, SelectionKey.OP_READ);
         }
-        int total = rates.size() * runs, done = 0;
+        int total = rates.size() * runs, done = 0; // progress counts this invocation's points
         long start = System.nanoTime();
         for (int rate : rates) {
-            for (int run = 1; run <= runs; run++) {
+            for (int run = firstRun; run < firstRun + runs; run++) {
                 progress(label, rate, run, done, total, start);
                 String row = point(chs, sel, rate, seconds, warmup, scanRatio, timeoutMs, run * 7919L + rate);
                 done++;
