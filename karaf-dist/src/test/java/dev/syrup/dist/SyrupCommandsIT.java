@@ -24,6 +24,11 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.concurrent.atomic.AtomicLongArray;
+import dev.syrup.api.SyrupException;
+import dev.syrup.bpf.Fd;
+import dev.syrup.bpf.Pidfd;
+import dev.syrup.bpf.Sockets;
+import dev.syrup.client.Syrup;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -254,6 +259,7 @@ public class SyrupCommandsIT extends SyrupTestSupport {
                 p = ((InetSocketAddress) ch.getLocalAddress()).getPort();
                 sockets.add(ch);
                 inodes.put(ch, created.size() == 1 ? created.iterator().next() : Long.MAX_VALUE);
+                forceReceiveBuffer(ch);
             }
             // syrupd numbers executors by ascending inode, and inodes come in per-CPU batches:
             // index the sockets the way syrupd will.
@@ -268,6 +274,19 @@ public class SyrupCommandsIT extends SyrupTestSupport {
             }
             tx = DatagramChannel.open();
             tx.bind(new InetSocketAddress("127.0.0.1", 0));
+        }
+
+        /**
+         * SO_RCVBUF is capped by net.core.rmem_max (a few hundred small datagrams), too little
+         * when the machine is busy; root may go beyond with SO_RCVBUFFORCE, which Java does
+         * not offer: set it on a duplicate of the channel's descriptor.
+         */
+        private static void forceReceiveBuffer(DatagramChannel ch) throws IOException {
+            try (Fd self = Pidfd.open(ProcessHandle.current().pid()); Fd dup = Pidfd.getfd(self, Syrup.fdOf(ch))) {
+                Sockets.setIntOption(dup, Sockets.SOL_SOCKET, Sockets.SO_RCVBUFFORCE, 8 << 20);
+            } catch (SyrupException e) {
+                throw new IOException(e);
+            }
         }
 
         private static Set<Long> socketInodes() throws IOException {
