@@ -43,6 +43,16 @@ public interface Deployer {
     SyrupMap map(String id, String name) throws SyrupException;
 
     /**
+     * A deployment's decision counters (per executor, PASS, DROP), summed over CPUs; see
+     * {@link HookDeployment#stats()}.
+     *
+     * @throws SyrupException {@code NOT_FOUND} for an unknown id, {@code UNAVAILABLE} when its hook keeps none
+     */
+    default DeploymentStats stats(String id) throws SyrupException {
+        throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "this deployer reports no decision counters");
+    }
+
+    /**
      * One Map of a deployment whose changes ({@code update}, {@code delete}) are published as
      * {@link MapEvent}s with this origin; {@link #map(String, String)} is {@code origin = API}.
      */

@@ -42,6 +42,16 @@ public interface HookDeployment extends AutoCloseable {
     /** The Maps the running policy declares (not the executor map), empty before install. */
     List<SyrupMap> maps();
 
+    /**
+     * Decision counters of this deployment (per executor, PASS, DROP), summed over CPUs.
+     *
+     * @throws SyrupException {@code UNAVAILABLE} when the hook does not count (the default),
+     *                        {@code KERNEL} when reading the counters failed
+     */
+    default DeploymentStats stats() throws SyrupException {
+        throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "this hook keeps no decision counters");
+    }
+
     /** Detaches, restores the default, releases every fd, program, map and pin. Idempotent. */
     @Override
     void close();

@@ -4,6 +4,7 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.Deployment;
+import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
@@ -14,6 +15,7 @@ import dev.syrup.api.map.SyrupMap;
 import dev.syrup.daemon.compile.Builtins;
 import dev.syrup.daemon.compile.PolicyCompiler;
 import dev.syrup.daemon.compile.PolicySource;
+import dev.syrup.daemon.metrics.DeploymentMBeans;
 import dev.syrup.daemon.events.EventingMap;
 import dev.syrup.daemon.events.MapEventBus;
 import java.io.IOException;
@@ -73,6 +75,8 @@ public final class DeploymentManager implements Deployer {
     private final Map<String, Hook> hooks = new TreeMap<>();
     /** Guarded by {@code this}; insertion order is creation order. */
     private final Map<String, Live> live = new LinkedHashMap<>();
+    /** One JMX MBean per deployment (decision counters), from deploy to undeploy. */
+    private final DeploymentMBeans mbeans = new DeploymentMBeans();
 
     /** Where changes made through the Maps this hands out are published; null: nowhere. */
     private volatile MapEventBus events;
@@ -188,7 +192,9 @@ public final class DeploymentManager implements Deployer {
         }
         Live d = new Live(id, hook, hd, source, req, Instant.now());
         live.put(id, d);
-        return d.snapshot();
+        Deployment snapshot = d.snapshot();
+        mbeans.register(snapshot, this);
+        return snapshot;
     }
 
     @Override
@@ -204,6 +210,15 @@ public final class DeploymentManager implements Deployer {
     @Override
     public synchronized List<Deployment> list() {
         return live.values().stream().map(Live::snapshot).toList();
+    }
+
+    @Override
+    public DeploymentStats stats(String id) throws SyrupException {
+        HookDeployment hd;
+        synchronized (this) {
+            hd = get(id).deployment;
+        }
+        return hd.stats(); // a kernel read: not under the manager's lock
     }
 
     @Override
@@ -247,6 +262,7 @@ public final class DeploymentManager implements Deployer {
 
     private void remove(Live d) {
         live.remove(d.id);
+        mbeans.unregister(d.id);
         try {
             d.deployment.close();
         } catch (RuntimeException | LinkageError e) {

@@ -1,5 +1,6 @@
 package dev.syrup.backend.ebpf;
 
+import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Dispatcher;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
@@ -47,6 +48,8 @@ final class SocketSelectDeployment implements HookDeployment {
     private final Path pinDir;
     private final Dispatcher.Claim claim;
     private final BpfMap slots;
+    /** Decision counters ({@link DecisionStats}), shared by every policy version like {@link #slots}. */
+    private final BpfMap stats;
     /** Guarded by {@code this}. */
     private List<ProcSockets.Bound> executors;
     /** Socket inode in each slot of {@link #slots}, as this deployment filled it. */
@@ -60,13 +63,14 @@ final class SocketSelectDeployment implements HookDeployment {
     private boolean closed;
 
     private SocketSelectDeployment(ProcSockets proc, Dispatcher.Claim claim, Target target, Path pinDir,
-                                   List<ProcSockets.Bound> executors, BpfMap slots) {
+                                   List<ProcSockets.Bound> executors, BpfMap slots, BpfMap stats) {
         this.proc = proc;
         this.claim = claim;
         this.target = target;
         this.pinDir = pinDir;
         this.executors = executors;
         this.slots = slots;
+        this.stats = stats;
     }
 
     static SocketSelectDeployment open(ProcSockets proc, Dispatcher dispatcher, String owner, Target target, Path pinDir)
@@ -90,7 +94,15 @@ final class SocketSelectDeployment implements HookDeployment {
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the executor map for " + target + ": " + e.getMessage(), e);
         }
-        return new SocketSelectDeployment(proc, claim, target, pinDir, found, slots);
+        BpfMap stats;
+        try {
+            stats = DecisionStats.create(SocketSelectHook.MAX_EXECUTORS);
+        } catch (BpfException e) {
+            slots.close();
+            claim.close();
+            throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
+        }
+        return new SocketSelectDeployment(proc, claim, target, pinDir, found, slots, stats);
     }
 
     @Override
@@ -122,6 +134,7 @@ final class SocketSelectDeployment implements HookDeployment {
         try {
             next = BpfObject.open(object);
             next.reuseMap(SocketSelectHook.EXECUTORS_MAP, slots);
+            next.reuseMap(DecisionStats.MAP, stats);
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
             sockets = adopt();
@@ -207,6 +220,20 @@ final class SocketSelectDeployment implements HookDeployment {
     }
 
     @Override
+    public DeploymentStats stats() throws SyrupException {
+        int n;
+        synchronized (this) {
+            if (closed) {
+                throw new SyrupException(Kind.NOT_FOUND, "deployment on " + target + " is closed");
+            }
+            n = executors.size();
+        }
+        // Not under the lock: a read is ~130 lookups and must not hold up an install. The map
+        // stays open until close(), and a read racing close() fails with KERNEL, not worse.
+        return DecisionStats.read(stats, SocketSelectHook.MAX_EXECUTORS, n);
+    }
+
+    @Override
     public synchronized void close() {
         if (closed) {
             return;
@@ -248,6 +275,7 @@ final class SocketSelectDeployment implements HookDeployment {
         }
         slotted.clear();
         slots.close();
+        stats.close();
         maps = List.of();
         try {
             Files.deleteIfExists(pinDir);
@@ -317,7 +345,8 @@ final class SocketSelectDeployment implements HookDeployment {
         List<SyrupMap> out = new ArrayList<>();
         try {
             for (BpfMap m : obj.maps()) {
-                if (m.name().equals(SocketSelectHook.EXECUTORS_MAP) || m.name().contains(".")) {
+                if (m.name().equals(SocketSelectHook.EXECUTORS_MAP) || m.name().equals(DecisionStats.MAP)
+                        || m.name().contains(".")) {
                     continue;
                 }
                 Files.createDirectories(pinDir);

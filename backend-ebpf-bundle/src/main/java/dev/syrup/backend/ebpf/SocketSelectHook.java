@@ -96,6 +96,7 @@ public final class SocketSelectHook implements Hook {
                 	__type(value, __u64);
                 } %s SEC(".maps");
 
+                %s
                 /* Tail-called by the dispatcher's root sk_reuseport program, for this port only. */
                 SEC("sk_reuseport")
                 int %s(struct sk_reuseport_md *md)
@@ -103,6 +104,7 @@ public final class SocketSelectHook implements Hook {
                 	/* md->data is the L4 header: what the paper's policies expect. */
                 	__u32 idx = schedule(md->data, md->data_end);
 
+                	syr__count(idx);
                 	if (idx == SYR_PASS)
                 		return SK_PASS;
                 	if (idx == SYR_DROP)
@@ -113,7 +115,8 @@ public final class SocketSelectHook implements Hook {
                 }
 
                 char _license[] SEC("license") = "GPL";
-                """.formatted(policyInclude, MAX_EXECUTORS, EXECUTORS_MAP, PROGRAM, EXECUTORS_MAP);
+                """.formatted(policyInclude, MAX_EXECUTORS, EXECUTORS_MAP, DecisionStats.declare(MAX_EXECUTORS), PROGRAM,
+                EXECUTORS_MAP);
     }
 
     @Override
