@@ -185,6 +185,16 @@ public final class Report {
             r.setSeriesPaint(i, colors[i % colors.length]);
             r.setSeriesStroke(i, new BasicStroke(2f));
         }
+        // Axis from half the lowest mean to twice the highest bar: an sd larger than its mean
+        // (a noisy machine) would otherwise stretch the log axis down to 1 us.
+        double lo = Double.MAX_VALUE, hi = slo;
+        for (int i = 0; i < ds.getSeriesCount(); i++) {
+            for (int j = 0; j < ds.getItemCount(i); j++) {
+                lo = Math.min(lo, ds.getYValue(i, j));
+                hi = Math.max(hi, ds.getEndYValue(i, j));
+            }
+        }
+        if (lo < Double.MAX_VALUE) y.setRange(Math.max(1, Math.min(lo, slo) / 2), hi * 2);
         XYPlot plot = new XYPlot(ds, x, y, r);
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
