@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-KNOWN=(maps fig2 fig6 table2 stats xdp)
+KNOWN=(maps fig2 fig6 table2 stats xdp dispatch client)
 
 usage() { printf 'usage: %s {%s|all}\n' "${0##*/}" "$(IFS='|'; echo "${KNOWN[*]}")" >&2; }
 
