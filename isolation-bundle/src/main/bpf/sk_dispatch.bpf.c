@@ -11,18 +11,17 @@ int syrup_sk_disp(struct sk_reuseport_md *md)
 {
 	void *data = md->data;
 	void *data_end = md->data_end;
-	struct syrup_port_key key = {};
+	__u32 key;
 	__u32 *slot;
 
 	/* md->data is the L4 header; UDP and TCP both keep the destination port at offset 2. */
 	if (data + 4 > data_end)
 		return SK_PASS;
-	key.protocol = md->ip_protocol;
-	key.port = bpf_ntohs(*(__be16 *)(data + 2));
+	key = syrup_port_index(md->ip_protocol, bpf_ntohs(*(__be16 *)(data + 2)));
 	slot = bpf_map_lookup_elem(&syrup_ports, &key);
-	if (!slot)
+	if (!slot || !*slot)
 		return SK_PASS;
-	bpf_tail_call(md, &syrup_slots, *slot);
+	bpf_tail_call(md, &syrup_slots, *slot - 1);
 	/* Empty slot (no policy installed yet, or being released). */
 	return SK_PASS;
 }

@@ -19,7 +19,7 @@ int syrup_xdp_disp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
-	struct syrup_port_key key = {};
+	__u32 key;
 	__u32 ihl;
 	__u8 *l4;
 	__u32 *slot;
@@ -42,12 +42,11 @@ int syrup_xdp_disp(struct xdp_md *ctx)
 	l4 = (__u8 *)ip + ihl;
 	if ((void *)(l4 + 4) > data_end)
 		return XDP_PASS;
-	key.protocol = ip->protocol;
-	key.port = bpf_ntohs(*(__be16 *)(l4 + 2));
+	key = syrup_port_index(ip->protocol, bpf_ntohs(*(__be16 *)(l4 + 2)));
 	slot = bpf_map_lookup_elem(&syrup_ports, &key);
-	if (!slot)
+	if (!slot || !*slot)
 		return XDP_PASS;
-	bpf_tail_call(ctx, &syrup_slots, *slot);
+	bpf_tail_call(ctx, &syrup_slots, *slot - 1);
 	return XDP_PASS;
 }
 

@@ -41,7 +41,7 @@ import org.osgi.service.component.annotations.Deactivate;
  * the first claim at their layer (or interface) arrives and unloaded when the last one goes.
  *
  * <p>Kernel objects (none pinned: they live exactly as long as this service or their claims):
- * per root a {@code HASH} {@code syrup_ports} ((protocol, port) → slot) and a {@code PROG_ARRAY}
+ * per root an {@code ARRAY} {@code syrup_ports} ((protocol, port) → slot + 1, indexed directly) and a {@code PROG_ARRAY}
  * {@code syrup_slots}; the root program {@code syrup_sk_disp} (one for all SO_REUSEPORT groups)
  * or {@code syrup_xdp_disp} (one per interface). {@link #close()} (bundle stop) releases all of
  * them and detaches what it attached.
@@ -202,10 +202,15 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         }
     }
 
-    /** (protocol, port) as the root programs' {@code struct syrup_port_key}: two host-order u32. */
+    /** (protocol, port) as the root programs' index into {@code syrup_ports} (dispatch.h: syrup_port_index). */
     static byte[] portKey(Protocol protocol, int port) {
-        return ByteBuffer.allocate(8).order(ByteOrder.nativeOrder())
-                .putInt(ipProtocol(protocol)).putInt(port).array();
+        return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder())
+                .putInt((protocol == Protocol.TCP ? 65536 : 0) + port).array();
+    }
+
+    /** The value of a claimed port: slot + 1 (0 means unclaimed). */
+    static byte[] portValue(int slot) {
+        return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(slot + 1).array();
     }
 
     static int ipProtocol(Protocol p) {
@@ -318,8 +323,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             byte[] key = portKey(target.protocol(), target.port());
             try {
                 slots.delete(slot); // nothing should be there; never inherit a program
-                ByteBuffer v = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(slot);
-                ports.update(key, v.array(), BpfMap.BPF_NOEXIST);
+                ports.update(key, portValue(slot), BpfMap.BPF_ANY);
             } catch (BpfException ex) {
                 throw new SyrupException(Kind.KERNEL, "cannot claim " + target + ": " + ex.getMessage(), ex);
             }
@@ -347,7 +351,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             }
             // Unmap the port first, then empty the slot: the root never finds a slot that is being reused.
             try {
-                ports.delete(e.key);
+                ports.update(e.key, portValue(-1), BpfMap.BPF_ANY); // an array entry cannot be deleted: 0 = unclaimed
             } catch (BpfException ex) {
                 LOG.log(System.Logger.Level.WARNING, "unmapping " + e.target + ": " + ex.getMessage());
             }

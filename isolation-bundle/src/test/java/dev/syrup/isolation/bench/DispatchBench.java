@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * What the root XDP dispatcher ({@code xdp_dispatch.bpf.o}: Ethernet/IPv4/UDP parse, one HASH
+ * What the root XDP dispatcher ({@code xdp_dispatch.bpf.o}: Ethernet/IPv4/UDP parse, one ARRAY
  * lookup of (protocol, port), one tail call) adds in front of a policy, measured with
  * BPF_PROG_TEST_RUN. Each policy is compiled into an XDP shim ({@code schedule()} inlined,
  * {@code pkt_start} at the L4 header, a run counter, XDP_TX as its verdict) and test-run
@@ -130,13 +130,13 @@ public final class DispatchBench {
             Files.copy(in, rootElf);
         }
         byte[] pkt = packet();
-        byte[] key = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putInt(UDP).putInt(PORT).array();
-        byte[] slot = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(SLOT).array();
+        byte[] key = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(PORT).array(); // UDP: index = port
+        byte[] slot = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(SLOT + 1).array(); // slot + 1
         StringBuilder csv = new StringBuilder("policy,variant,round,ns_per_run\n");
         StringBuilder table = new StringBuilder("| policy | direct (ns/run) | through the dispatcher (ns/run) | added, median (ns) | added, mean | ratio | goal ≤ ")
                 .append((int) GOAL_NS).append(" ns |\n|---|---:|---:|---:|---:|---:|:---:|\n");
-        // Breakdown, policy-independent: the root alone on an unclaimed port (parse + HASH miss) and
-        // on a claimed port whose slot is empty (parse + HASH hit + a tail call that falls through).
+        // Breakdown, policy-independent: the root alone on an unclaimed port (parse + a 0 entry) and
+        // on a claimed port whose slot is empty (parse + an entry + a tail call that falls through).
         byte[] other = packet();
         other[37] = (byte) (PORT + 1);
         double[] miss = new double[rounds], empty = new double[rounds];
@@ -234,7 +234,7 @@ public final class DispatchBench {
                 + "Generated " + Instant.now() + ". Each policy is compiled into an XDP shim (`schedule()` inlined,\n"
                 + "`pkt_start` at the L4 header, one ARRAY counter increment, XDP_TX as its verdict) and run with\n"
                 + "BPF_PROG_TEST_RUN on an Ethernet/IPv4/UDP packet to port " + PORT + ": directly, and through the root\n"
-                + "dispatcher `xdp_dispatch.bpf.o` (`syrup_xdp_disp`: parse, `syrup_ports` HASH lookup of (UDP, " + PORT + ")\n"
+                + "dispatcher `xdp_dispatch.bpf.o` (`syrup_xdp_disp`: parse, `syrup_ports` ARRAY lookup of (UDP, " + PORT + ")\n"
                 + "-> slot " + SLOT + ", tail call through `syrup_slots`). " + repeat + " runs per sample, " + rounds + " samples\n"
                 + "per variant, alternating; medians; \"added\" is the median (and mean) of the per-round\n"
                 + "differences (the kernel reports whole ns per run). The tail call is checked: the root returns\n"
