@@ -35,6 +35,7 @@ function fmt(x) { return x >= 100 ? sprintf("%.0f", x) : sprintf("%.2f", x) }
 END {
     nops = split("arrayLookup arrayUpdate hashLookup hashUpdate mmapGetLong mmapAddAndGet " \
                  "rawArrayLookupBytes rawArrayLookupPointer rawArrayUpdatePointer " \
+                 "contendedArrayLookup contendedArrayUpdate contendedMmapGetLong contendedMmapAddAndGet " \
                  "lookupNoSyscall updateNoSyscall proxyFloor", ops, " ")
     for (k = 1; k <= nops; k++) {
         op = ops[k]
@@ -54,18 +55,21 @@ END {
     print "absolute, C shown for reference."
     print ""
     print "Noise only ever adds time, so min / min (fastest Java iteration vs fastest C loop) is shown too."
+    print "contended*: two threads (JMH @Threads(2) / two pthreads) on the same map and the same key;"
+    print "ns/op is the mean of the two threads' own ns/op. No goal: the ratio is reported."
     print ""
     print "| operation | Java ns/op | Java mean ± CI | Java B/op | C ns/op | Java/C | Java/C min/min | goal | met |"
     print "|---|---|---|---|---|---|---|---|---|"
     print "op,java_median_ns,java_min_ns,java_max_ns,java_mean_ns,java_ci999_ns,java_bytes_per_op," \
           "c_op,c_median_ns,c_min_ns,c_max_ns,java_over_c,java_over_c_min,goal,met" > csv
-    for (k = 1; k <= 9; k++) {  # the Java/C pairs (the rest: BpfMapOverheadBench, below)
+    for (k = 1; k <= 13; k++) {  # the Java/C pairs (the rest: BpfMapOverheadBench, below)
         op = ops[k]; b = base[op]; j = "java" SUBSEP op; c = "c" SUBSEP op
         if (!(op in jmed) || !(op in cmed)) { printf "| %s | missing | | | | | | | |\n", op; continue }
         r = jmed[op] / cmed[op]
         if (op == "mmapGetLong") { goal = "≤ 20 ns"; met = jmed[op] <= 20 }
         else if (op == "mmapAddAndGet") { goal = "≤ 30 ns"; met = jmed[op] <= 30 }
         else if (op ~ /^raw/) { goal = "diagnostic"; met = -1 }
+        else if (op ~ /^contended/) { goal = "ratio"; met = -1 }
         else { goal = "Java/C ≤ 1.15"; met = r <= 1.15 }
         mt = met < 0 ? "" : (met ? "yes" : "NO")
         cname = b == op ? "" : " (C: " b ")"
@@ -93,7 +97,7 @@ END {
         printf "- BpfMap.update(int,long)'s marshalling and own work (arrayUpdate − rawArrayUpdatePointer): %+.0f ns, %.0f B/op allocated\n", \
             jmed["arrayUpdate"] - jmed["rawArrayUpdatePointer"], alloc["arrayUpdate"]
     }
-    for (k = 10; k <= nops; k++) {  # BpfMapOverheadBench rows: no C counterpart
+    for (k = 14; k <= nops; k++) {  # BpfMapOverheadBench rows: no C counterpart
         op = ops[k]; j = "java" SUBSEP op
         if (op in jmed)
             printf "%s,%.3f,%.3f,%.3f,%.3f,%s,%.1f,,,,,,,diagnostic,\n", op, jmed[op], lo[j], hi[j], score[op], err[op],

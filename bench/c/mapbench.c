@@ -4,12 +4,18 @@
 // of the array. Each operation: REPS timed loops (CLOCK_MONOTONIC) of ITERS syscalls, or of
 // MMAP_ITERS memory accesses.
 // Output: one CSV line per loop, "op,rep,ns_per_op". Optional OP arguments select operations.
+// The contended* operations run two threads (pthreads) on the SAME key (0) of the same array,
+// started together; ns_per_op is the mean of the two threads' own ns/op (like JMH's avgt with
+// @Threads(2)); their mmap loops do MMAP_ITERS / 10 accesses per thread.
 //
-// Build: gcc -O2 -o mapbench mapbench.c -lbpf
+// Build: gcc -O2 -o mapbench mapbench.c -lbpf -lpthread
 // Run (root): ./mapbench [ITERS=200000] [REPS=5] [MMAP_ITERS=50000000] [OP...]
-//   OP: arrayLookup arrayUpdate hashLookup hashUpdate mmapGetLong mmapAddAndGet (default: all)
+//   OP: arrayLookup arrayUpdate hashLookup hashUpdate mmapGetLong mmapAddAndGet
+//       contendedArrayLookup contendedArrayUpdate contendedMmapGetLong contendedMmapAddAndGet
+//   (default: all)
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +110,67 @@ static double mmap_add_loop(uint64_t *a, long iters) {
 	return t / iters;
 }
 
+// --- two threads, same key ------------------------------------------------------------------
+
+enum contended_op { C_LOOKUP, C_UPDATE, C_MMAP_GET, C_MMAP_ADD };
+
+struct contended {
+	enum contended_op op;
+	int fd;
+	uint64_t *a;
+	long iters;
+	pthread_barrier_t *start;
+	double ns_per_op;
+};
+
+static void *contended_thread(void *arg) {
+	struct contended *c = arg;
+	const uint32_t k = 0;
+	uint64_t v = 0, acc = 0;
+	pthread_barrier_wait(c->start);
+	double t0 = now_ns();
+	for (long n = 0; n < c->iters; n++) {
+		switch (c->op) {
+		case C_LOOKUP:
+			if (bpf_map_lookup_elem(c->fd, &k, &v))
+				die("bpf_map_lookup_elem", errno);
+			acc += v;
+			break;
+		case C_UPDATE:
+			v++;
+			if (bpf_map_update_elem(c->fd, &k, &v, BPF_ANY))
+				die("bpf_map_update_elem", errno);
+			break;
+		case C_MMAP_GET:
+			acc += __atomic_load_n(&c->a[k], __ATOMIC_ACQUIRE);
+			break;
+		case C_MMAP_ADD:
+			acc += __atomic_fetch_add(&c->a[k], 1, __ATOMIC_SEQ_CST) + 1;
+			break;
+		}
+	}
+	c->ns_per_op = (now_ns() - t0) / c->iters;
+	sink = acc;
+	return NULL;
+}
+
+static double contended_loop(enum contended_op op, int fd, uint64_t *a, long iters) {
+	pthread_barrier_t start;
+	pthread_t t[2];
+	struct contended c[2];
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct contended){.op = op, .fd = fd, .a = a, .iters = iters, .start = &start};
+		int err = pthread_create(&t[i], NULL, contended_thread, &c[i]);
+		if (err)
+			die("pthread_create", err);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	return (c[0].ns_per_op + c[1].ns_per_op) / 2;
+}
+
 int main(int argc, char **argv) {
 	long iters = argc > 1 ? atol(argv[1]) : 200000;
 	int reps = argc > 2 ? atoi(argv[2]) : 5;
@@ -135,6 +202,14 @@ int main(int argc, char **argv) {
 			printf("mmapGetLong,%d,%.3f\n", r, mmap_get_loop(a, mmap_iters));
 		if (want("mmapAddAndGet"))
 			printf("mmapAddAndGet,%d,%.3f\n", r, mmap_add_loop(a, mmap_iters));
+		if (want("contendedArrayLookup"))
+			printf("contendedArrayLookup,%d,%.2f\n", r, contended_loop(C_LOOKUP, array, a, iters));
+		if (want("contendedArrayUpdate"))
+			printf("contendedArrayUpdate,%d,%.2f\n", r, contended_loop(C_UPDATE, array, a, iters));
+		if (want("contendedMmapGetLong"))
+			printf("contendedMmapGetLong,%d,%.3f\n", r, contended_loop(C_MMAP_GET, array, a, mmap_iters / 10));
+		if (want("contendedMmapAddAndGet"))
+			printf("contendedMmapAddAndGet,%d,%.3f\n", r, contended_loop(C_MMAP_ADD, array, a, mmap_iters / 10));
 		fflush(stdout);
 	}
 	return 0;
