@@ -51,9 +51,30 @@ public final class Message {
         return new Message().add(STATUS, "ok");
     }
 
-    /** An error reply. */
+    /**
+     * An error reply. A message too long for one frame (it may quote a request's field, or carry a
+     * compiler's output) is cut so that the reply always fits.
+     */
     public static Message error(Kind kind, String message) {
-        return new Message().add(STATUS, "error").add(KIND, kind.name()).add(MESSAGE, message == null ? "" : message);
+        return new Message().add(STATUS, "error").add(KIND, kind.name()).add(MESSAGE, fit(message == null ? "" : message));
+    }
+
+    /** Bytes of an error's text at most: the frame less room for {@code status} and {@code kind}. */
+    static final int MAX_ERROR_TEXT = MAX_BODY - 1024;
+
+    private static String fit(String text) {
+        int bytes = 0;
+        int i = 0;
+        while (i < text.length()) {
+            int cp = text.codePointAt(i);
+            int n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+            if (bytes + n > MAX_ERROR_TEXT - 64) {
+                return text.substring(0, i) + "... (" + (text.length() - i) + " more characters cut)";
+            }
+            bytes += n;
+            i += Character.charCount(cp);
+        }
+        return text;
     }
 
     /** Appends a field; the value is its {@code toString()}. */

@@ -95,4 +95,17 @@ class MessageTest {
         assertEquals(d, DeploymentInfo.parse(d.format()));
         assertEquals(Kind.INVALID, assertThrows(SyrupException.class, () -> DeploymentInfo.parse("d3\tx")).kind());
     }
+
+    /** An error quoting a field as long as a frame allows still fits one frame (cut), up to any character. */
+    @Test
+    void anErrorAlwaysFitsOneFrame() throws Exception {
+        for (String unit : List.of("x", "\u00e9", "\u20ac", "\ud83d\ude00")) {
+            String quoted = unit.repeat(Message.MAX_BODY / unit.length());
+            Message r = roundTrip(Message.error(Kind.INVALID, "unknown op '" + quoted + "'"));
+            String text = r.get(Message.MESSAGE).orElseThrow();
+            assertTrue(text.startsWith("unknown op '" + unit + unit), text.substring(0, 20));
+            assertTrue(text.endsWith("characters cut)"), text.substring(text.length() - 40));
+        }
+        assertEquals("short", roundTrip(Message.error(Kind.INVALID, "short")).get(Message.MESSAGE).orElseThrow());
+    }
 }

@@ -139,8 +139,16 @@ final class Session implements Runnable {
     }
 
     private void reply(Message m, int passed) {
+        byte[] frame;
         try {
-            UnixSockets.sendWithFd(conn, m.encode(), passed);
+            frame = m.encode();
+        } catch (IllegalArgumentException e) {
+            // A reply larger than a frame (a LIST of very many deployments): say so instead of hanging up.
+            frame = Message.error(Kind.INVALID, "the reply does not fit one frame: " + e.getMessage()).encode();
+            passed = -1;
+        }
+        try {
+            UnixSockets.sendWithFd(conn, frame, passed);
         } catch (BpfException e) {
             // the peer went away; the read loop ends next
         }
