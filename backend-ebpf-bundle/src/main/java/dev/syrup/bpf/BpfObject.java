@@ -127,6 +127,25 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /**
+     * Before {@link #load()}: the maps the ELF file declares, as libbpf will create them (id 0;
+     * a map already given to {@link #reuseMap} shows the reused map's shape). Includes the
+     * internal .data/.bss/.rodata maps.
+     */
+    public List<MapInfo> declaredMaps() {
+        checkOpen();
+        Native n = Native.get();
+        List<MapInfo> out = new ArrayList<>();
+        for (Pointer m = n.bpf().bpf_object__next_map(handle, null); m != null && m.address() != 0;
+                m = n.bpf().bpf_object__next_map(handle, m)) {
+            int type = n.bpf().bpf_map__type(m);
+            out.add(new MapInfo(0, reusedNames.getOrDefault(m.address(), n.bpf().bpf_map__name(m)), MapType.of(type), type,
+                    n.bpf().bpf_map__key_size(m), n.bpf().bpf_map__value_size(m), n.bpf().bpf_map__max_entries(m),
+                    n.bpf().bpf_map__map_flags(m)));
+        }
+        return out;
+    }
+
+    /**
      * Before {@link #load()}: binds every program and map of the object to the network device
      * {@code ifindex} (bpf_program__set_ifindex / bpf_map__set_ifindex, i.e. the load's
      * {@code prog_ifindex} and the maps' {@code map_ifindex}): the programs are then translated

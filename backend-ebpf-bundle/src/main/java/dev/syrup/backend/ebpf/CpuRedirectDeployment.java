@@ -36,6 +36,9 @@ import java.util.List;
 final class CpuRedirectDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(CpuRedirectDeployment.class.getName());
+    /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
+    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(CpuRedirectHook.CPUMAP, CpuRedirectHook.CORES_MAP, CpuRedirectHook.COUNTER_MAP,
+            DecisionStats.MAP);
 
     private final Target target;
     private final Path pinDir;
@@ -138,6 +141,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             next.reuseMap(CpuRedirectHook.CPUMAP, cpumap);
             next.reuseMap(CpuRedirectHook.CORES_MAP, coreOf);
             next.reuseMap(CpuRedirectHook.COUNTER_MAP, counter);
+            SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
             next.load();
             BpfProgram prog = next.program(CpuRedirectHook.PROGRAM);
             if (!cpumapFilled) {
@@ -166,6 +170,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         }
         running = next;
         maps = pinMaps(next);
+        SharedMaps.INSTANCE.commit(next, pinDir, INTERNAL_MAPS);
     }
 
     @Override
@@ -201,6 +206,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         cpumap.close();
         coreOf.close();
         counter.close();
+        SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
         try {
             Files.deleteIfExists(pinDir);

@@ -42,6 +42,8 @@ import java.util.List;
 final class SocketSelectDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(SocketSelectDeployment.class.getName());
+    /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
+    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(SocketSelectHook.EXECUTORS_MAP, DecisionStats.MAP);
 
     private final ProcSockets proc;
     private final Target target;
@@ -135,6 +137,7 @@ final class SocketSelectDeployment implements HookDeployment {
             next = BpfObject.open(object);
             next.reuseMap(SocketSelectHook.EXECUTORS_MAP, slots);
             next.reuseMap(DecisionStats.MAP, stats);
+            SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
             sockets = adopt();
@@ -169,6 +172,7 @@ final class SocketSelectDeployment implements HookDeployment {
         }
         running = next;
         maps = pinUserMaps(next);
+        SharedMaps.INSTANCE.commit(next, pinDir, INTERNAL_MAPS);
     }
 
     @Override
@@ -276,6 +280,7 @@ final class SocketSelectDeployment implements HookDeployment {
         slotted.clear();
         slots.close();
         stats.close();
+        SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
         try {
             Files.deleteIfExists(pinDir);

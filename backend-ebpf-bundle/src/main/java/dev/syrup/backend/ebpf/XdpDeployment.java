@@ -35,6 +35,8 @@ import java.util.TreeMap;
 final class XdpDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(XdpDeployment.class.getName());
+    /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
+    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
     private static final int AF_XDP = 44, SO_DOMAIN = 39;
 
     private final Dispatcher.Claim claim;
@@ -93,6 +95,7 @@ final class XdpDeployment implements HookDeployment {
         try {
             next = BpfObject.open(object);
             next.reuseMap(XdpHook.EXECUTORS_MAP, xsks);
+            SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
             next.load();
             BpfProgram prog = next.program(XdpHook.PROGRAM);
             // The swap: one PROG_ARRAY update in the interface's dispatcher.
@@ -114,6 +117,7 @@ final class XdpDeployment implements HookDeployment {
         }
         running = next;
         maps = pinUserMaps(next);
+        SharedMaps.INSTANCE.commit(next, pinDir, INTERNAL_MAPS);
     }
 
     @Override
@@ -171,6 +175,7 @@ final class XdpDeployment implements HookDeployment {
         }
         executors.clear();
         xsks.close();
+        SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
         try {
             Files.deleteIfExists(pinDir);
