@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployment;
+import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
@@ -152,6 +153,14 @@ class CpuRedirectKernelTest {
             // 'a' -> index 0 = cpu 1, 'b' -> index 1 = cpu 0; 'p' and 'd' never enter the CPUMAP.
             assertEquals(N, arrived.lookup(1).orElse(-1), "index 0 landed on cpu 1: " + arrived.dump());
             assertEquals(N, arrived.lookup(0).orElse(-1), "index 1 landed on cpu 0: " + arrived.dump());
+            // The decision counters (DecisionStats): each datagram sent while deployed, once.
+            DeploymentStats expected = new DeploymentStats(List.of((long) N, (long) N), N, N, 0);
+            DeploymentStats stats = syrupd.stats(d.id());
+            for (long end = System.nanoTime() + 2_000_000_000L; !stats.equals(expected) && System.nanoTime() < end; ) {
+                Thread.sleep(20); // the DROP batch has no receiver to wait for
+                stats = syrupd.stats(d.id());
+            }
+            assertEquals(expected, stats, "N per index, N PASS, N DROP");
 
             syrupd.undeploy(d.id());
             assertEquals(OptionalInt.empty(), Xdp.attachedProgramId(ifindex, 0), "the root goes with the last claim");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
@@ -275,6 +276,8 @@ class XdpHookKernelTest {
                 assertTrue(got[0] > 0 && got[1] > 0, "both sockets serve keys");
                 assertEquals(0, s0.statistics().rxDropped() + s1.statistics().rxDropped(), "nothing dropped");
                 assertEquals(2 * KEYS, seen(app1), "app1's policy saw its port's packets only");
+                assertEquals(new DeploymentStats(List.of((long) expectedOn(0), (long) expectedOn(1)), 0, 0, 0), app1.stats(),
+                        "app1's decision counters: per socket what it received");
 
                 int plainGot = 0;
                 ByteBuffer buf = ByteBuffer.allocate(64);
@@ -289,6 +292,7 @@ class XdpHookKernelTest {
                 }
                 assertEquals(50, plainGot, "app2's policy passed its packets on to the kernel's UDP socket");
                 assertEquals(50, seen(app2), "app2's policy saw its port's packets only");
+                assertEquals(new DeploymentStats(List.of(), 50, 0, 0), app2.stats(), "app2's decision counters: 50 PASS");
             } finally {
                 app1.close();
                 app2.close();
@@ -321,6 +325,8 @@ class XdpHookKernelTest {
                 assertEquals(expectedOn(1), got[1]);
                 assertEquals(0, s0.statistics().rxDropped() + s1.statistics().rxDropped(), "nothing dropped");
                 assertEquals(2 * KEYS, seen(app));
+                assertEquals(new DeploymentStats(List.of((long) expectedOn(0), (long) expectedOn(1)), 0, 0, 0), app.stats(),
+                        "decision counters: per socket what it received");
             }
             assertEquals(OptionalInt.empty(), Xdp.attachedProgramId(ifindex, 0));
         }

@@ -2,6 +2,7 @@ package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -31,7 +32,8 @@ import java.util.List;
  * deployment and are reused by every policy version loaded into it (bpf_map__reuse_fd), so a
  * replacement keeps the cores' queues and threads and the counts. The CPUMAP entries are
  * filled at the first install with the second-stage program of that object; an entry holds
- * its own reference to that program, so it outlives the object.
+ * its own reference to that program, so it outlives the object. The decision counters
+ * ({@link DecisionStats}) are the deployment's too, kept across replacements.
  */
 final class CpuRedirectDeployment implements HookDeployment {
 
@@ -48,13 +50,15 @@ final class CpuRedirectDeployment implements HookDeployment {
     private final BpfMap cpumap;
     private final BpfMap coreOf;
     private final BpfMap counter;
+    /** Decision counters ({@link DecisionStats}), shared by every policy version like the CPUMAP. */
+    private final BpfMap stats;
     private boolean cpumapFilled;
     private BpfObject running;
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
     private CpuRedirectDeployment(Target target, Path pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
-                                  BpfMap cpumap, BpfMap coreOf, BpfMap counter) {
+                                  BpfMap cpumap, BpfMap coreOf, BpfMap counter, BpfMap stats) {
         this.target = target;
         this.pinDir = pinDir;
         this.claim = claim;
@@ -63,6 +67,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         this.cpumap = cpumap;
         this.coreOf = coreOf;
         this.counter = counter;
+        this.stats = stats;
     }
 
     static CpuRedirectDeployment open(Dispatcher dispatcher, String owner, Target target, Path pinDir,
@@ -87,10 +92,12 @@ final class CpuRedirectDeployment implements HookDeployment {
             made.add(coreOf);
             BpfMap counter = BpfMap.create(MapType.ARRAY, CpuRedirectHook.COUNTER_MAP, 4, 8, possible, 0);
             made.add(counter);
+            BpfMap stats = DecisionStats.create(CpuRedirectHook.MAX_EXECUTORS);
+            made.add(stats);
             for (int i = 0; i < cores.size(); i++) {
                 coreOf.updateInt(i, cores.get(i));
             }
-            return new CpuRedirectDeployment(target, pinDir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter);
+            return new CpuRedirectDeployment(target, pinDir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter, stats);
         } catch (BpfException e) {
             made.forEach(BpfMap::close);
             claim.close();
@@ -141,6 +148,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             next.reuseMap(CpuRedirectHook.CPUMAP, cpumap);
             next.reuseMap(CpuRedirectHook.CORES_MAP, coreOf);
             next.reuseMap(CpuRedirectHook.COUNTER_MAP, counter);
+            next.reuseMap(DecisionStats.MAP, stats);
             SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
             next.load();
             BpfProgram prog = next.program(CpuRedirectHook.PROGRAM);
@@ -185,6 +193,17 @@ final class CpuRedirectDeployment implements HookDeployment {
     }
 
     @Override
+    public DeploymentStats stats() throws SyrupException {
+        synchronized (this) {
+            if (closed) {
+                throw new SyrupException(Kind.NOT_FOUND, "deployment on " + target + " is closed");
+            }
+        }
+        // Not under the lock, as at socket_select: the map stays open until close().
+        return DecisionStats.read(stats, CpuRedirectHook.MAX_EXECUTORS, cores.size());
+    }
+
+    @Override
     public synchronized void close() {
         if (closed) {
             return;
@@ -206,6 +225,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         cpumap.close();
         coreOf.close();
         counter.close();
+        stats.close();
         SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
         try {
@@ -223,7 +243,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             for (BpfMap m : obj.maps()) {
                 String n = m.name();
                 if (n.equals(CpuRedirectHook.CPUMAP) || n.equals(CpuRedirectHook.CORES_MAP)
-                        || n.equals(CpuRedirectHook.COUNTER_MAP) || n.contains(".")) {
+                        || n.equals(CpuRedirectHook.COUNTER_MAP) || n.equals(DecisionStats.MAP) || n.contains(".")) {
                     continue;
                 }
                 m.pin(pinDir.resolve(n));
@@ -243,7 +263,8 @@ final class CpuRedirectDeployment implements HookDeployment {
     private void unpinAll(BpfObject obj) {
         for (BpfMap m : obj.maps()) {
             String n = m.name();
-            if (n.equals(CpuRedirectHook.CPUMAP) || n.equals(CpuRedirectHook.CORES_MAP) || n.equals(CpuRedirectHook.COUNTER_MAP)) {
+            if (n.equals(CpuRedirectHook.CPUMAP) || n.equals(CpuRedirectHook.CORES_MAP) || n.equals(CpuRedirectHook.COUNTER_MAP)
+                    || n.equals(DecisionStats.MAP)) {
                 continue;
             }
             try {

@@ -57,6 +57,8 @@ public final class CpuRedirectHook implements Hook {
     /** Arrivals per CPU, counted by the second stage on the core the packet was steered to. */
     public static final String COUNTER_MAP = "syr_cpu_packets";
     static final int DEFAULT_QSIZE = 2048;
+    /** Executor slots of the decision counters ({@link DecisionStats}); higher indexes count as OTHER. */
+    static final int MAX_EXECUTORS = 128;
 
     @ObjectClassDefinition(name = "Syrup cpu_redirect hook")
     public @interface Config {
@@ -180,6 +182,7 @@ public final class CpuRedirectHook implements Hook {
                 	__type(value, __u64);
                 } %4$s SEC(".maps");
 
+                %7$s
                 /* Tail-called by the interface's root XDP program, for this port only. */
                 SEC("xdp")
                 int %5$s(struct xdp_md *ctx)
@@ -189,6 +192,7 @@ public final class CpuRedirectHook implements Hook {
                 	__u32 idx = schedule(data, data_end);
                 	__u32 *cpu;
 
+                	syr__count(idx);
                 	if (idx == SYR_PASS)
                 		return XDP_PASS;
                 	if (idx == SYR_DROP)
@@ -213,7 +217,8 @@ public final class CpuRedirectHook implements Hook {
                 }
 
                 char _license[] SEC("license") = "GPL";
-                """.formatted(policyInclude, CPUMAP, CORES_MAP, COUNTER_MAP, PROGRAM, STAGE_PROGRAM);
+                """.formatted(policyInclude, CPUMAP, CORES_MAP, COUNTER_MAP, PROGRAM, STAGE_PROGRAM,
+                DecisionStats.declare(MAX_EXECUTORS));
     }
 
     @Override

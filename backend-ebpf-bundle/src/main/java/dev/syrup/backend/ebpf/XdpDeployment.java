@@ -1,5 +1,6 @@
 package dev.syrup.backend.ebpf;
 
+import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Dispatcher;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
@@ -31,6 +32,9 @@ import java.util.TreeMap;
  * <p>syrupd keeps no AF_XDP socket open: {@link #registerExecutor} duplicates the application's
  * socket (pidfd_getfd), puts it in the XSKMAP and closes the duplicate; the kernel removes a
  * socket from the map when its last descriptor closes.
+ *
+ * <p>The decision counters ({@link DecisionStats}) belong to the deployment like the XSKMAP and
+ * are kept across replacements.
  */
 final class XdpDeployment implements HookDeployment {
 
@@ -44,27 +48,40 @@ final class XdpDeployment implements HookDeployment {
     private final Path pinDir;
     private final String hook;
     private final BpfMap xsks;
+    /** Decision counters ({@link DecisionStats}), shared by every policy version like {@link #xsks}. */
+    private final BpfMap stats;
     /** Registered executors: index -> "AF_XDP fd N of pid P". Guarded by {@code this}. */
     private final TreeMap<Integer, String> executors = new TreeMap<>();
     private BpfObject running;
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private XdpDeployment(Dispatcher.Claim claim, Target target, Path pinDir, String hook, BpfMap xsks) {
+    private XdpDeployment(Dispatcher.Claim claim, Target target, Path pinDir, String hook, BpfMap xsks, BpfMap stats) {
         this.claim = claim;
         this.target = target;
         this.pinDir = pinDir;
         this.hook = hook;
         this.xsks = xsks;
+        this.stats = stats;
     }
 
     static XdpDeployment open(Dispatcher.Claim claim, Target target, Path pinDir, String hook) throws SyrupException {
         try {
             BpfMap xsks = BpfMap.create(MapType.XSKMAP, XdpHook.EXECUTORS_MAP, 4, 4, XdpHook.MAX_EXECUTORS, 0);
-            return new XdpDeployment(claim, target, pinDir, hook, xsks);
+            BpfMap stats;
+            try {
+                stats = DecisionStats.create(XdpHook.MAX_EXECUTORS);
+            } catch (BpfException e) {
+                xsks.close();
+                throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
+            }
+            return new XdpDeployment(claim, target, pinDir, hook, xsks, stats);
         } catch (BpfException e) {
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the XSKMAP for " + target + ": " + e.getMessage(), e);
+        } catch (SyrupException e) {
+            claim.close();
+            throw e;
         }
     }
 
@@ -95,6 +112,7 @@ final class XdpDeployment implements HookDeployment {
         try {
             next = BpfObject.open(object);
             next.reuseMap(XdpHook.EXECUTORS_MAP, xsks);
+            next.reuseMap(DecisionStats.MAP, stats);
             SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
             next.load();
             BpfProgram prog = next.program(XdpHook.PROGRAM);
@@ -154,6 +172,19 @@ final class XdpDeployment implements HookDeployment {
     }
 
     @Override
+    public DeploymentStats stats() throws SyrupException {
+        int n;
+        synchronized (this) {
+            if (closed) {
+                throw new SyrupException(Kind.NOT_FOUND, hook + " deployment on " + target + " is closed");
+            }
+            n = executors.isEmpty() ? 0 : executors.lastKey() + 1; // indexes may have gaps
+        }
+        // Not under the lock, as at socket_select: the map stays open until close().
+        return DecisionStats.read(stats, XdpHook.MAX_EXECUTORS, n);
+    }
+
+    @Override
     public synchronized void close() {
         if (closed) {
             return;
@@ -175,6 +206,7 @@ final class XdpDeployment implements HookDeployment {
         }
         executors.clear();
         xsks.close();
+        stats.close();
         SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
         try {
@@ -189,7 +221,7 @@ final class XdpDeployment implements HookDeployment {
         List<SyrupMap> out = new ArrayList<>();
         try {
             for (BpfMap m : obj.maps()) {
-                if (m.name().equals(XdpHook.EXECUTORS_MAP) || m.name().contains(".")) {
+                if (m.name().equals(XdpHook.EXECUTORS_MAP) || m.name().equals(DecisionStats.MAP) || m.name().contains(".")) {
                     continue;
                 }
                 Files.createDirectories(pinDir);
@@ -205,6 +237,9 @@ final class XdpDeployment implements HookDeployment {
 
     private static void unpinAll(BpfObject obj) {
         for (BpfMap m : obj.maps()) {
+            if (m.name().equals(DecisionStats.MAP)) {
+                continue;
+            }
             try {
                 m.unpin();
             } catch (RuntimeException e) {

@@ -89,6 +89,7 @@ public abstract class XdpHook implements Hook {
                 	__type(value, __u32);
                 } %4$s SEC(".maps");
 
+                %6$s
                 /* Tail-called by the interface's root XDP program, for this port only. */
                 SEC("xdp")
                 int %5$s(struct xdp_md *ctx)
@@ -96,6 +97,7 @@ public abstract class XdpHook implements Hook {
                 	/* pkt_start is the Ethernet header: syr_l4() finds the UDP/TCP header. */
                 	__u32 idx = schedule((void *)(long)ctx->data, (void *)(long)ctx->data_end);
 
+                	syr__count(idx);
                 	if (idx == SYR_PASS)
                 		return XDP_PASS;
                 	if (idx == SYR_DROP)
@@ -105,7 +107,8 @@ public abstract class XdpHook implements Hook {
                 }
 
                 char _license[] SEC("license") = "GPL";
-                """.formatted(name(), policyInclude, MAX_EXECUTORS, EXECUTORS_MAP, PROGRAM);
+                """.formatted(name(), policyInclude, MAX_EXECUTORS, EXECUTORS_MAP, PROGRAM,
+                DecisionStats.declare(MAX_EXECUTORS));
     }
 
     @Override
