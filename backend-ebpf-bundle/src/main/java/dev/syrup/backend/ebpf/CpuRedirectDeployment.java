@@ -12,14 +12,10 @@ import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.BpfProgram;
-import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.MapType;
-import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.internal.Native;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -162,18 +158,14 @@ final class CpuRedirectDeployment implements HookDeployment {
             // The swap: one PROG_ARRAY update in the interface's root dispatcher.
             claim.install(prog.fd());
         } catch (SyrupException e) {
-            closeQuietly(next);
+            PolicyObjects.closeQuietly(next);
             throw e;
-        } catch (VerifierException e) {
-            closeQuietly(next);
-            throw new SyrupException(Kind.VERIFIER, "the verifier rejected the policy (program " + e.programName() + ", "
-                    + Errno.name(e.errno()) + "):\n" + String.join("\n", e.reason()), e);
         } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
-            closeQuietly(next);
-            throw new SyrupException(Kind.KERNEL, "installing the policy on " + target + " failed: " + e.getMessage(), e);
+            PolicyObjects.closeQuietly(next);
+            throw PolicyObjects.installFailed(e, target);
         }
         if (running != null) {
-            unpinAll(running);
+            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
             running.close();
         }
         running = next;
@@ -213,7 +205,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         // the interface's last claim; then the program and the maps can go.
         claim.close();
         if (running != null) {
-            unpinAll(running);
+            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
             running.close();
             running = null;
         }
@@ -228,51 +220,23 @@ final class CpuRedirectDeployment implements HookDeployment {
         stats.close();
         SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
-        try {
-            Files.deleteIfExists(pinDir);
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
-        }
+        PolicyObjects.removePinDir(pinDir);
     }
 
     /** Pins the policy's own Maps and the arrival counter under the pin dir. */
+    /** The policy's Maps, and the per-CPU arrival counter the second stage keeps (shown, pinned once). */
     private List<SyrupMap> pinMaps(BpfObject obj) throws SyrupException {
-        List<SyrupMap> out = new ArrayList<>();
+        List<SyrupMap> out = PolicyObjects.pinPolicyMaps(obj, pinDir, INTERNAL_MAPS);
         try {
-            Files.createDirectories(pinDir);
-            for (BpfMap m : obj.maps()) {
-                String n = m.name();
-                if (n.equals(CpuRedirectHook.CPUMAP) || n.equals(CpuRedirectHook.CORES_MAP)
-                        || n.equals(CpuRedirectHook.COUNTER_MAP) || n.equals(DecisionStats.MAP) || n.contains(".")) {
-                    continue;
-                }
-                m.pin(pinDir.resolve(n));
-                out.add(new KernelMap(n, m));
-            }
             if (counter.pinnedPath().isEmpty()) {
                 counter.pin(pinDir.resolve(CpuRedirectHook.COUNTER_MAP));
             }
-            out.add(new KernelMap(CpuRedirectHook.COUNTER_MAP, counter));
-        } catch (IOException | BpfException e) {
-            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir
-                    + " failed: " + e.getMessage(), e);
+        } catch (BpfException e) {
+            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning " + CpuRedirectHook.COUNTER_MAP + " under "
+                    + pinDir + " failed: " + e.getMessage(), e);
         }
+        out.add(new KernelMap(CpuRedirectHook.COUNTER_MAP, counter));
         return List.copyOf(out);
-    }
-
-    private void unpinAll(BpfObject obj) {
-        for (BpfMap m : obj.maps()) {
-            String n = m.name();
-            if (n.equals(CpuRedirectHook.CPUMAP) || n.equals(CpuRedirectHook.CORES_MAP) || n.equals(CpuRedirectHook.COUNTER_MAP)
-                    || n.equals(DecisionStats.MAP)) {
-                continue;
-            }
-            try {
-                m.unpin();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "unpin " + n + ": " + e.getMessage());
-            }
-        }
     }
 
     static byte[] intBytes(int v) {
@@ -282,11 +246,5 @@ final class CpuRedirectDeployment implements HookDeployment {
     /** struct bpf_cpumap_val { __u32 qsize; union { int fd; __u32 id; } bpf_prog; }. */
     static byte[] cpumapVal(int qsize, int progFd) {
         return ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putInt(qsize).putInt(progFd).array();
-    }
-
-    private static void closeQuietly(BpfObject o) {
-        if (o != null) {
-            o.close();
-        }
     }
 }

@@ -15,9 +15,6 @@ import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.Pidfd;
-import dev.syrup.bpf.VerifierException;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -154,24 +151,20 @@ final class SocketSelectDeployment implements HookDeployment {
             // datagram is scheduled by either the old or the new policy, never by none.
             claim.install(prog.fd());
         } catch (SyrupException e) {
-            closeQuietly(next);
+            PolicyObjects.closeQuietly(next);
             throw e;
-        } catch (VerifierException e) {
-            closeQuietly(next);
-            throw new SyrupException(Kind.VERIFIER, "the verifier rejected the policy (program " + e.programName() + ", "
-                    + Errno.name(e.errno()) + "):\n" + String.join("\n", e.reason()), e);
         } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
-            closeQuietly(next);
-            throw new SyrupException(Kind.KERNEL, "installing the policy on " + target + " failed: " + e.getMessage(), e);
+            PolicyObjects.closeQuietly(next);
+            throw PolicyObjects.installFailed(e, target);
         } finally {
             sockets.forEach(Fd::close);
         }
         if (running != null) {
-            unpinAll(running);
+            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
             running.close();
         }
         running = next;
-        maps = pinUserMaps(next);
+        maps = List.copyOf(PolicyObjects.pinPolicyMaps(next, pinDir, INTERNAL_MAPS));
         SharedMaps.INSTANCE.commit(next, pinDir, INTERNAL_MAPS);
     }
 
@@ -264,7 +257,7 @@ final class SocketSelectDeployment implements HookDeployment {
         // only then can the policy program go.
         claim.close();
         if (running != null) {
-            unpinAll(running);
+            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
             running.close();
             running = null;
         }
@@ -282,11 +275,7 @@ final class SocketSelectDeployment implements HookDeployment {
         stats.close();
         SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
-        try {
-            Files.deleteIfExists(pinDir);
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
-        }
+        PolicyObjects.removePinDir(pinDir);
     }
 
     /**
@@ -343,41 +332,5 @@ final class SocketSelectDeployment implements HookDeployment {
         }
         executors = List.copyOf(adopted);
         return out;
-    }
-
-    /** Pins the policy's own Maps (not the executor map, not .bss/.data) under the pin dir. */
-    private List<SyrupMap> pinUserMaps(BpfObject obj) throws SyrupException {
-        List<SyrupMap> out = new ArrayList<>();
-        try {
-            for (BpfMap m : obj.maps()) {
-                if (m.name().equals(SocketSelectHook.EXECUTORS_MAP) || m.name().equals(DecisionStats.MAP)
-                        || m.name().contains(".")) {
-                    continue;
-                }
-                Files.createDirectories(pinDir);
-                m.pin(pinDir.resolve(m.name()));
-                out.add(new KernelMap(m.name(), m));
-            }
-        } catch (IOException | BpfException e) {
-            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir
-                    + " failed: " + e.getMessage(), e);
-        }
-        return List.copyOf(out);
-    }
-
-    private static void unpinAll(BpfObject obj) {
-        for (BpfMap m : obj.maps()) {
-            try {
-                m.unpin();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "unpin " + m.name() + ": " + e.getMessage());
-            }
-        }
-    }
-
-    private static void closeQuietly(BpfObject o) {
-        if (o != null) {
-            o.close();
-        }
     }
 }
