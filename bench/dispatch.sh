@@ -17,6 +17,8 @@ step() { printf 'bench dispatch: %s\n' "$*" >&2; }
 [[ $EUID -eq 0 ]] || { step "needs root (bpf() program loads)"; exit 1; }
 mkdir -p "$OUT"
 cd "$ROOT"
+# shellcheck source=shim.sh
+. "$ROOT/bench/shim.sh"
 
 step "[1/3] building $MODULE test classes and their classpath"
 mvn_build() {
@@ -35,26 +37,8 @@ cp -r "$MODULE/target/test-classes" "$OUT/test-classes"
 CP="$OUT/test-classes:$OUT/$MODULE-classes:$(cat "$OUT/classpath.txt")"
 
 step "[2/3] policies and headers"
-mkdir -p "$OUT/include" "$OUT/policies"
-cp api-bundle/src/main/resources/dev/syrup/api/syrup.h "$OUT/include/"
-files=()
-for p in $POLICIES; do
-  cp "daemon-bundle/src/main/resources/dev/syrup/daemon/policies/$p.c" "$OUT/policies/"
-  files+=("$OUT/policies/$p.c")
-done
-printf '#include "syrup.h"\nuint32_t schedule(void *pkt_start, void *pkt_end)\n{\n\treturn 0;\n}\n' >"$OUT/policies/constant.c"
-files=("$OUT/policies/constant.c" "${files[@]}")
-{
-  echo "cores=$(nproc)"
-  echo "kernel=$(uname -r)"
-  echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-  echo "java=$(java -version 2>&1 | head -n 1)"
-  echo "clang=$(clang --version | head -n 1)"
-  echo "settings=REPEAT=$REPEAT runs per sample, ROUNDS=$ROUNDS samples per variant"
-  echo "load=$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "spectre_v2=$(cat /sys/devices/system/cpu/vulnerabilities/spectre_v2 2>/dev/null)"
-  echo "bpf_jit_harden=$(cat /proc/sys/net/core/bpf_jit_harden 2>/dev/null)"
-} >"$OUT/machine.txt"
+shim_policies $POLICIES
+shim_machine
 
 step "[3/3] ${#files[@]} policies x 2 variants x $ROUNDS samples x $REPEAT runs"
 java -cp "$CP" dev.syrup.isolation.bench.DispatchBench "$OUT" "$OUT/include" "$REPEAT" "$ROUNDS" "${files[@]}"

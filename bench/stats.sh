@@ -18,6 +18,8 @@ step() { printf 'bench stats: %s\n' "$*" >&2; }
 [[ $EUID -eq 0 ]] || { step "needs root (bpf() program loads)"; exit 1; }
 mkdir -p "$OUT"
 cd "$ROOT"
+# shellcheck source=shim.sh
+. "$ROOT/bench/shim.sh"
 
 step "[1/3] building $MODULE test classes and their classpath"
 mvn_build() {
@@ -37,25 +39,8 @@ sed -i "s|$ROOT/api-bundle/target/classes|$OUT/api-classes|g" "$OUT/classpath.tx
 CP="$OUT/test-classes:$OUT/classes:$(cat "$OUT/classpath.txt")"
 
 step "[2/3] policies and headers"
-mkdir -p "$OUT/include" "$OUT/policies"
-cp api-bundle/src/main/resources/dev/syrup/api/syrup.h "$OUT/include/"
-files=()
-for p in $POLICIES; do
-  cp "daemon-bundle/src/main/resources/dev/syrup/daemon/policies/$p.c" "$OUT/policies/"
-  files+=("$OUT/policies/$p.c")
-done
-# The cheapest policy there is: the counters' cost relative to it is the worst case.
-printf '#include "syrup.h"\nuint32_t schedule(void *pkt_start, void *pkt_end)\n{\n\treturn 0;\n}\n' >"$OUT/policies/constant.c"
-files=("$OUT/policies/constant.c" "${files[@]}")
-{
-  echo "cores=$(nproc)"
-  echo "kernel=$(uname -r)"
-  echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-  echo "java=$(java -version 2>&1 | head -n 1)"
-  echo "clang=$(clang --version | head -n 1)"
-  echo "settings=REPEAT=$REPEAT runs per sample, ROUNDS=$ROUNDS samples per variant"
-  echo "load=$(cut -d' ' -f1-3 /proc/loadavg)"
-} >"$OUT/machine.txt"
+shim_policies $POLICIES
+shim_machine
 
 step "[3/3] ${#files[@]} policies x 2 variants x $ROUNDS samples x $REPEAT runs"
 java -cp "$CP" dev.syrup.backend.ebpf.StatsOverheadBench "$OUT" "$OUT/include" "$REPEAT" "$ROUNDS" "${files[@]}"

@@ -1,11 +1,8 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -317,22 +314,14 @@ public final class BpfMap implements AutoCloseable {
 
     /** bpf_obj_pin: the map outlives this process at {@code path} (on a bpffs) until unpinned. */
     public void pin(Path path) {
-        Native.checkBpf("bpf_obj_pin(map '" + name + "', " + path + ")",
-                Native.get().bpf().bpf_obj_pin(fd(), path.toString()));
+        Pins.pin(fd(), "map '" + name + "'", path);
         pinned = path;
     }
 
     /** Removes the pin made by {@link #pin} or opened by {@link #openPinned}; no-op when none. */
     public void unpin() {
-        Path p = pinned;
-        if (p != null) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException e) {
-                throw new UncheckedIOException("unpin " + p, e);
-            }
-            pinned = null;
-        }
+        Pins.remove(pinned);
+        pinned = null;
     }
 
     public Optional<Path> pinnedPath() {

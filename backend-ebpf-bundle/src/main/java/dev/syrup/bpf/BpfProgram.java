@@ -1,9 +1,6 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import jnr.ffi.Pointer;
@@ -97,22 +94,14 @@ public final class BpfProgram implements AutoCloseable {
 
     /** bpf_obj_pin: the program outlives its object and this process at {@code path} until unpinned. */
     public void pin(Path path) {
-        Native.checkBpf("bpf_obj_pin(program '" + name + "', " + path + ")",
-                Native.get().bpf().bpf_obj_pin(fd(), path.toString()));
+        Pins.pin(fd(), "program '" + name + "'", path);
         pinned = path;
     }
 
     /** Removes the pin made by {@link #pin}; no-op when none. */
     public void unpin() {
-        Path p = pinned;
-        if (p != null) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException e) {
-                throw new UncheckedIOException("unpin " + p, e);
-            }
-            pinned = null;
-        }
+        Pins.remove(pinned);
+        pinned = null;
     }
 
     public Optional<Path> pinnedPath() {

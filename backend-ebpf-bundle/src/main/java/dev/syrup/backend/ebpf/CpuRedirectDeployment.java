@@ -165,8 +165,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             throw PolicyObjects.installFailed(e, target);
         }
         if (running != null) {
-            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
-            running.close();
+            PolicyObjects.retire(running, INTERNAL_MAPS);
         }
         running = next;
         maps = pinMaps(next);
@@ -205,8 +204,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         // the interface's last claim; then the program and the maps can go.
         claim.close();
         if (running != null) {
-            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
-            running.close();
+            PolicyObjects.retire(running, INTERNAL_MAPS);
             running = null;
         }
         try {

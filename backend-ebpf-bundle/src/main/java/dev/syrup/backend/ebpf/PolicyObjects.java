@@ -58,8 +58,13 @@ final class PolicyObjects {
         return out;
     }
 
-    /** Removes the pins {@link #pinPolicyMaps} made. */
-    static void unpinPolicyMaps(BpfObject obj, Set<String> internal) {
+    /** A policy version that no longer runs: its pins go ({@link #pinPolicyMaps}), then its kernel objects. */
+    static void retire(BpfObject obj, Set<String> internal) {
+        unpinPolicyMaps(obj, internal);
+        obj.close();
+    }
+
+    private static void unpinPolicyMaps(BpfObject obj, Set<String> internal) {
         for (BpfMap m : obj.maps()) {
             if (internal.contains(m.name())) {
                 continue;

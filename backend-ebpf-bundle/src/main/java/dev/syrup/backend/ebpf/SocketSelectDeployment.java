@@ -160,8 +160,7 @@ final class SocketSelectDeployment implements HookDeployment {
             sockets.forEach(Fd::close);
         }
         if (running != null) {
-            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
-            running.close();
+            PolicyObjects.retire(running, INTERNAL_MAPS);
         }
         running = next;
         maps = List.copyOf(PolicyObjects.pinPolicyMaps(next, pinDir, INTERNAL_MAPS));
@@ -257,8 +256,7 @@ final class SocketSelectDeployment implements HookDeployment {
         // only then can the policy program go.
         claim.close();
         if (running != null) {
-            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
-            running.close();
+            PolicyObjects.retire(running, INTERNAL_MAPS);
             running = null;
         }
         // Empty the sockarray before letting it go: the kernel frees it later, and until then its

@@ -123,8 +123,7 @@ final class XdpDeployment implements HookDeployment {
             throw PolicyObjects.installFailed(e, target);
         }
         if (running != null) {
-            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
-            running.close();
+            PolicyObjects.retire(running, INTERNAL_MAPS);
         }
         running = next;
         maps = List.copyOf(PolicyObjects.pinPolicyMaps(next, pinDir, INTERNAL_MAPS));
@@ -186,8 +185,7 @@ final class XdpDeployment implements HookDeployment {
         // Empties the slot and releases the claim (and detaches the root with the interface's last claim).
         claim.close();
         if (running != null) {
-            PolicyObjects.unpinPolicyMaps(running, INTERNAL_MAPS);
-            running.close();
+            PolicyObjects.retire(running, INTERNAL_MAPS);
             running = null;
         }
         for (int i : executors.keySet()) {
