@@ -1,7 +1,8 @@
-# Shared by bench/fig2.sh, fig6.sh (sourced): builds bench/kv, runs the RocksDB UDP server
+# Shared by bench/fig2.sh, fig6.sh, fig7.sh (sourced): builds bench/kv if needed, runs the RocksDB UDP server
 # (KvServer) and the open-loop load generator (LoadGen) under socket_select policies deployed
 # through ./syrup, and writes results/NAME-<UTC>/{raw.csv,NAME-agg.csv,NAME.png,summary.md}.
-# Knobs (env): PORT=9100 THREADS=4 SOURCES=50 NICE=-10 GET_REPS=3 RUNS DURATION RATES SLO_US TIMEOUT_MS, --quick.
+# Knobs (env): PORT=9100 THREADS=4 SOURCES=50 NICE=-10 GET_REPS=3 RUNS DURATION RATES SLO_US TIMEOUT_MS,
+# SYRUP_RESULTS (where results go; default results/), --quick.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 KV="$ROOT/bench/kv"
@@ -24,6 +25,7 @@ kv_srv="" kv_id="" kv_ours="" kv_tmp="" kv_scan_len=""
 kv_cleanup() {
   local rc=$?
   set +e
+  declare -F kv_on_exit >/dev/null && kv_on_exit  # a script's own cleanup, before the undeploy
   [[ -n $kv_id ]] && "$ROOT/syrup" shell "syrup:undeploy $kv_id" >/dev/null 2>&1
   if [[ -n $kv_srv ]]; then kill "$kv_srv" 2>/dev/null; wait "$kv_srv" 2>/dev/null; fi
   [[ -n $kv_ours ]] && "$ROOT/syrup" stop >/dev/null 2>&1
@@ -32,25 +34,28 @@ kv_cleanup() {
 }
 
 kv_init() {  # kv_init NAME: output directory, build, daemon
-  OUT="$ROOT/results/$NAME-$(date -u +%Y%m%dT%H%M%SZ)"
+  OUT="${SYRUP_RESULTS:-$ROOT/results}/$NAME-$(date -u +%Y%m%dT%H%M%SZ)"
   mkdir -p "$OUT"
   kv_tmp=$(mktemp -d)
   trap kv_cleanup EXIT
   [[ $EUID -eq 0 ]] || { kv_step "needs root (syrupd's eBPF, bpffs)"; exit 1; }
-  kv_step "building bench/kv (RocksDB server, load generator, plots)"
-  # Offline after the first fetch; the syrup-backend-ebpf jar comes from the root build.
-  [[ -f $HOME/.m2/repository/dev/syrup/syrup-backend-ebpf/0.1.0-SNAPSHOT/syrup-backend-ebpf-0.1.0-SNAPSHOT.jar ]] ||
-    mvn -B -ntp -q install -DskipTests -pl backend-ebpf-bundle -am -f "$ROOT/pom.xml" >"$OUT/build.log" 2>&1
-  # Skipped when nothing changed since the last build (Maven alone takes many seconds on a busy machine).
-  if [[ ! -f $KV/target/.built || -n $(find "$KV/pom.xml" "$KV/src" -newer "$KV/target/.built" -print -quit) ]]; then
-    mvn -B -ntp -q -o package -DskipTests -f "$KV/pom.xml" >>"$OUT/build.log" 2>&1 ||
+  # The root build (./syrup build) builds bench/kv too; rebuilt here only when its sources changed
+  # since (Maven alone takes many seconds on a busy machine).
+  local stamp="$KV/target/classes/dev/syrup/bench/kv/LoadGen.class"
+  if [[ ! -f $stamp || ! -d $KV/target/lib || -n $(find "$KV/pom.xml" "$KV/src/main" -newer "$stamp" -print -quit) ]]; then
+    kv_step "building bench/kv (RocksDB server, load generator, plots)"
+    mvn -B -ntp -q -o package -DskipTests -f "$KV/pom.xml" >"$OUT/build.log" 2>&1 ||
       mvn -B -ntp -q package -DskipTests -f "$KV/pom.xml" >>"$OUT/build.log" 2>&1 ||
-      { tail -n 30 "$OUT/build.log" >&2; exit 1; }
-    touch "$KV/target/.built"
+      { tail -n 30 "$OUT/build.log" >&2; kv_step "bench/kv did not build (does ./syrup build pass?)"; exit 1; }
+    touch "$stamp"
   fi
   # Snapshot the classes: a concurrent rebuild of bench/kv must not change them under us.
   cp -r "$KV/target/classes" "$kv_tmp/classes"
   CP="$kv_tmp/classes:$KV/target/lib/*"
+  # One database for every server: each opens the same files the same way (a server that had
+  # just written them served GETs twice as fast as one that reopened them).
+  java -cp "$CP" dev.syrup.bench.kv.KvServer --port "$PORT" --db "$kv_tmp/db" --load-only >"$OUT/load.log" 2>&1 ||
+    { cat "$OUT/load.log" >&2; kv_step "could not load the database"; exit 1; }
   if "$ROOT/syrup" shell 'shell:echo ok' >/dev/null 2>&1; then
     kv_step "Syrup daemon already running"
   else
@@ -65,7 +70,8 @@ kv_init() {  # kv_init NAME: output directory, build, daemon
     echo "java=$(java -version 2>&1 | head -n 1)"
     echo "loadavg_at_start=$(cut -d' ' -f1-3 /proc/loadavg)"
   } >"$OUT/machine.txt"
-  echo "policy,offered_rps,run,sent,replies,drops,throughput_rps,p50_us,p99_us,p999_us,max_us,send_lag_p99_us" >"$OUT/raw.csv"
+  KV_CSV="$OUT/raw.csv"
+  echo "policy,offered_rps,run,sent,replies,drops,throughput_rps,p50_us,p99_us,p999_us,max_us,send_lag_p99_us" >"$KV_CSV"
 }
 
 kv_server_start() {  # kv_server_start [KvServer args]: a fresh server (and fresh sockets) per policy
@@ -91,9 +97,9 @@ kv_server_stop() {
   kv_srv=""
 }
 
-kv_deploy() {  # kv_deploy POLICY: deploys POLICY (built-in name or .c path) at socket_select
+kv_deploy() {  # kv_deploy POLICY [OPTIONS]: deploys POLICY (built-in name or .c path) at socket_select
   local out
-  out=$("$ROOT/syrup" shell "syrup:deploy $1 --hook socket_select --port $PORT" 2>&1) ||
+  out=$("$ROOT/syrup" shell "syrup:deploy $* --hook socket_select --port $PORT" 2>&1) ||
     { echo "$out" >&2; kv_step "syrup:deploy $1 failed"; exit 1; }
   kv_id=$(printf '%s\n' "$out" | tr -d '\r' | awk 'NF { w = $NF } END { print w }')
   [[ -n $kv_id && $out != *rror* ]] || { echo "$out" >&2; kv_step "syrup:deploy $1: no deployment id"; exit 1; }
@@ -111,7 +117,9 @@ kv_builtin() {  # kv_builtin NAME: the running syrupd knows policy NAME
 
 # kv_policy LABEL SCAN_RATIO RUN: one sweep over RATES (run number RUN) under policy LABEL
 # (default = no policy), with a fresh server. The scripts loop runs outside policies, so that a
-# shared machine's drifting load hits every policy alike.
+# shared machine's drifting load hits every policy alike. Rows go to $KV_CSV (raw.csv); a
+# script may set KV_LOADGEN (more LoadGen arguments) and define kv_deploy_LABEL (how to deploy
+# LABEL, run after the server is up) and kv_undeploy_LABEL (run before the undeploy).
 kv_policy() {
   local label=$1 ratio=$2 run=$3 src
   local -a extra=()
@@ -132,24 +140,27 @@ kv_policy() {
       echo "$map" >"$kv_tmp/scan-map"
       for _ in $(seq 50); do (( $(kv_count '^scan-map' "$OUT/server-$label.log") >= run )) && break; sleep 0.1; done
       (( $(kv_count '^scan-map' "$OUT/server-$label.log") >= run )) || { kv_step "KvServer did not open $map"; exit 1; } ;;
-    *) kv_deploy "$label" ;;
+    *) if declare -F "kv_deploy_$label" >/dev/null; then "kv_deploy_$label"; else kv_deploy "$label"; fi ;;
   esac
+  # shellcheck disable=SC2086 # KV_LOADGEN is a list of arguments
   nice -n "$NICE" java -cp "$CP" dev.syrup.bench.kv.LoadGen --port "$PORT" --rates "$RATES" --runs 1 --first-run "$run" --seconds "$DURATION" \
     --warmup "$WARMUP" --scan-ratio "$ratio" --sources "$SOURCES" --timeout-ms "$TIMEOUT_MS" \
-    --label "$label" --csv "$OUT/raw.csv"
+    --label "$label" --csv "$KV_CSV" ${KV_LOADGEN:-}
+  if declare -F "kv_undeploy_$label" >/dev/null; then "kv_undeploy_$label"; fi
   kv_undeploy
   kv_server_stop
   grep '^served' "$OUT/server-$label.log" | tail -n 1 | sed "s/^/bench $NAME:   $label run $run /" >&2 || true
 }
 
-# kv_report TITLE BASELINE: plot + summary.md
+# kv_report TITLE BASELINE: plot + summary.md by Report (or KV_REPORT, with KV_REPORT_ARGS);
+# KV_SWEEP describes a sweep other than the offered loads.
 kv_report() {
   {
     echo "# $NAME: $1"
     echo
     echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ)${QUICK:+ (--quick)}: KvServer (RocksDB $(basename "$KV"/target/lib/rocksdbjni-*.jar .jar | sed 's/rocksdbjni-//'),"
     echo "$THREADS worker threads on SO_REUSEPORT port $PORT) and LoadGen (open loop, Poisson, $SOURCES source ports) on the same machine;"
-    echo "(both at nice $NICE); offered loads $RATES rps, $RUNS run(s) per point, $DURATION s each after ${WARMUP} s warm-up; a reply later than $TIMEOUT_MS ms is a drop."
+    echo "(both at nice $NICE); offered loads $RATES rps${KV_SWEEP:+, $KV_SWEEP}, $RUNS run(s) per point, $DURATION s each after ${WARMUP} s warm-up; a reply later than $TIMEOUT_MS ms is a drop."
     echo
     echo "Machine:"
     echo
@@ -160,10 +171,11 @@ kv_report() {
     echo
     for f in "$OUT"/server-*.log; do grep '^calibration' "$f" | sed "s/^/    $(basename "$f" .log | sed 's/^server-//'): /"; done
     echo
-    java -Djava.awt.headless=true -cp "$CP" dev.syrup.bench.kv.Report --csv "$OUT/raw.csv" --out "$OUT" --name "$NAME" \
-      --title "$1" --slo-us "$SLO_US" --baseline "$2" --timeout-us $((TIMEOUT_MS * 1000))
+    # shellcheck disable=SC2086 # KV_REPORT_ARGS is a list of arguments
+    java -Djava.awt.headless=true -cp "$CP" "dev.syrup.bench.kv.${KV_REPORT:-Report}" --csv "$KV_CSV" --out "$OUT" --name "$NAME" \
+      --title "$1" --slo-us "$SLO_US" --baseline "$2" --timeout-us $((TIMEOUT_MS * 1000)) ${KV_REPORT_ARGS:-}
     echo
-    echo "Files: raw.csv (one row per run), $NAME-agg.csv (per point), $NAME.png (p99 vs offered load, error bars = sd across runs)."
+    echo "Files: raw.csv (one row per run), $NAME-agg.csv (per point), $NAME.png (the plot; error bars = sd across runs), server-*.log, machine.txt."
   } >"$OUT/summary.md"
   sed -i '/^SUSTAINED/d' "$OUT/summary.md"
   cat "$OUT/summary.md"

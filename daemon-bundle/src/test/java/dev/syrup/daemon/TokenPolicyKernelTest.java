@@ -120,6 +120,25 @@ class TokenPolicyKernelTest {
         }
     }
 
+    @Test
+    void roundRobinVariantPlacesWhatItAdmitsInTurn() throws Exception {
+        // -D ROUND_ROBIN (fig7's setup): admission as before, then executors in turn.
+        try (UdpGroup group = new UdpGroup(4); UdpGroup.Sender tx = new UdpGroup.Sender(group.port)) {
+            Deployment d = syrupd.deploy(new DeployRequest("token", SocketSelectHook.NAME, Target.port(Protocol.UDP, group.port),
+                    Map.of("ROUND_ROBIN", ""), false, DeployRequest.ADMIN));
+            syrupd.map(d.id(), "tokens").update(7, 400); // the Sender's user id
+            tx.send(600, 0);
+            group.await(Long.MAX_VALUE, 1000);
+            long[] per = group.perSocket();
+            System.out.println("token -D ROUND_ROBIN, 400 tokens, 600 sent: per socket " + java.util.Arrays.toString(per));
+            assertEquals(400, group.total(), "only what the tokens admit passes");
+            for (long n : per) {
+                assertEquals(100, n, "admitted requests go round robin: " + java.util.Arrays.toString(per));
+            }
+            assertEquals(0, syrupd.map(d.id(), "tokens").lookup(7).orElse(-1), "every token used");
+        }
+    }
+
     /**
      * Runs {@code n} epochs: a refill, then each user's requests of that epoch (interleaved, each
      * user from its own source port), then a wait until what the tokens allow has arrived.

@@ -74,7 +74,7 @@ public final class TokenGenerator {
                         .process(e -> {
                             try {
                                 SyrupMap m = deployer.map(deployment, mapName);
-                                epochs.epoch(m instanceof EventingMap em ? em.unwrap() : m);
+                                epochs.advance(m instanceof EventingMap em ? em.unwrap() : m, System.nanoTime() / 1000);
                                 warned[0] = false;
                             } catch (SyrupException ex) {
                                 if (!warned[0]) {

@@ -3,7 +3,9 @@
  * left is dropped, otherwise one token is taken and the request passes to the layer's default.
  * syrupd's token generator (PID dev.syrup.tokens) refills the Map each epoch: the
  * latency-sensitive user gets its rate, the best-effort user what the other left unused.
- * Requests too short to carry a user id, and users beyond the Map, are dropped. */
+ * Requests too short to carry a user id, and users beyond the Map, are dropped.
+ * -D ROUND_ROBIN: admitted requests go to the executors in turn instead of to the layer's
+ * default (the paper's Figure 7 setup: `./syrup bench fig7` compares it with round_robin). */
 #include "syrup.h"
 
 #ifndef MAX_USERS
@@ -11,6 +13,10 @@
 #endif
 
 SYR_MAP(tokens, MAX_USERS);
+
+#ifdef ROUND_ROBIN
+static uint32_t next;
+#endif
 
 uint32_t schedule(void *pkt_start, void *pkt_end)
 {
@@ -29,5 +35,9 @@ uint32_t schedule(void *pkt_start, void *pkt_end)
 		__sync_fetch_and_add(t, 1);
 		return SYR_DROP;
 	}
+#ifdef ROUND_ROBIN
+	return __sync_fetch_and_add(&next, 1) % NUM_EXECUTORS;
+#else
 	return SYR_PASS;
+#endif
 }

@@ -113,4 +113,21 @@ class EventingMapTest {
         }
         assertEquals(999, third.granted());
     }
+
+    @Test
+    void aLateTimerStillGrantsTheRate() throws SyrupException {
+        FakeMap tokens = new FakeMap();
+        TokenEpochs gen = new TokenEpochs(1, 2, 10_000, 1000); // 10 per 1 ms epoch
+        assertEquals(1, gen.advance(tokens, 5_000_000));
+        assertEquals(10L, tokens.data.get(1));
+        assertEquals(0, gen.advance(tokens, 5_000_400), "no epoch ended yet: nothing changes");
+        tokens.update(1, 4);                         // LS used 6
+        assertEquals(5, gen.advance(tokens, 5_005_000), "5 ms late: 5 epochs at once");
+        assertEquals(50L, tokens.data.get(1));
+        assertEquals(4L, tokens.data.get(2), "the leftover goes to BE once");
+        assertEquals(0, gen.advance(tokens, 5_005_100), "a catch-up firing right after grants nothing");
+        assertEquals(50L, tokens.data.get(1));
+        gen.advance(tokens, 5_999_000);  // 1 s after the first epoch began
+        assertEquals(10_000, gen.granted(), "one second: exactly the rate");
+    }
 }

@@ -50,6 +50,7 @@ public final class KvServer {
     public static void main(String[] args) throws Exception {
         String host = "127.0.0.1", db = "/tmp/syrup-kv-db", scanMapPath = null;
         int port = 9100, n = 4, rcvbuf = 4 << 20, getReps = 1, fixedScanLen = 0;
+        boolean loadOnly = false;
         double scanFactor = 75;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -62,9 +63,10 @@ public final class KvServer {
                 case "--get-reps" -> getReps = Integer.parseInt(args[++i]);
                 case "--scan-map-file" -> scanMapPath = args[++i];
                 case "--scan-len" -> fixedScanLen = Integer.parseInt(args[++i]);
+                case "--load-only" -> loadOnly = true;
                 default -> {
                     System.err.println("usage: KvServer [--port 9100] [--threads 4] [--db DIR] [--rcvbuf B]"
-                            + " [--scan-factor 75] [--get-reps 1] [--scan-len KEYS] [--scan-map-file FILE]");
+                            + " [--scan-factor 75] [--get-reps 1] [--scan-len KEYS] [--scan-map-file FILE] [--load-only]");
                     System.exit(2);
                 }
             }
@@ -81,6 +83,11 @@ public final class KvServer {
         Options opts = new Options().setCreateIfMissing(true);
         RocksDB rocks = RocksDB.open(opts, db);
         load(rocks);
+        if (loadOnly) { // the scripts load once, so that every server (policy) opens the same files the same way
+            rocks.close();
+            System.out.println("loaded " + KEY_SPACE + " keys into " + db);
+            return;
+        }
         int reps = getReps;
         // Calibrate: a SCAN of scanLen keys should cost scanFactor GETs.
         Random rnd = new Random(42);

@@ -24,15 +24,21 @@ import org.HdrHistogram.Histogram;
  * and sequence number; a reply later than --timeout-ms (or none) counts as a drop. Latencies go to
  * an HdrHistogram. Appends one CSV row per (rate, run) to --csv:
  * policy,offered_rps,run,sent,replies,drops,throughput_rps,p50_us,p99_us,p999_us,max_us,send_lag_p99_us
+ *
+ * <p>Two users (paper Figure 7): {@code --ls-rates L1,L2,..} with one total in {@code --rates}
+ * sweeps the latency-sensitive user's share of that total; each request is from user 1 (LS) with
+ * probability L/total, else from user 2 (BE), and each user gets its own row:
+ * policy,total_rps,ls_rps,run,user,sent,replies,drops,throughput_rps,p50_us,p99_us,p999_us,max_us,send_lag_p99_us
  */
 public final class LoadGen {
     static final int LEN = 24;
+    static final int LS_USER = 1, BE_USER = 2;
 
     public static void main(String[] args) throws Exception {
         String host = "127.0.0.1", label = "run", csv = null;
         int port = 9100, sources = 50, runs = 1, timeoutMs = 200, firstRun = 1;
         double seconds = 2, warmup = 0.5, scanRatio = 0;
-        List<Integer> rates = new ArrayList<>();
+        List<Integer> rates = new ArrayList<>(), lsRates = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--host" -> host = args[++i];
@@ -42,6 +48,7 @@ public final class LoadGen {
                 case "--first-run" -> firstRun = Integer.parseInt(args[++i]);
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
                 case "--warmup" -> warmup = Double.parseDouble(args[++i]);
+                case "--ls-rates" -> { for (String r : args[++i].split(",")) lsRates.add(Integer.parseInt(r.trim())); }
                 case "--scan-ratio" -> scanRatio = Double.parseDouble(args[++i]);
                 case "--sources" -> sources = Integer.parseInt(args[++i]);
                 case "--timeout-ms" -> timeoutMs = Integer.parseInt(args[++i]);
@@ -49,7 +56,7 @@ public final class LoadGen {
                 case "--csv" -> csv = args[++i];
                 default -> {
                     System.err.println("usage: LoadGen --rates R1,R2,.. [--runs 1] [--first-run 1] [--seconds 2] [--warmup 0.5]"
-                            + " [--scan-ratio 0] [--sources 50] [--timeout-ms 200] [--port 9100] [--label P] [--csv FILE]");
+                            + " [--ls-rates L1,L2,.. (one total in --rates)] [--scan-ratio 0] [--sources 50] [--timeout-ms 200] [--port 9100] [--label P] [--csv FILE]");
                     System.exit(2);
                 }
             }
@@ -64,16 +71,27 @@ public final class LoadGen {
             chs[k].configureBlocking(false);
             chs[k].register(sel, SelectionKey.OP_READ);
         }
-        int total = rates.size() * runs, done = 0; // progress counts this invocation's points
+        if (!lsRates.isEmpty() && (rates.size() != 1 || lsRates.stream().anyMatch(l -> l < 0 || l > rates.get(0)))) {
+            System.err.println("LoadGen: --ls-rates needs exactly one total in --rates and each LS rate within it");
+            System.exit(2);
+        }
+        // Without --ls-rates: one "point" per rate; with it: one per LS rate at the one total.
+        List<Integer> sweep = lsRates.isEmpty() ? rates : lsRates;
+        int total = sweep.size() * runs, done = 0; // progress counts this invocation's points
         long start = System.nanoTime();
-        for (int rate : rates) {
+        for (int x : sweep) {
+            int rate = lsRates.isEmpty() ? x : rates.get(0);
+            double lsShare = lsRates.isEmpty() ? -1 : x / (double) rate;
             for (int run = firstRun; run < firstRun + runs; run++) {
-                progress(label, rate, run, done, total, start);
-                String row = point(chs, sel, rate, seconds, warmup, scanRatio, timeoutMs, run * 7919L + rate);
+                progress(label, x, run, done, total, start);
+                List<String> rows = point(chs, sel, rate, lsShare, seconds, warmup, scanRatio, timeoutMs, run * 7919L + x);
                 done++;
                 if (csv != null) {
                     try (PrintWriter w = new PrintWriter(new FileWriter(csv, true))) {
-                        w.println(label + "," + rate + "," + run + "," + row);
+                        if (lsShare < 0) w.println(label + "," + rate + "," + run + "," + rows.get(0));
+                        else for (int u = 0; u < 2; u++) {
+                            w.println(label + "," + rate + "," + x + "," + run + "," + (u == 0 ? "LS" : "BE") + "," + rows.get(u));
+                        }
                     }
                 }
             }
@@ -92,18 +110,24 @@ public final class LoadGen {
         System.err.flush();
     }
 
-    /** One load point; returns the CSV columns after policy,offered_rps,run. */
-    static String point(DatagramChannel[] chs, Selector sel, int rate, double seconds, double warmup,
-                        double scanRatio, int timeoutMs, long seed) throws Exception {
+    /**
+     * One load point. Returns the CSV columns after policy,offered_rps,run: one row, or with
+     * {@code lsShare >= 0} (two users) one row per user, LS first.
+     */
+    static List<String> point(DatagramChannel[] chs, Selector sel, int rate, double lsShare, double seconds, double warmup,
+                              double scanRatio, int timeoutMs, long seed) throws Exception {
         int skip = (int) (rate * warmup), n = skip + (int) (rate * seconds);
+        int classes = lsShare < 0 ? 1 : 2;
+        byte[] cls = new byte[n]; // which user sent request i (index into the per-user counters)
         AtomicIntegerArray got = new AtomicIntegerArray(n);
-        Histogram hist = new Histogram(10_000_000_000L, 3), lag = new Histogram(10_000_000_000L, 3);
+        Histogram[] hist = new Histogram[classes];
+        for (int c = 0; c < classes; c++) hist[c] = new Histogram(10_000_000_000L, 3);
+        Histogram lag = new Histogram(10_000_000_000L, 3);
         long timeoutNs = timeoutMs * 1_000_000L;
-        long[] late = new long[1];
-        int[] replies = new int[1];
-        Thread rx = new Thread(() -> receive(sel, got, skip, timeoutNs, hist, replies, late), "rx");
-        rx.start();
         Random rnd = new Random(seed);
+        for (int i = 0; i < n; i++) cls[i] = (byte) (classes == 2 && rnd.nextDouble() >= lsShare ? 1 : 0);
+        Thread rx = new Thread(() -> receive(sel, got, cls, skip, timeoutNs, hist), "rx");
+        rx.start();
         ByteBuffer b = ByteBuffer.allocateDirect(LEN).order(ByteOrder.LITTLE_ENDIAN);
         long t0 = System.nanoTime(), next = t0;
         for (int i = 0; i < n; i++) {
@@ -114,8 +138,9 @@ public final class LoadGen {
             long now = System.nanoTime();
             if (i >= skip) lag.recordValue(Math.max(0, now - next));
             boolean scan = scanRatio > 0 && rnd.nextDouble() < scanRatio;
+            int user = classes == 1 ? i % 1000 : cls[i] == 0 ? LS_USER : BE_USER;
             b.clear();
-            b.putInt(scan ? 1 : 0).putInt(i % 1000).putLong(now).putLong(i).flip();
+            b.putInt(scan ? 1 : 0).putInt(user).putLong(now).putLong(i).flip();
             try {
                 chs[rnd.nextInt(chs.length)].write(b);
             } catch (IOException e) { // ECONNREFUSED from an earlier ICMP, full buffer: a drop
@@ -125,22 +150,27 @@ public final class LoadGen {
         Thread.sleep(timeoutMs + 50L);
         rx.interrupt();
         rx.join();
-        int sent = n - skip;
-        int ok = 0;
-        for (int i = skip; i < n; i++) ok += got.get(i);
-        double elapsed = (end - t0) / 1e9 - warmup;
-        return String.join(",", Integer.toString(sent), Integer.toString(ok), Integer.toString(sent - ok),
-                String.format("%.0f", ok / Math.max(elapsed, 1e-3)),
-                us(hist, 50), us(hist, 99), us(hist, 99.9), String.format("%.1f", hist.getMaxValue() / 1000.0),
-                us(lag, 99));
+        int[] sent = new int[classes], ok = new int[classes];
+        for (int i = skip; i < n; i++) {
+            sent[cls[i]]++;
+            ok[cls[i]] += got.get(i);
+        }
+        double elapsed = Math.max((end - t0) / 1e9 - warmup, 1e-3);
+        List<String> rows = new ArrayList<>();
+        for (int c = 0; c < classes; c++) {
+            rows.add(String.join(",", Integer.toString(sent[c]), Integer.toString(ok[c]), Integer.toString(sent[c] - ok[c]),
+                    String.format("%.0f", ok[c] / elapsed),
+                    us(hist[c], 50), us(hist[c], 99), us(hist[c], 99.9), String.format("%.1f", hist[c].getMaxValue() / 1000.0),
+                    us(lag, 99)));
+        }
+        return rows;
     }
 
     static String us(Histogram h, double p) {
         return h.getTotalCount() == 0 ? "" : String.format("%.1f", h.getValueAtPercentile(p) / 1000.0);
     }
 
-    static void receive(Selector sel, AtomicIntegerArray got, int skip, long timeoutNs, Histogram hist,
-                        int[] replies, long[] late) {
+    static void receive(Selector sel, AtomicIntegerArray got, byte[] cls, int skip, long timeoutNs, Histogram[] hist) {
         ByteBuffer b = ByteBuffer.allocateDirect(2048).order(ByteOrder.LITTLE_ENDIAN);
         while (!Thread.currentThread().isInterrupted()) {
             try {
@@ -159,11 +189,8 @@ public final class LoadGen {
                         long seq = b.getLong(16);
                         if (seq < 0 || seq >= got.length()) continue;
                         long d = now - b.getLong(8);
-                        if (d > timeoutNs) { late[0]++; continue; } // counts as a drop
-                        if (got.getAndSet((int) seq, 1) == 0) {
-                            replies[0]++;
-                            if (seq >= skip) hist.recordValue(d);
-                        }
+                        if (d > timeoutNs) continue; // too late: counts as a drop
+                        if (got.getAndSet((int) seq, 1) == 0 && seq >= skip) hist[cls[(int) seq]].recordValue(d);
                     }
                 }
                 sel.selectedKeys().clear();

@@ -1,6 +1,5 @@
 package dev.syrup.bench.kv;
 
-import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
 import java.io.File;
@@ -14,13 +13,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
-import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberAxis;
-import org.jfree.chart.plot.ValueMarker;
 import org.jfree.chart.plot.XYPlot;
-import org.jfree.chart.renderer.xy.XYErrorRenderer;
-import org.jfree.chart.ui.RectangleAnchor;
-import org.jfree.chart.ui.TextAnchor;
 import org.jfree.data.xy.YIntervalSeries;
 import org.jfree.data.xy.YIntervalSeriesCollection;
 
@@ -171,40 +165,7 @@ public final class Report {
             ds.addSeries(s);
         }
         NumberAxis x = new NumberAxis("offered load (kRPS)");
-        LogAxis y = new LogAxis("p99 latency (µs)");
-        y.setBase(10);
-        y.setSmallestValue(1);
-        y.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
-        XYErrorRenderer r = new XYErrorRenderer();
-        r.setDefaultLinesVisible(true);
-        r.setDefaultShapesVisible(true);
-        r.setErrorStroke(new BasicStroke(1.2f));
-        r.setCapLength(6);
-        Color[] colors = {new Color(0xd62728), new Color(0x1f77b4), new Color(0x2ca02c), new Color(0x9467bd), new Color(0xff7f0e)};
-        for (int i = 0; i < ds.getSeriesCount(); i++) {
-            r.setSeriesPaint(i, colors[i % colors.length]);
-            r.setSeriesStroke(i, new BasicStroke(2f));
-        }
-        // Axis from half the lowest mean to twice the highest bar: an sd larger than its mean
-        // (a noisy machine) would otherwise stretch the log axis down to 1 us.
-        double lo = Double.MAX_VALUE, hi = slo;
-        for (int i = 0; i < ds.getSeriesCount(); i++) {
-            for (int j = 0; j < ds.getItemCount(i); j++) {
-                lo = Math.min(lo, ds.getYValue(i, j));
-                hi = Math.max(hi, ds.getEndYValue(i, j));
-            }
-        }
-        if (lo < Double.MAX_VALUE) y.setRange(Math.max(1, Math.min(lo, slo) / 2), hi * 2);
-        XYPlot plot = new XYPlot(ds, x, y, r);
-        plot.setBackgroundPaint(Color.WHITE);
-        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
-        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-        ValueMarker m = new ValueMarker(slo, Color.GRAY, new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[]{6, 4}, 0));
-        m.setLabel(String.format("SLO %.0f µs", slo));
-        m.setLabelAnchor(RectangleAnchor.TOP_LEFT);
-        m.setLabelTextAnchor(TextAnchor.BOTTOM_LEFT);
-        m.setLabelFont(new Font("SansSerif", Font.PLAIN, 12));
-        plot.addRangeMarker(m);
+        XYPlot plot = Charts.style(new XYPlot(ds, x, Charts.latencyAxis("p99 latency (µs)", ds, slo), Charts.lines(ds.getSeriesCount())), slo);
         JFreeChart chart = new JFreeChart(title, new Font("SansSerif", Font.BOLD, 14), plot, true);
         chart.setBackgroundPaint(Color.WHITE);
         ChartUtils.saveChartAsPNG(png, chart, 900, 560);
