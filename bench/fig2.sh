@@ -7,14 +7,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/kv.sh"
 if [[ -n $QUICK ]]; then
   RATES=${RATES:-10000,30000,50000} RUNS=${RUNS:-1} DURATION=${DURATION:-1} WARMUP=${WARMUP:-0.3}
 else
-  RATES=${RATES:-5000,10000,15000,20000,25000,30000,35000,40000,45000,50000,55000,60000} RUNS=${RUNS:-3} DURATION=${DURATION:-2} WARMUP=${WARMUP:-0.5}
+  RATES=${RATES:-10000,20000,30000,40000,50000,60000,70000,80000} RUNS=${RUNS:-3} DURATION=${DURATION:-2} WARMUP=${WARMUP:-0.5}
 fi
-SLO_US=${SLO_US:-2000}
+SLO_US=${SLO_US:-5000}
 kv_init
-for r in $(seq "$RUNS"); do
-  for p in default round_robin; do
-    kv_step "[run $r/$RUNS, $p] {$RATES} rps, 100% GET"
-    kv_policy "$p" 0 "$r"
-  done
-done
+kv_runs "{$RATES} rps, 100% GET" 0 default round_robin
 kv_report "100% GET, $THREADS threads: p99 latency vs offered load" default

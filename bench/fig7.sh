@@ -12,12 +12,12 @@ set -euo pipefail
 NAME=fig7
 source "$(dirname "${BASH_SOURCE[0]}")/kv.sh"
 if [[ -n $QUICK ]]; then
-  STEPS=${STEPS:-3} RUNS=${RUNS:-1} DURATION=${DURATION:-1} WARMUP=${WARMUP:-0.3} CAL_RATES=${CAL_RATES:-10000,20000,30000,40000}
+  STEPS=${STEPS:-3} RUNS=${RUNS:-1} DURATION=${DURATION:-1} WARMUP=${WARMUP:-0.3} CAL_RATES=${CAL_RATES:-10000,20000,30000,40000,50000}
 else
   STEPS=${STEPS:-8} RUNS=${RUNS:-3} DURATION=${DURATION:-3} WARMUP=${WARMUP:-0.5}
   CAL_RATES=${CAL_RATES:-10000,15000,20000,25000,30000,35000,40000,45000,50000,55000,60000}
 fi
-SLO_US=${SLO_US:-2000}
+SLO_US=${SLO_US:-5000}
 TOKENS_CFG="$ROOT/karaf-dist/target/assembly/etc/dev.syrup.tokens-$NAME.cfg"
 kv_on_exit() { rm -f "$TOKENS_CFG"; }
 kv_init
@@ -56,11 +56,6 @@ kv_undeploy_token() {  # generator first: it must not outlive its deployment
   sleep 2 # the configuration watcher polls etc/ every second
 }
 
-for r in $(seq "$RUNS"); do
-  for p in default round_robin token; do
-    kv_step "[run $r/$RUNS, $p] total $TOTAL rps, LS {$LS_RATES} rps"
-    kv_policy "$p" 0 "$r"
-  done
-done
+kv_runs "total $TOTAL rps, LS {$LS_RATES} rps" 0 default round_robin token
 KV_REPORT=SplitReport KV_REPORT_ARGS="--token-rate $TOKEN_RATE" KV_SWEEP="LS share {$LS_RATES} rps (LS tokens $TOKEN_RATE/s)" \
   kv_report "Token policy, two users, total $TOTAL rps, $THREADS threads: per-user throughput and LS p99 vs LS load" default

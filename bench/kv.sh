@@ -7,6 +7,10 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 KV="$ROOT/bench/kv"
 PORT=${PORT:-9100} THREADS=${THREADS:-4} SOURCES=${SOURCES:-50} TIMEOUT_MS=${TIMEOUT_MS:-200}
+# SLO_US defaults to 5 ms in every figure: on a 2-core machine with the generator on the server's
+# cores, p99 is 1-3 ms at any load, policy or not (CPU scheduling: a 1 ms SCAN holds a core for
+# a whole slice, the generator's threads wait for CPU); an SLO above that floor makes "sustained"
+# mark where queueing starts instead of where the noise happens to peak.
 # Server and generator run at a higher priority (NICE=-10) than the rest of a shared machine.
 NICE=${NICE:--10}
 # A GET is GET_REPS point lookups (3: ~10 us here, the paper's 10-12 us); a SCAN ~75 GETs.
@@ -150,6 +154,22 @@ kv_policy() {
   kv_undeploy
   kv_server_stop
   grep '^served' "$OUT/server-$label.log" | tail -n 1 | sed "s/^/bench $NAME:   $label run $run /" >&2 || true
+}
+
+# kv_runs WHAT SCAN_RATIO POLICY...: RUNS runs of every policy (kv_policy). Run r starts with the
+# r-th policy, so that whatever favours the first server of a run (seen here: GETs twice as fast
+# on the first server after a pause) favours no one policy.
+kv_runs() {
+  local what=$1 ratio=$2 r i p
+  shift 2
+  local -a ps=("$@")
+  for r in $(seq "$RUNS"); do
+    for i in "${!ps[@]}"; do
+      p=${ps[$(((r - 1 + i) % ${#ps[@]}))]}
+      kv_step "[run $r/$RUNS, $p] $what"
+      kv_policy "$p" "$ratio" "$r"
+    done
+  done
 }
 
 # kv_report TITLE BASELINE: plot + summary.md by Report (or KV_REPORT, with KV_REPORT_ARGS);
