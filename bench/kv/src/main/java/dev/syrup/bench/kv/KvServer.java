@@ -50,7 +50,7 @@ public final class KvServer {
     public static void main(String[] args) throws Exception {
         String host = "127.0.0.1", db = "/tmp/syrup-kv-db", scanMapPath = null;
         int port = 9100, n = 4, rcvbuf = 4 << 20, getReps = 1, fixedScanLen = 0;
-        boolean loadOnly = false;
+        boolean loadOnly = false, calibrateOnly = false;
         double scanFactor = 75;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -64,9 +64,10 @@ public final class KvServer {
                 case "--scan-map-file" -> scanMapPath = args[++i];
                 case "--scan-len" -> fixedScanLen = Integer.parseInt(args[++i]);
                 case "--load-only" -> loadOnly = true;
+                case "--calibrate-only" -> calibrateOnly = true;
                 default -> {
                     System.err.println("usage: KvServer [--port 9100] [--threads 4] [--db DIR] [--rcvbuf B]"
-                            + " [--scan-factor 75] [--get-reps 1] [--scan-len KEYS] [--scan-map-file FILE] [--load-only]");
+                            + " [--scan-factor 75] [--get-reps 1] [--scan-len KEYS] [--scan-map-file FILE] [--load-only] [--calibrate-only]");
                     System.exit(2);
                 }
             }
@@ -120,6 +121,10 @@ public final class KvServer {
         }
         System.out.printf("calibration GET=%.1fus SCAN=%.1fus (%d keys) ratio=%.1f%n",
                 getNs / 1000, scanNs / 1000, scanLen, scanNs / getNs);
+        if (calibrateOnly) {
+            rocks.close();
+            return;
+        }
 
         List<Sock> socks = new ArrayList<>();
         for (int i = 0; i < n; i++) {

@@ -134,8 +134,8 @@ public final class Report {
                 + " (mean coefficient of variation).%n", cvN == 0 ? "- (no point)" : String.format("%.0f%% (%d points)", 100 * cvSum / cvN, cvN),
                 100 * cvAll / allN, allN));
         md.append(String.format("%nClient health: %d of %d points had a send lag p99 above 1 ms%s%n", lagged, points,
-                lagged * 4 > points ? " — the generator itself was short of CPU (a loaded machine): latencies there measure"
-                        + " the machine more than the policy; rerun on a quiet machine." : "."));
+                lagged * 4 > points ? " — the generator itself was short of CPU there (other work on the machine, or the server"
+                        + " saturating the cores it shares with the generator): those latencies measure the machine as much as the policy." : "."));
         md.append("\nSUSTAINED");
         for (var e : sustained.entrySet()) md.append(' ').append(e.getKey()).append('=').append(e.getValue());
         md.append('\n');

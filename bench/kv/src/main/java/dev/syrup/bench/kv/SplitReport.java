@@ -148,8 +148,24 @@ public final class SplitReport {
                         b == null ? "-" : String.format("%.1f", b.p99), b == null ? "-" : String.format("%.2f", b.dropPct), l.lag99));
             }
         }
+        // Noise: relative spread across runs of the LS p99 and of each user's throughput.
+        double cvP99 = 0, cvTput = 0;
+        int nP99 = 0, nTput = 0;
+        for (Policy p : policies.values()) {
+            for (var u : p.users().entrySet()) {
+                for (Agg a : u.getValue().values()) {
+                    if (a.runs < 2) continue;
+                    if (u.getKey().equals("LS") && a.ls > 0 && a.p99 > 0) { cvP99 += a.p99sd / a.p99; nP99++; }
+                    if (a.tput > 0) { cvTput += a.tputSd / a.tput; nTput++; }
+                }
+            }
+        }
+        md.append(nP99 == 0 && nTput == 0 ? "\nNoise: one run per point, no spread measured.\n"
+                : String.format("%nNoise (mean coefficient of variation across runs): LS p99 %.0f%% (%d points), throughput %.0f%% (%d points).%n",
+                        nP99 == 0 ? 0 : 100 * cvP99 / nP99, nP99, nTput == 0 ? 0 : 100 * cvTput / nTput, nTput));
         md.append(String.format("%nClient health: %d of %d points had a send lag p99 above 1 ms%s%n", lagged, points,
-                lagged * 4 > points ? " — the generator was short of CPU (a loaded machine): rerun on a quiet machine." : "."));
+                lagged * 4 > points ? " — the generator was short of CPU there (other work on the machine, or the server"
+                        + " saturating the cores it shares with the generator)." : "."));
         return md.toString();
     }
 
