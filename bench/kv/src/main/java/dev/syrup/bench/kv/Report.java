@@ -35,20 +35,9 @@ public final class Report {
 
     public static void main(String[] args) throws Exception {
         Locale.setDefault(Locale.US);
-        String csv = null, out = ".", name = "fig", title = "", baseline = "default";
-        double slo = 500, timeoutUs = 200_000;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--csv" -> csv = args[++i];
-                case "--out" -> out = args[++i];
-                case "--name" -> name = args[++i];
-                case "--title" -> title = args[++i];
-                case "--slo-us" -> slo = Double.parseDouble(args[++i]);
-                case "--baseline" -> baseline = args[++i];
-                case "--timeout-us" -> timeoutUs = Double.parseDouble(args[++i]);
-                default -> { System.err.println("Report: unknown argument " + args[i]); System.exit(2); }
-            }
-        }
+        ReportArgs a0 = ReportArgs.parse("Report", args, false);
+        String csv = a0.csv(), out = a0.out(), name = a0.name(), title = a0.title(), baseline = a0.baseline();
+        double slo = a0.sloUs(), timeoutUs = a0.timeoutUs();
         Map<String, TreeMap<Integer, List<Row>>> byPolicy = new LinkedHashMap<>();
         for (String line : Files.readAllLines(Path.of(csv))) {
             String[] f = line.split(",", -1);

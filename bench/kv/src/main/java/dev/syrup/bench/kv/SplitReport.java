@@ -47,21 +47,9 @@ public final class SplitReport {
 
     public static void main(String[] args) throws Exception {
         Locale.setDefault(Locale.US);
-        String csv = null, out = ".", name = "fig7", title = "", baseline = "default";
-        double slo = 2000, timeoutUs = 200_000, tokenRate = 0;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--csv" -> csv = args[++i];
-                case "--out" -> out = args[++i];
-                case "--name" -> name = args[++i];
-                case "--title" -> title = args[++i];
-                case "--slo-us" -> slo = Double.parseDouble(args[++i]);
-                case "--baseline" -> baseline = args[++i];
-                case "--token-rate" -> tokenRate = Double.parseDouble(args[++i]);
-                case "--timeout-us" -> timeoutUs = Double.parseDouble(args[++i]);
-                default -> { System.err.println("SplitReport: unknown argument " + args[i]); System.exit(2); }
-            }
-        }
+        ReportArgs a0 = ReportArgs.parse("SplitReport", args, true);
+        String csv = a0.csv(), out = a0.out(), name = a0.name(), title = a0.title(), baseline = a0.baseline();
+        double slo = a0.sloUs(), timeoutUs = a0.timeoutUs(), tokenRate = a0.tokenRate();
         // policy -> user -> LS load -> runs
         Map<String, Map<String, TreeMap<Integer, List<Row>>>> raw = new LinkedHashMap<>();
         int total = 0;
@@ -204,6 +192,8 @@ public final class SplitReport {
             ValueMarker m = new ValueMarker(tokenRate / 1000.0, Color.GRAY, new BasicStroke(1f));
             m.setLabel("LS token rate");
             m.setLabelFont(new Font("SansSerif", Font.PLAIN, 11));
+            m.setLabelAnchor(org.jfree.chart.ui.RectangleAnchor.TOP_RIGHT); // inside the plot, right of the line
+            m.setLabelTextAnchor(org.jfree.chart.ui.TextAnchor.TOP_LEFT);
             a.addDomainMarker(m);
         }
         JFreeChart chart = new JFreeChart(title, new Font("SansSerif", Font.BOLD, 14), plot, true);
