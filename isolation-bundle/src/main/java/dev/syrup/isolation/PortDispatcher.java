@@ -415,14 +415,16 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         private void closeOutlivingTheProgram() {
             int progId = -1;
             BpfMap hold = null;
-            Path tmp = KernelSupport.BPFFS.resolve(".syrup-dispatch-" + ProcessHandle.current().pid() + "-"
+            // No dot in the name: bpffs refuses names with one (EPERM, reserved by the kernel).
+            Path tmp = KernelSupport.BPFFS.resolve("syrup-dispatch-" + ProcessHandle.current().pid() + "-"
                     + System.identityHashCode(this));
             try {
                 progId = program.info().id();
                 slots.pin(tmp);
                 hold = BpfMap.openPinned(tmp);
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.DEBUG, "cannot hold " + SLOTS_MAP + " while the root program goes: " + e.getMessage());
+                LOG.log(System.Logger.Level.WARNING, "cannot hold " + SLOTS_MAP + " while the root program goes (the kernel may"
+                        + " leak it if someone opens it by id meanwhile): " + e.getMessage());
             } finally {
                 try {
                     Files.deleteIfExists(tmp);
