@@ -17,6 +17,9 @@ public final class UnixSockets {
     static final int SOCK_STREAM = 1;
     static final int SOCK_CLOEXEC = 0x80000;
     static final int SO_PEERCRED = 17;
+    static final int SO_RCVTIMEO = 20;
+    /** What {@link #read} returns when a receive timeout ({@link #readTimeout}) passed with nothing to read. */
+    public static final int TIMED_OUT = -1;
     static final int SCM_RIGHTS = 1;
     static final int SHUT_RDWR = 2;
     static final int MSG_NOSIGNAL = 0x4000;
@@ -98,7 +101,22 @@ public final class UnixSockets {
         return new PeerCred(ucred[0], ucred[1], ucred[2]);
     }
 
-    /** read(2) into {@code buf[off..off+len)}; 0 at end of stream; retried on EINTR. */
+    /**
+     * {@code SO_RCVTIMEO}: from now on {@link #read} returns {@link #TIMED_OUT} when nothing
+     * arrived for {@code millis} (0: wait for ever).
+     */
+    public static void readTimeout(Fd socket, long millis) {
+        Native n = Native.get();
+        // struct timeval on LP64: two longs, passed as four little-endian ints
+        int[] tv = {(int) (millis / 1000), 0, (int) (millis % 1000 * 1000), 0};
+        n.checkLibc("setsockopt(fd " + socket.get() + ", SO_RCVTIMEO)",
+                n.libc().setsockopt(socket.get(), Sockets.SOL_SOCKET, SO_RCVTIMEO, tv, 16));
+    }
+
+    /**
+     * read(2) into {@code buf[off..off+len)}; 0 at end of stream, {@link #TIMED_OUT} when a
+     * receive timeout passed; retried on EINTR.
+     */
     public static int read(Fd socket, byte[] buf, int off, int len) {
         Native n = Native.get();
         byte[] tmp = off == 0 ? buf : new byte[len];
@@ -111,6 +129,9 @@ public final class UnixSockets {
                 return (int) rc;
             }
             int e = n.errno();
+            if (e == Errno.EAGAIN) {
+                return TIMED_OUT; // only with a receive timeout set: these sockets block
+            }
             if (e != Errno.EINTR) {
                 throw new BpfException("read(fd " + socket.get() + ")", e);
             }

@@ -46,6 +46,10 @@ public final class ControlServer implements AutoCloseable {
 
         @AttributeDefinition(description = "Connections served at once; more are answered with an error and closed")
         int maxConnections() default 256;
+
+        @AttributeDefinition(description = "Milliseconds a request frame may take once its first byte came; a slower"
+                + " client gets an error and is disconnected (idle time between frames is not limited)")
+        long frameTimeoutMillis() default 10_000;
     }
 
     private final Deployer deployer;
@@ -58,23 +62,26 @@ public final class ControlServer implements AutoCloseable {
     private final Thread acceptor;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final int maxConnections;
+    private final long frameTimeoutMillis;
     private volatile boolean running = true;
 
     @Activate
     public ControlServer(@Reference Deployer deployer, Config config) throws IOException {
         this(deployer, Path.of(config.socketPath()), config.sourceDir().isBlank()
                 ? Path.of(System.getProperty("karaf.data", System.getProperty("java.io.tmpdir")), "syrup", "apps")
-                : Path.of(config.sourceDir()), config.maxConnections());
+                : Path.of(config.sourceDir()), config.maxConnections(), config.frameTimeoutMillis());
     }
 
     /** For tests and embedding: serve {@code deployer} at {@code socketPath}. */
     public ControlServer(Deployer deployer, Path socketPath, Path sourceDir) throws IOException {
-        this(deployer, socketPath, sourceDir, 256);
+        this(deployer, socketPath, sourceDir, 256, 10_000);
     }
 
-    private ControlServer(Deployer deployer, Path socketPath, Path sourceDir, int maxConnections) throws IOException {
+    ControlServer(Deployer deployer, Path socketPath, Path sourceDir, int maxConnections, long frameTimeoutMillis)
+            throws IOException {
         this.deployer = deployer;
         this.maxConnections = Math.max(1, maxConnections);
+        this.frameTimeoutMillis = Math.max(1, frameTimeoutMillis);
         this.socketPath = socketPath.toAbsolutePath();
         this.sources = new PolicySources(sourceDir);
         Path parent = this.socketPath.getParent();
@@ -191,7 +198,7 @@ public final class ControlServer implements AutoCloseable {
                 conn.close();
                 continue;
             }
-            Session s = new Session(conn, deployer, rules, sources, apps, sessions::remove);
+            Session s = new Session(conn, deployer, rules, sources, apps, frameTimeoutMillis, sessions::remove);
             sessions.add(s);
             Thread t = new Thread(s, "syrupd-control-conn");
             t.setDaemon(true);

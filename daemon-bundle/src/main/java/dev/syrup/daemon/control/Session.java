@@ -38,8 +38,21 @@ final class Session implements Runnable {
     private String app;
     private Fd pidfd;
 
-    Session(Fd conn, Deployer deployer, TenantRules rules, PolicySources sources, Applications apps, Consumer<Session> onEnd) {
+    /** How often a read blocked between frames wakes up to look at the clock. */
+    private static final long POLL_MILLIS = 1000;
+
+    private final long frameMillis;
+    private long frameStart;
+
+    /**
+     * @param frameMillis how long the rest of a frame may take once its first byte came: a client
+     *     that stops inside a frame would otherwise hold one of the connection slots for good
+     *     (between frames a client may stay idle as long as it likes)
+     */
+    Session(Fd conn, Deployer deployer, TenantRules rules, PolicySources sources, Applications apps, long frameMillis,
+            Consumer<Session> onEnd) {
         this.conn = conn;
+        this.frameMillis = frameMillis;
         this.deployer = deployer;
         this.rules = rules;
         this.sources = sources;
@@ -65,6 +78,7 @@ final class Session implements Runnable {
                         + "): " + e.getMessage()), -1);
                 return;
             }
+            UnixSockets.readTimeout(conn, Math.min(POLL_MILLIS, frameMillis));
             serve();
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "control connection of " + app + " failed", e);
@@ -80,18 +94,18 @@ final class Session implements Runnable {
     private void serve() {
         byte[] header = new byte[Message.HEADER];
         while (true) {
-            int got = readFully(header, Message.HEADER);
-            if (got == 0) {
-                return; // clean end of stream between frames
-            }
             Message request;
             try {
+                int got = readFully(header, Message.HEADER, false);
+                if (got == 0) {
+                    return; // clean end of stream between frames
+                }
                 if (got < Message.HEADER) {
                     throw new SyrupException(Kind.INVALID, "truncated frame header");
                 }
                 int len = Message.bodyLength(header);
                 byte[] body = new byte[len];
-                if (readFully(body, len) < len) {
+                if (readFully(body, len, true) < len) {
                     throw new SyrupException(Kind.INVALID, "connection closed inside a frame");
                 }
                 request = Message.decode(body, len);
@@ -125,13 +139,26 @@ final class Session implements Runnable {
         }
     }
 
-    /** Reads up to {@code len} bytes, stopping early only at end of stream; returns the count. */
-    private int readFully(byte[] buf, int len) {
+    /**
+     * Reads up to {@code len} bytes, stopping early only at end of stream; returns the count.
+     * {@code inFrame}: these bytes continue a frame already begun. A frame must be complete
+     * {@code frameMillis} after its first byte.
+     */
+    private int readFully(byte[] buf, int len, boolean inFrame) throws SyrupException {
         int off = 0;
         while (off < len) {
             int n = UnixSockets.read(conn, buf, off, len - off);
+            if (n == UnixSockets.TIMED_OUT) {
+                if ((inFrame || off > 0) && System.nanoTime() - frameStart > frameMillis * 1_000_000L) {
+                    throw new SyrupException(Kind.INVALID, "frame not completed within " + frameMillis + " ms of its first byte");
+                }
+                continue; // idle between frames, or a frame still within its time
+            }
             if (n == 0) {
                 break;
+            }
+            if (!inFrame && off == 0) {
+                frameStart = System.nanoTime();
             }
             off += n;
         }

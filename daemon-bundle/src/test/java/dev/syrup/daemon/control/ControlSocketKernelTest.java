@@ -94,6 +94,48 @@ class ControlSocketKernelTest {
     }
 
     @Test
+    void aClientStuckInsideAFrameIsCutOffAnIdleOneIsNot() throws Exception {
+        Path sock = syrupd.root.resolve("run-slow").resolve("syrupd.sock");
+        try (ControlServer slow = new ControlServer(syrupd.deployer(), sock, syrupd.root.resolve("apps-slow"), 4, 300)) {
+            // Idle between frames for three times the frame timeout: still served.
+            try (Syrup idle = Syrup.connect(sock)) {
+                Thread.sleep(900);
+                assertEquals(0, idle.list().size());
+            }
+            // Part of a header, then part of a body: each gets an error, then the daemon hangs up.
+            byte[] header = le(40);
+            for (byte[] partial : new byte[][] {{header[0], header[1], header[2]}, java.util.Arrays.copyOf(header, 4 + 10)}) {
+                try (Fd conn = UnixSockets.connect(sock)) {
+                    long t0 = System.nanoTime();
+                    UnixSockets.writeFully(conn, partial);
+                    Message reply = readReply(conn);
+                    long ms = (System.nanoTime() - t0) / 1_000_000;
+                    assertFalse(reply.isOk(), reply.toString());
+                    assertTrue(reply.get(Message.MESSAGE).orElseThrow().contains("frame not completed within 300 ms"), reply.toString());
+                    assertTrue(ms >= 300 && ms < 5000, "cut off after " + ms + " ms");
+                    assertEquals(0, UnixSockets.read(conn, new byte[1], 0, 1), "then the daemon hangs up");
+                }
+            }
+            // Their slots are free again: four clients at once (the most this server takes).
+            long end = System.currentTimeMillis() + 3000;
+            while (true) {
+                try (Syrup a = Syrup.connect(sock); Syrup b = Syrup.connect(sock); Syrup c = Syrup.connect(sock);
+                     Syrup d = Syrup.connect(sock)) {
+                    for (Syrup x : new Syrup[] {a, b, c, d}) {
+                        assertEquals(0, x.list().size());
+                    }
+                    break;
+                } catch (SyrupException e) {
+                    if (System.currentTimeMillis() > end) {
+                        throw e; // a cut-off connection still holds its slot
+                    }
+                    Thread.sleep(50);
+                }
+            }
+        }
+    }
+
+    @Test
     void oversizedFrameGetsAnErrorAndTheConnectionCloses() throws Exception {
         assertMalformedIsAnsweredThenClosed(le(Message.MAX_BODY + 1), "frame length 65537 outside 1..65536");
     }
