@@ -21,20 +21,7 @@ cd "$ROOT"
 . "$ROOT/bench/shim.sh"
 
 step "[1/3] building $MODULE test classes and their classpath"
-mvn_build() {
-  mvn -B -ntp -q "$@" test-compile dependency:build-classpath \
-    -Dmdep.includeScope=test -Dmdep.outputFile="$OUT/classpath.txt" >"$OUT/build.log" 2>&1
-}
-mvn_build -o -pl "$MODULE" -am || mvn_build -pl "$MODULE" -am || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
-# Snapshot the compiled classes: others may rebuild (or clean) the modules meanwhile.
-for m in "$MODULE" backend-ebpf-bundle api-bundle; do
-  cp -r "$m/target/classes" "$OUT/$m-classes"
-  sed -i "s|$ROOT/$m/target/classes|$OUT/$m-classes|g" "$OUT/classpath.txt"
-done
-cp -r "$MODULE/target/test-classes" "$OUT/test-classes"
-[[ -f $OUT/test-classes/dev/syrup/isolation/bench/DispatchBench.class ]] ||
-  { step "no DispatchBench class: was the module cleaned meanwhile?"; exit 1; }
-CP="$OUT/test-classes:$OUT/$MODULE-classes:$(cat "$OUT/classpath.txt")"
+shim_build "$MODULE" dev/syrup/isolation/bench/DispatchBench backend-ebpf-bundle api-bundle
 
 step "[2/3] policies and headers"
 shim_policies $POLICIES

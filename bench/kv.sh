@@ -121,17 +121,13 @@ kv_undeploy() {
   kv_id=""
 }
 
-kv_builtin() {  # kv_builtin NAME: the running syrupd knows policy NAME
-  "$ROOT/syrup" shell 'syrup:policies' 2>/dev/null | tr -d '\r' | grep -qw "$1"
-}
-
 # kv_policy LABEL SCAN_RATIO RUN: one sweep over RATES (run number RUN) under policy LABEL
 # (default = no policy), with a fresh server. The scripts loop runs outside policies, so that a
 # shared machine's drifting load hits every policy alike. Rows go to $KV_CSV (raw.csv); a
 # script may set KV_LOADGEN (more LoadGen arguments) and define kv_deploy_LABEL (how to deploy
 # LABEL, run after the server is up) and kv_undeploy_LABEL (run before the undeploy).
 kv_policy() {
-  local label=$1 ratio=$2 run=$3 src
+  local label=$1 ratio=$2 run=$3
   local -a extra=()
   [[ $label == scan_avoid ]] && extra=(--scan-map-file "$kv_tmp/scan-map")
   rm -f "$kv_tmp/scan-map"
@@ -139,8 +135,7 @@ kv_policy() {
   case $label in
     default) ;;
     scan_avoid)
-      if kv_builtin scan_avoid; then src=scan_avoid; else src="$ROOT/bench/policies/scan_avoid.c"; fi
-      kv_deploy "$src"
+      kv_deploy scan_avoid
       local map
       for _ in $(seq 50); do
         map=$(find /sys/fs/bpf/syrup -path "*/$kv_id/scan" 2>/dev/null | head -n 1)

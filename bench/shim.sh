@@ -1,4 +1,26 @@
-# Shared by the BPF_PROG_TEST_RUN benchmarks (stats, dispatch); sourced, needs OUT, REPEAT, ROUNDS.
+# Shared by the BPF_PROG_TEST_RUN benchmarks (stats, dispatch); sourced, needs ROOT, OUT, REPEAT, ROUNDS
+# and step(); run from $ROOT.
+
+# shim_build MODULE BENCH_CLASS [MODULE...]: compiles MODULE's tests with the modules it needs
+# (-am: the API classes come from this checkout, not from whatever another build last installed),
+# snapshots the classes of MODULE and of each other MODULE named (others may rebuild or clean them
+# meanwhile) and sets CP to run BENCH_CLASS (a test class, path relative to test-classes).
+shim_build() {
+  local module=$1 bench=$2 m
+  shift 2
+  _shim_mvn() {
+    mvn -B -ntp -q "$@" test-compile dependency:build-classpath \
+      -Dmdep.includeScope=test -Dmdep.outputFile="$OUT/classpath.txt" >"$OUT/build.log" 2>&1
+  }
+  _shim_mvn -o -pl "$module" -am || _shim_mvn -pl "$module" -am || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+  for m in "$module" "$@"; do
+    cp -r "$m/target/classes" "$OUT/$m-classes"
+    sed -i "s|$ROOT/$m/target/classes|$OUT/$m-classes|g" "$OUT/classpath.txt"
+  done
+  cp -r "$module/target/test-classes" "$OUT/test-classes"
+  [[ -f $OUT/test-classes/$bench.class ]] || { step "no $bench class: was $module cleaned meanwhile?"; exit 1; }
+  CP="$OUT/test-classes:$OUT/$module-classes:$(cat "$OUT/classpath.txt")"
+}
 
 # shim_policies NAME...: copies syrup.h to $OUT/include and the built-ins NAME... to $OUT/policies,
 # adds the cheapest policy there is (constant 0, the worst case for any relative cost), and sets

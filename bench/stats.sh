@@ -22,21 +22,7 @@ cd "$ROOT"
 . "$ROOT/bench/shim.sh"
 
 step "[1/3] building $MODULE test classes and their classpath"
-mvn_build() {
-  mvn -B -ntp -q "$@" test-compile dependency:build-classpath \
-    -Dmdep.includeScope=test -Dmdep.outputFile="$OUT/classpath.txt" >"$OUT/build.log" 2>&1
-}
-# With -am: the API classes come from this checkout (api-bundle/target/classes), not from
-# whatever syrup-api another build last installed.
-mvn_build -o -pl "$MODULE" -am || mvn_build -pl "$MODULE" -am ||
-  { tail -n 30 "$OUT/build.log" >&2; exit 1; }
-# Snapshot the compiled classes: others may rebuild (or clean) the modules meanwhile.
-cp -r "$MODULE/target/classes" "$OUT/classes" && cp -r "$MODULE/target/test-classes" "$OUT/test-classes"
-cp -r api-bundle/target/classes "$OUT/api-classes"
-sed -i "s|$ROOT/api-bundle/target/classes|$OUT/api-classes|g" "$OUT/classpath.txt"
-[[ -f $OUT/test-classes/dev/syrup/backend/ebpf/StatsOverheadBench.class ]] ||
-  { step "no StatsOverheadBench class: was the module cleaned meanwhile?"; exit 1; }
-CP="$OUT/test-classes:$OUT/classes:$(cat "$OUT/classpath.txt")"
+shim_build "$MODULE" dev/syrup/backend/ebpf/StatsOverheadBench api-bundle
 
 step "[2/3] policies and headers"
 shim_policies $POLICIES

@@ -20,15 +20,13 @@ step() { printf 'bench table2: %s\n' "$*" >&2; }
 mkdir -p "$OUT" "$PIN"
 trap 'rm -rf "$PIN"' EXIT
 
-# Policies: the built-ins of the paper's Table 2, else the bench copies in bench/policies.
+# Policies: the built-ins of the paper's Table 2.
+POLICIES=(round_robin scan_avoid sita token)
 declare -A SRC=()
-for p in round_robin scan_avoid sita token; do
-  if [[ -f $POLDIR/$p.c ]]; then SRC[$p]=$POLDIR/$p.c
-  elif [[ -f $ROOT/bench/policies/$p.c ]]; then SRC[$p]=$ROOT/bench/policies/$p.c
-  else step "no source for policy $p: skipped"; fi
+for p in "${POLICIES[@]}"; do
+  SRC[$p]=$POLDIR/$p.c
+  [[ -f ${SRC[$p]} ]] || { step "no built-in policy $p in $POLDIR"; exit 1; }
 done
-POLICIES=()
-for p in round_robin scan_avoid sita token; do [[ -n ${SRC[$p]:-} ]] && POLICIES+=("$p"); done
 
 # The test packet: Ethernet + IPv4 + UDP (port 40000 -> 9100) + struct syr_request {GET, user 1}.
 printf '\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00' >"$OUT/pkt.bin"

@@ -84,7 +84,7 @@ class CpuRedirectKernelTest {
                 // native XDP on veth leaves the sender's UDP checksum partial after a CPUMAP redirect
                 + " && ethtool -K " + peer + " tx off >/dev/null");
         bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
-        syrupd = new DeploymentManager(SocketSelectKernelTest.config(dir.resolve("work").toString(), bpffs.toString()));
+        syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
         dispatcher = new PortDispatcher();
     }
 

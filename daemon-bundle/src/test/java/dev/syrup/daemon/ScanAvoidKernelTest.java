@@ -44,7 +44,7 @@ class ScanAvoidKernelTest {
     @BeforeEach
     void start() throws IOException {
         bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
-        syrupd = new DeploymentManager(TokenPolicyKernelTest.config(dir.resolve("work").toString(), bpffs.toString()));
+        syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
         dispatcher = new PortDispatcher();
         syrupd.addHook(new SocketSelectHook(dispatcher));
     }

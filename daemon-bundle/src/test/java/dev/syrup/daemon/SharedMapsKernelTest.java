@@ -75,7 +75,7 @@ class SharedMapsKernelTest {
         run("ip", "addr", "add", "10.213." + net + ".1/24", "dev", dev);
         run("ip", "link", "set", dev, "up");
         bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
-        syrupd = new DeploymentManager(SocketSelectKernelTest.config(dir.resolve("work").toString(), bpffs.toString()));
+        syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
         dispatcher = new PortDispatcher();
         syrupd.addHook(new SocketSelectHook(dispatcher));
         syrupd.addHook(new CpuRedirectHook(dispatcher, List.of(0), XdpMode.SKB, 64));

@@ -20,7 +20,6 @@ import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.ProgramInfo;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.IOException;
-import java.lang.annotation.Annotation;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
@@ -67,7 +66,7 @@ class SocketSelectKernelTest {
     @BeforeEach
     void start() throws IOException {
         bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
-        syrupd = new DeploymentManager(config(dir.resolve("work").toString(), bpffs.toString()));
+        syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
         dispatcher = new PortDispatcher();
         hook = new SocketSelectHook(dispatcher);
         syrupd.addHook(hook);
@@ -684,29 +683,5 @@ class SocketSelectKernelTest {
             ch.bind(new InetSocketAddress("127.0.0.1", 0));
             return ((InetSocketAddress) ch.getLocalAddress()).getPort();
         }
-    }
-
-    static DeploymentManager.Config config(String workDir, String bpffsRoot) {
-        return new DeploymentManager.Config() {
-            @Override
-            public Class<? extends Annotation> annotationType() {
-                return DeploymentManager.Config.class;
-            }
-
-            @Override
-            public String clang() {
-                return "clang";
-            }
-
-            @Override
-            public String workDir() {
-                return workDir;
-            }
-
-            @Override
-            public String bpffsRoot() {
-                return bpffsRoot;
-            }
-        };
     }
 }

@@ -63,7 +63,7 @@ class StatsKernelTest {
     @BeforeEach
     void start() throws IOException {
         bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
-        syrupd = new DeploymentManager(SocketSelectKernelTest.config(dir.resolve("work").toString(), bpffs.toString()));
+        syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
         dispatcher = new PortDispatcher();
         syrupd.addHook(new SocketSelectHook(dispatcher));
         prometheus = new PrometheusEndpoint(syrupd, "127.0.0.1", 0);

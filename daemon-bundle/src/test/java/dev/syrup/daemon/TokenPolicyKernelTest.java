@@ -12,7 +12,6 @@ import dev.syrup.backend.ebpf.SocketSelectHook;
 import dev.syrup.daemon.events.TokenEpochs;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.IOException;
-import java.lang.annotation.Annotation;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -60,7 +59,7 @@ class TokenPolicyKernelTest {
     @BeforeEach
     void start() throws IOException {
         bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
-        syrupd = new DeploymentManager(config(dir.resolve("work").toString(), bpffs.toString()));
+        syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
         dispatcher = new PortDispatcher();
         syrupd.addHook(new SocketSelectHook(dispatcher));
     }
@@ -264,29 +263,5 @@ class TokenPolicyKernelTest {
                 Thread.currentThread().interrupt();
             }
         }
-    }
-
-    static DeploymentManager.Config config(String workDir, String bpffsRoot) {
-        return new DeploymentManager.Config() {
-            @Override
-            public Class<? extends Annotation> annotationType() {
-                return DeploymentManager.Config.class;
-            }
-
-            @Override
-            public String clang() {
-                return "clang";
-            }
-
-            @Override
-            public String workDir() {
-                return workDir;
-            }
-
-            @Override
-            public String bpffsRoot() {
-                return bpffsRoot;
-            }
-        };
     }
 }

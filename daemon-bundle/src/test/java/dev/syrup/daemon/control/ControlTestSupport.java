@@ -8,15 +8,14 @@ import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.Pidfd;
 import dev.syrup.bpf.Sockets;
+import dev.syrup.daemon.DaemonConfig;
 import dev.syrup.daemon.DeploymentManager;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
-import java.lang.annotation.Annotation;
 import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
@@ -70,7 +69,7 @@ final class ControlTestSupport implements AutoCloseable {
         root = Files.createTempDirectory("syrup-ctl-");
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
         bpffs = Path.of("/sys/fs/bpf/syrup-ctl-test-" + tag);
-        manager = new DeploymentManager(config(root.resolve("work").toString(), bpffs.toString()));
+        manager = new DeploymentManager(DaemonConfig.of(root.resolve("work").toString(), bpffs.toString()));
         hook = socketSelectHook();
         invoke(manager, "addHook", new Class<?>[] {Hook.class}, hook);
         server = new ControlServer(manager, root.resolve("run").resolve("syrupd.sock"), root.resolve("apps"));
@@ -109,19 +108,6 @@ final class ControlTestSupport implements AutoCloseable {
         Method m = target.getClass().getDeclaredMethod(name, types);
         m.setAccessible(true);
         return m.invoke(target, args);
-    }
-
-    static DeploymentManager.Config config(String workDir, String bpffsRoot) {
-        return (DeploymentManager.Config) Proxy.newProxyInstance(DeploymentManager.Config.class.getClassLoader(),
-                new Class<?>[] {DeploymentManager.Config.class}, (p, m, a) -> switch (m.getName()) {
-                    case "clang" -> "clang";
-                    case "workDir" -> workDir;
-                    case "bpffsRoot" -> bpffsRoot;
-                    case "annotationType" -> DeploymentManager.Config.class;
-                    case "hashCode" -> 0;
-                    case "equals" -> false;
-                    default -> "Config";
-                });
     }
 
     /** Writes a world-readable file under the test directory. */

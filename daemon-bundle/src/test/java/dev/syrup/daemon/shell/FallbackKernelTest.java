@@ -14,11 +14,11 @@ import dev.syrup.backend.ebpf.XdpDrvHook;
 import dev.syrup.backend.offload.XdpOffloadHook;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.daemon.DaemonConfig;
 import dev.syrup.daemon.DeploymentManager;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.lang.annotation.Annotation;
 import java.net.InetSocketAddress;
 import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
@@ -67,7 +67,7 @@ class FallbackKernelTest {
         String dev = "syrfx" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0xfffff));
         Path bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
         run("ip", "link", "add", dev, "type", "veth", "peer", "name", dev + "p");
-        DeploymentManager syrupd = new DeploymentManager(config(dir.resolve("work").toString(), bpffs.toString()));
+        DeploymentManager syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
         PortDispatcher dispatcher = new PortDispatcher();
         try (DatagramChannel rx = DatagramChannel.open()) {
             run("ip", "addr", "add", "10.213." + ThreadLocalRandom.current().nextInt(1, 254) + ".1/24", "dev", dev);
@@ -133,29 +133,5 @@ class FallbackKernelTest {
         if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
             throw new IllegalStateException(String.join(" ", cmd) + " failed: " + out);
         }
-    }
-
-    private static DeploymentManager.Config config(String workDir, String bpffsRoot) {
-        return new DeploymentManager.Config() {
-            @Override
-            public Class<? extends Annotation> annotationType() {
-                return DeploymentManager.Config.class;
-            }
-
-            @Override
-            public String clang() {
-                return "clang";
-            }
-
-            @Override
-            public String workDir() {
-                return workDir;
-            }
-
-            @Override
-            public String bpffsRoot() {
-                return bpffsRoot;
-            }
-        };
     }
 }

@@ -35,9 +35,9 @@ public final class Report {
 
     public static void main(String[] args) throws Exception {
         Locale.setDefault(Locale.US);
-        ReportArgs a0 = ReportArgs.parse("Report", args, false);
-        String csv = a0.csv(), out = a0.out(), name = a0.name(), title = a0.title(), baseline = a0.baseline();
-        double slo = a0.sloUs(), timeoutUs = a0.timeoutUs();
+        ReportArgs opts = ReportArgs.parse("Report", args, false);
+        String csv = opts.csv(), out = opts.out(), name = opts.name(), title = opts.title(), baseline = opts.baseline();
+        double slo = opts.sloUs(), timeoutUs = opts.timeoutUs();
         Map<String, TreeMap<Integer, List<Row>>> byPolicy = new LinkedHashMap<>();
         for (String line : Files.readAllLines(Path.of(csv))) {
             String[] f = line.split(",", -1);

@@ -47,9 +47,9 @@ public final class SplitReport {
 
     public static void main(String[] args) throws Exception {
         Locale.setDefault(Locale.US);
-        ReportArgs a0 = ReportArgs.parse("SplitReport", args, true);
-        String csv = a0.csv(), out = a0.out(), name = a0.name(), title = a0.title(), baseline = a0.baseline();
-        double slo = a0.sloUs(), timeoutUs = a0.timeoutUs(), tokenRate = a0.tokenRate();
+        ReportArgs opts = ReportArgs.parse("SplitReport", args, true);
+        String csv = opts.csv(), out = opts.out(), name = opts.name(), title = opts.title(), baseline = opts.baseline();
+        double slo = opts.sloUs(), timeoutUs = opts.timeoutUs(), tokenRate = opts.tokenRate();
         // policy -> user -> LS load -> runs
         Map<String, Map<String, TreeMap<Integer, List<Row>>>> raw = new LinkedHashMap<>();
         int total = 0;

@@ -5,13 +5,13 @@ import dev.syrup.api.Hook;
 import dev.syrup.api.Protocol;
 import dev.syrup.client.ClientMap;
 import dev.syrup.client.Syrup;
+import dev.syrup.daemon.DaemonConfig;
 import dev.syrup.daemon.DeploymentManager;
 import dev.syrup.daemon.control.ControlServer;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.DatagramChannel;
@@ -76,19 +76,6 @@ public final class ClientMapBench {
         return m.invoke(target, args);
     }
 
-    static DeploymentManager.Config config(String workDir, String bpffsRoot) {
-        return (DeploymentManager.Config) Proxy.newProxyInstance(DeploymentManager.Config.class.getClassLoader(),
-                new Class<?>[] {DeploymentManager.Config.class}, (p, m, a) -> switch (m.getName()) {
-                    case "clang" -> "clang";
-                    case "workDir" -> workDir;
-                    case "bpffsRoot" -> bpffsRoot;
-                    case "annotationType" -> DeploymentManager.Config.class;
-                    case "hashCode" -> 0;
-                    case "equals" -> false;
-                    default -> "Config";
-                });
-    }
-
     /** The client's class path (API, JNR, these classes) copied where any uid can read it. */
     static String childClasspath(Path dir) throws IOException {
         List<String> out = new ArrayList<>();
@@ -133,7 +120,7 @@ public final class ClientMapBench {
         Path root = Files.createTempDirectory("syrup-bench-client-");
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path bpffs = Path.of("/sys/fs/bpf/syrup-bench-client-" + UUID.randomUUID().toString().substring(0, 8));
-        DeploymentManager manager = new DeploymentManager(config(root.resolve("work").toString(), bpffs.toString()));
+        DeploymentManager manager = new DeploymentManager(DaemonConfig.of(root.resolve("work").toString(), bpffs.toString()));
         AutoCloseable dispatcher = (AutoCloseable) Class.forName("dev.syrup.isolation.PortDispatcher").getConstructor().newInstance();
         Hook hook = null;
         for (var k : Class.forName("dev.syrup.backend.ebpf.SocketSelectHook").getConstructors()) {
