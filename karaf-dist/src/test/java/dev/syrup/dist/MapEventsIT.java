@@ -201,7 +201,10 @@ public class MapEventsIT extends SyrupTestSupport {
                 assertTrue("user 2 never got user 1's leftover", System.currentTimeMillis() < until);
                 Thread.sleep(200);
             }
-            assertEquals("10", executeCommand("syrup:map-get " + id + " tokens 1").trim());
+            // A refill grants 10 per epoch it covers: one, or several when the timer fired late
+            // (TokenEpochs catches up with the clock), so user 1 holds a positive multiple of 10.
+            long ls = Long.parseLong(executeCommand("syrup:map-get " + id + " tokens 1").trim());
+            assertTrue("user 1 holds " + ls, ls > 0 && ls % 10 == 0);
             assertEquals("0", executeCommand("syrup:map-get " + id + " tokens 3").trim());
         } finally {
             configAdmin.getConfiguration("dev.syrup.tokens", "?").delete();

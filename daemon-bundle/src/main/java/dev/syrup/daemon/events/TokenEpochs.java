@@ -57,7 +57,10 @@ public final class TokenEpochs {
      */
     public long advance(SyrupMap tokens, long nowMicros) throws SyrupException {
         if (startMicros == Long.MIN_VALUE) {
-            startMicros = nowMicros - epochMicros; // the first call grants the first epoch
+            // The first call grants the first epoch, and the boundaries sit half an epoch away from
+            // the timer's firings: a firing a little early or late still ends exactly one epoch
+            // (boundaries on the firings turned jitter into alternating grants of 0 and 2 epochs).
+            startMicros = nowMicros - epochMicros - epochMicros / 2;
         }
         long due = (nowMicros - startMicros) / epochMicros, before = epochs;
         if (due > before) {

@@ -130,4 +130,17 @@ class EventingMapTest {
         gen.advance(tokens, 5_999_000);  // 1 s after the first epoch began
         assertEquals(10_000, gen.granted(), "one second: exactly the rate");
     }
+
+    @Test
+    void aJitteryTimerGrantsOneEpochPerFiring() throws SyrupException {
+        FakeMap tokens = new FakeMap();
+        TokenEpochs gen = new TokenEpochs(1, 2, 10_000, 1000);
+        gen.advance(tokens, 7_000_000);
+        // firings 0.4 ms early and late in turn around their 1 ms schedule
+        for (int n = 1; n <= 100; n++) {
+            long jitter = n % 2 == 0 ? -400 : 400;
+            assertEquals(1, gen.advance(tokens, 7_000_000 + n * 1000L + jitter), "firing " + n);
+            assertEquals(10L, tokens.data.get(1));
+        }
+    }
 }
