@@ -10,7 +10,8 @@
 # paper's 350k / 400k, with a wider margin below saturation because one sweep's p99 varies by
 # ~30% here and overestimated saturation once (70k, token rate 63k: above what the server serves)), STEPS (LS loads 0, TOTAL/STEPS, .., TOTAL), EPOCH_MS (token epoch, 10:
 # the paper's 100 us needs a core for the generator; on 2 shared cores at saturation the timer
-# fires milliseconds late, and with 1 ms epochs LS lost 3-10% of requests far below its rate).
+# fires milliseconds late, and a refill later than LS's slack starves it: with 1 ms epochs LS lost
+# 31% at 40k of 48k tokens, with 10 ms 3.9%, both with syrupd at nice 0).
 # `--quick`: fewer points.
 set -euo pipefail
 NAME=fig7
@@ -54,9 +55,9 @@ kv_deploy_token() {  # the policy, then its generator (by configuration, as an o
   for _ in $(seq 100); do
     v=$("$ROOT/syrup" shell "syrup:map-get $kv_id tokens 1" 2>/dev/null | tr -dc '0-9') || v=0
     if ((${v:-0} > 0)); then
-      # The generator's timer thread competes for the cores with the server and the load
-      # generator (nice $NICE); at nice 0 it fired many ms late on a saturated machine and the
-      # LS user lost requests far below its rate. Give syrupd's threads the same priority.
+      # The token generator's timer thread competes for the cores with the server and the load
+      # generator (nice $NICE); at nice 0 it fires many ms late on a saturated machine and the
+      # LS user runs out of tokens below its rate. Give syrupd's threads the same priority.
       local pid task
       pid=$(cat "$ROOT/karaf-dist/target/assembly/karaf.pid" 2>/dev/null) || pid=""
       if [[ -n $pid && -d /proc/$pid/task ]]; then
