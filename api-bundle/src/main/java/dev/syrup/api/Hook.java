@@ -39,7 +39,9 @@ public interface Hook {
      * Claims {@code target}'s inputs and adopts their executors. Nothing is attached yet.
      *
      * @param pinDir bpffs directory the deployment pins its objects under (created by the
-     *               hook, removed on close), e.g. {@code /sys/fs/bpf/syrup/admin/d1}
+     *               hook, removed on close), e.g. {@code /sys/fs/bpf/syrup/admin/d1}; Maps
+     *               pinned there already (see {@link HookDeployment#closeKeepingMaps}) are the
+     *               policy's when their shape matches
      * @throws SyrupException {@code NO_EXECUTORS} when there is nothing to schedule onto,
      *                        {@code UNAVAILABLE} when the hook cannot run here
      */

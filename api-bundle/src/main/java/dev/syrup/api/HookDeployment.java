@@ -55,4 +55,14 @@ public interface HookDeployment extends AutoCloseable {
     /** Detaches, restores the default, releases every fd, program, map and pin. Idempotent. */
     @Override
     void close();
+
+    /**
+     * As {@link #close()}, except that the policy's Maps stay pinned in the deployment's pin dir,
+     * with their contents, for the next syrupd: when it opens a deployment on that pin dir again
+     * (re-adopting it after a restart), the policy's first install gets those Maps back when their
+     * shape matches. syrupd calls this when its framework shuts down. The default closes all.
+     */
+    default void closeKeepingMaps() {
+        close();
+    }
 }

@@ -318,6 +318,26 @@ public final class BpfMap implements AutoCloseable {
         pinned = path;
     }
 
+    /**
+     * Takes over an existing pin of this very map (one an earlier process made, found by
+     * {@link #openPinned} and reused), so that {@link #unpin} removes it. False, changing
+     * nothing, when {@code path} holds no pin or another object's.
+     */
+    public boolean claimPin(Path path) {
+        if (!java.nio.file.Files.exists(path)) {
+            return false;
+        }
+        try (BpfMap there = openPinned(path)) {
+            if (there.info().id() != info().id()) {
+                return false;
+            }
+        } catch (BpfException e) {
+            return false;
+        }
+        pinned = path;
+        return true;
+    }
+
     /** Removes the pin made by {@link #pin} or opened by {@link #openPinned}; no-op when none. */
     public void unpin() {
         Pins.remove(pinned);

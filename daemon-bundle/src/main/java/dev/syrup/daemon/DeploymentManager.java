@@ -30,6 +30,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.FrameworkUtil;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -45,6 +48,16 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * syrupd's deployment manager: compiles, installs, replaces and removes policies, and tracks
  * the {@link Hook} services backends register. When a hook's service goes away (its bundle
  * stops), every deployment made through it is closed first, so nothing stays attached.
+ *
+ * <p>Deployments outlive syrupd (DESIGN "State and recovery"): each is recorded
+ * ({@link DeploymentRecords}) from deploy to undeploy, and when the framework shuts down they
+ * are closed keeping their Maps pinned ({@link HookDeployment#closeKeepingMaps}). The next
+ * syrupd re-adopts every recorded administrator deployment as its hook appears: the same id,
+ * policy, definitions and target, and the Maps with their contents (after a crash too, when
+ * nothing was closed). What it cannot re-adopt it removes, saying why: an application's
+ * deployment (it lived as long as the application's connection to the previous syrupd), one
+ * whose target has no executors any more, and pins no record explains. While syrupd is down
+ * the inputs go to the kernel's default ({@code docs/architecture.md}).
  */
 @Component(service = Deployer.class, immediate = true, configurationPid = DeploymentManager.PID)
 @Designate(ocd = DeploymentManager.Config.class)
@@ -69,12 +82,15 @@ public final class DeploymentManager implements Deployer {
     private final PolicyCompiler compiler;
     private final Builtins builtins;
     private final Path bpffsRoot;
+    private final DeploymentRecords records;
     private final AtomicLong ids = new AtomicLong();
 
     /** Guarded by {@code this}. */
     private final Map<String, Hook> hooks = new TreeMap<>();
     /** Guarded by {@code this}; insertion order is creation order. */
     private final Map<String, Live> live = new LinkedHashMap<>();
+    /** Recorded by a previous syrupd, re-adopted when their hook appears. Guarded by {@code this}. */
+    private final Map<String, DeploymentRecords.Record> pending = new LinkedHashMap<>();
     /** One JMX MBean per deployment (decision counters), from deploy to undeploy. */
     private final DeploymentMBeans mbeans = new DeploymentMBeans();
 
@@ -89,6 +105,50 @@ public final class DeploymentManager implements Deployer {
         this.compiler = new PolicyCompiler(config.clang(), work);
         this.builtins = new Builtins(work.resolve("builtins"));
         this.bpffsRoot = Path.of(config.bpffsRoot());
+        this.records = new DeploymentRecords(work.resolve("deployments"));
+        recover();
+    }
+
+    /**
+     * What a previous syrupd left: its records of administrator deployments wait for their hooks;
+     * other records and pins no record explains go. New ids start after every id seen, so a new
+     * deployment never meets another's pins.
+     */
+    private void recover() {
+        long last = 0;
+        for (DeploymentRecords.Record r : records.load()) {
+            last = Math.max(last, DeploymentRecords.number(r.id()));
+            if (DeployRequest.ADMIN.equals(r.request().owner())) {
+                pending.put(r.id(), r);
+            } else {
+                drop(r, "it belonged to application " + r.request().owner() + ", whose connection ended with the previous syrupd");
+            }
+        }
+        try (var owners = Files.list(bpffsRoot)) {
+            for (Path owner : owners.filter(Files::isDirectory).toList()) {
+                try (var dirs = Files.list(owner)) {
+                    for (Path dir : dirs.filter(Files::isDirectory).toList()) {
+                        String id = dir.getFileName().toString();
+                        last = Math.max(last, DeploymentRecords.number(id));
+                        DeploymentRecords.Record r = pending.get(id);
+                        if (r == null || !r.request().owner().equals(owner.getFileName().toString())) {
+                            LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": pins of a previous syrupd that no record explains");
+                            removePins(dir);
+                        }
+                    }
+                }
+                removeEmptyOwnerDir(owner.getFileName().toString());
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // nothing pinned yet
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot look for a previous syrupd's pins in " + bpffsRoot + ": " + e.getMessage());
+        }
+        ids.set(last);
+        if (!pending.isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, "deployments to re-adopt as their hooks appear: " + String.join(", ",
+                    pending.values().stream().map(r -> r.id() + " (" + r.request().policy() + " at " + r.request().hook() + ")").toList()));
+        }
     }
 
     @Reference(service = Hook.class, cardinality = ReferenceCardinality.MULTIPLE,
@@ -99,7 +159,38 @@ public final class DeploymentManager implements Deployer {
             LOG.log(System.Logger.Level.WARNING, "two hooks named {0}; keeping the first", hook.name());
         } else {
             LOG.log(System.Logger.Level.INFO, "hook {0} appeared ({1})", hook.name(), hook.availability());
+            readopt(hook);
         }
+    }
+
+    /** Re-adopts the recorded deployments at {@code hook}; one that fails is dropped, saying why. */
+    private void readopt(Hook hook) {
+        for (DeploymentRecords.Record r : new ArrayList<>(pending.values())) {
+            if (!r.request().hook().equals(hook.name())) {
+                continue;
+            }
+            pending.remove(r.id());
+            try {
+                Availability a = hook.availability();
+                if (!a.available()) {
+                    throw new SyrupException(Kind.UNAVAILABLE, "hook " + hook.name() + " is unavailable: " + a.reason());
+                }
+                create(r.id(), r.request(), hook, r.created(), r.replaced());
+                LOG.log(System.Logger.Level.INFO, "re-adopted " + r.id() + ": " + r.request().policy() + " at " + hook.name()
+                        + " " + r.request().target());
+            } catch (SyrupException | RuntimeException e) {
+                drop(r, "re-adopting it failed: " + e.getMessage());
+            }
+        }
+    }
+
+    /** A recorded deployment that will not run again: its record and its pins go. */
+    private void drop(DeploymentRecords.Record r, String why) {
+        LOG.log(System.Logger.Level.WARNING, "not re-adopting " + r.id() + " (" + r.request().policy() + " at " + r.request().hook()
+                + " " + r.request().target() + "): " + why + "; its record and pinned Maps are removed");
+        records.delete(r.id());
+        removePins(bpffsRoot.resolve(r.request().owner()).resolve(r.id()));
+        removeEmptyOwnerDir(r.request().owner());
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -118,20 +209,39 @@ public final class DeploymentManager implements Deployer {
         if (hooks.get(hook.name()) != hook) {
             return;
         }
+        boolean restart = frameworkStopping();
         for (Live d : new ArrayList<>(live.values())) {
             if (d.hook == hook) {
-                LOG.log(System.Logger.Level.INFO, "hook {0} is going away: removing deployment {1}", hook.name(), d.id);
-                remove(d);
+                LOG.log(System.Logger.Level.INFO, "hook {0} is going away: {1} deployment {2}", hook.name(),
+                        restart ? "closing, for the next syrupd to re-adopt," : "removing", d.id);
+                close(d, restart);
             }
         }
         hooks.remove(hook.name());
     }
 
     @Deactivate
-    synchronized void deactivate() {
+    void deactivate() {
+        stop(frameworkStopping());
+    }
+
+    /**
+     * Closes every deployment. With {@code restart} (the framework shuts down) their records and
+     * pinned Maps stay for the next syrupd to re-adopt; otherwise (this component alone stops)
+     * they are removed.
+     */
+    synchronized void stop(boolean restart) {
         for (Live d : new ArrayList<>(live.values())) {
-            remove(d);
+            close(d, restart);
         }
+    }
+
+    /** Whether the whole framework is shutting down (Karaf stops), not just this bundle. */
+    private static boolean frameworkStopping() {
+        Bundle bundle = FrameworkUtil.getBundle(DeploymentManager.class);
+        BundleContext ctx = bundle == null ? null : bundle.getBundleContext();
+        Bundle system = ctx == null ? null : ctx.getBundle(0);
+        return system != null && system.getState() == Bundle.STOPPING;
     }
 
     @Override
@@ -160,7 +270,6 @@ public final class DeploymentManager implements Deployer {
         if (!a.available()) {
             throw new SyrupException(Kind.UNAVAILABLE, "hook " + hook.name() + " is unavailable: " + a.reason());
         }
-        PolicySource source = builtins.resolve(req.policy());
         Live existing = find(hook, req.target());
         if (existing != null) {
             if (!req.replace()) {
@@ -171,15 +280,22 @@ public final class DeploymentManager implements Deployer {
                 throw new SyrupException(Kind.DENIED, existing.id + " belongs to " + existing.owner());
             }
             // Make-before-break: compile and install first; on failure the old policy runs on.
+            PolicySource source = builtins.resolve(req.policy());
             Path object = compiler.compile(source, hook.wrapper(source.file().toString()),
                     defines(req, existing.deployment.executors()));
             existing.deployment.install(object);
             existing.policy = source;
             existing.request = req;
             existing.replaced++;
+            record(existing);
             return existing.snapshot();
         }
-        String id = "d" + ids.incrementAndGet();
+        return create("d" + ids.incrementAndGet(), req, hook, Instant.now(), 0).snapshot();
+    }
+
+    /** A new deployment {@code id} (or a re-adopted one): open, compile, install, record. */
+    private Live create(String id, DeployRequest req, Hook hook, Instant created, int replaced) throws SyrupException {
+        PolicySource source = builtins.resolve(req.policy());
         Path pinDir = bpffsRoot.resolve(req.owner()).resolve(id);
         HookDeployment hd = hook.open(req.target(), pinDir);
         try {
@@ -190,15 +306,35 @@ public final class DeploymentManager implements Deployer {
             removeEmptyOwnerDir(req.owner());
             throw e;
         }
-        Live d = new Live(id, hook, hd, source, req, Instant.now());
+        Live d = new Live(id, hook, hd, source, req, created);
+        d.replaced = replaced;
         live.put(id, d);
-        Deployment snapshot = d.snapshot();
-        mbeans.register(snapshot, this);
-        return snapshot;
+        mbeans.register(d.snapshot(), this);
+        record(d);
+        return d;
+    }
+
+    /** Saves how {@code d} was made, for the next syrupd; a failure costs only that. */
+    private void record(Live d) {
+        DeployRequest q = d.request;
+        // A file is recorded by its absolute path: the next syrupd may run in another directory.
+        String policy = d.policy.builtin() ? d.policy.name() : d.policy.file().toString();
+        try {
+            records.save(new DeploymentRecords.Record(d.id, new DeployRequest(policy, q.hook(), q.target(), q.defines(), false,
+                    q.owner()), d.created, d.replaced));
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "deployment " + d.id + " runs, but will not be re-adopted after a restart:"
+                    + " cannot record it in " + records.dir() + ": " + e.getMessage());
+        }
     }
 
     @Override
     public synchronized void undeploy(String id) throws SyrupException {
+        DeploymentRecords.Record waiting = live.containsKey(id) ? null : pending.remove(id);
+        if (waiting != null) {
+            drop(waiting, "undeployed before its hook " + waiting.request().hook() + " appeared");
+            return;
+        }
         remove(get(id));
     }
 
@@ -261,15 +397,41 @@ public final class DeploymentManager implements Deployer {
     }
 
     private void remove(Live d) {
+        close(d, false);
+    }
+
+    /** Closes {@code d}; with {@code keep} its record and pinned Maps stay for the next syrupd. */
+    private void close(Live d, boolean keep) {
         live.remove(d.id);
         mbeans.unregister(d.id);
         try {
-            d.deployment.close();
+            if (keep) {
+                d.deployment.closeKeepingMaps();
+            } else {
+                d.deployment.close();
+            }
         } catch (RuntimeException | LinkageError e) {
             // A backend going away may fail half-way; the deployment is dropped either way.
             LOG.log(System.Logger.Level.ERROR, "closing deployment " + d.id + " failed", e);
         }
-        removeEmptyOwnerDir(d.owner());
+        if (!keep) {
+            records.delete(d.id);
+            removeEmptyOwnerDir(d.owner());
+        }
+    }
+
+    /** Unpins everything in a deployment's pin dir (a previous syrupd's) and removes the dir. */
+    private static void removePins(Path dir) {
+        try (var pins = Files.list(dir)) {
+            for (Path p : pins.toList()) {
+                Files.deleteIfExists(p);
+            }
+            Files.deleteIfExists(dir);
+        } catch (java.nio.file.NoSuchFileException e) {
+            // nothing pinned
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot remove " + dir + ": " + e.getMessage());
+        }
     }
 
     private void removeEmptyOwnerDir(String owner) {

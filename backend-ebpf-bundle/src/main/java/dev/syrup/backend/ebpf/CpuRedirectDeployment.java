@@ -145,6 +145,9 @@ final class CpuRedirectDeployment implements HookDeployment {
             next.reuseMap(CpuRedirectHook.CORES_MAP, coreOf);
             next.reuseMap(CpuRedirectHook.COUNTER_MAP, counter);
             next.reuseMap(DecisionStats.MAP, stats);
+            if (running == null) {
+                PolicyObjects.adoptPinned(next, pinDir, INTERNAL_MAPS);
+            }
             SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
             next.load();
             BpfProgram prog = next.program(CpuRedirectHook.PROGRAM);
@@ -195,7 +198,16 @@ final class CpuRedirectDeployment implements HookDeployment {
     }
 
     @Override
-    public synchronized void close() {
+    public void close() {
+        close(false);
+    }
+
+    @Override
+    public void closeKeepingMaps() {
+        close(true);
+    }
+
+    private synchronized void close(boolean keepMaps) {
         if (closed) {
             return;
         }
@@ -204,7 +216,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         // the interface's last claim; then the program and the maps can go.
         claim.close();
         if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS);
+            PolicyObjects.retire(running, INTERNAL_MAPS, keepMaps);
             running = null;
         }
         try {
@@ -218,7 +230,9 @@ final class CpuRedirectDeployment implements HookDeployment {
         stats.close();
         SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
-        PolicyObjects.removePinDir(pinDir);
+        if (!keepMaps) {
+            PolicyObjects.removePinDir(pinDir);
+        }
     }
 
     /** Pins the policy's own Maps and the arrival counter under the pin dir. */

@@ -8,6 +8,7 @@ import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.Errno;
+import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.VerifierException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -37,8 +38,41 @@ final class PolicyObjects {
     }
 
     /**
+     * Before a deployment's first load: the policy Maps its pin dir already holds are the ones a
+     * previous syrupd left there for it (a restart: the deployment is being re-adopted), so the
+     * policy gets them, with their contents, when their shape matches what it declares. A pin of
+     * another shape (the policy changed meanwhile) is removed, with a warning: the policy starts
+     * from an empty Map of its own. Only the policy's own Maps ({@link #pinPolicyMaps}).
+     */
+    static void adoptPinned(BpfObject obj, Path pinDir, Set<String> internal) {
+        for (MapInfo d : obj.declaredMaps()) {
+            Path pin = pinDir.resolve(d.name());
+            if (internal.contains(d.name()) || d.name().contains(".") || !Files.exists(pin)) {
+                continue;
+            }
+            try (BpfMap pinned = BpfMap.openPinned(pin)) {
+                String diff = SharedMaps.difference(d, pinned);
+                if (diff == null) {
+                    obj.reuseMap(d.name(), pinned); // libbpf keeps a duplicate of the fd
+                    LOG.log(System.Logger.Level.INFO, "map '" + d.name() + "' adopted from " + pin);
+                    continue;
+                }
+                LOG.log(System.Logger.Level.WARNING, "map '" + d.name() + "' pinned at " + pin + " has another shape than the policy"
+                        + " declares (" + diff + "): the policy starts from an empty one");
+            } catch (BpfException e) {
+                LOG.log(System.Logger.Level.WARNING, "cannot adopt " + pin + ": " + e.getMessage());
+            }
+            try {
+                Files.deleteIfExists(pin);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "cannot remove " + pin + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /**
      * Pins the policy's own Maps under {@code pinDir}: not the hook's {@code internal} ones and not
-     * libbpf's .bss/.data/.rodata.
+     * libbpf's .bss/.data/.rodata. A Map already pinned there ({@link #adoptPinned}) stays as it is.
      */
     static List<SyrupMap> pinPolicyMaps(BpfObject obj, Path pinDir, Set<String> internal) throws SyrupException {
         List<SyrupMap> out = new ArrayList<>();
@@ -48,7 +82,10 @@ final class PolicyObjects {
                 if (internal.contains(m.name()) || m.name().contains(".")) {
                     continue;
                 }
-                m.pin(pinDir.resolve(m.name()));
+                Path pin = pinDir.resolve(m.name());
+                if (!m.claimPin(pin)) {
+                    m.pin(pin);
+                }
                 out.add(new KernelMap(m.name(), m));
             }
         } catch (IOException | BpfException e) {
@@ -60,7 +97,14 @@ final class PolicyObjects {
 
     /** A policy version that no longer runs: its pins go ({@link #pinPolicyMaps}), then its kernel objects. */
     static void retire(BpfObject obj, Set<String> internal) {
-        unpinPolicyMaps(obj, internal);
+        retire(obj, internal, false);
+    }
+
+    /** As {@link #retire(BpfObject, Set)}; with {@code keepMaps} the pins stay for the next syrupd ({@link #adoptPinned}). */
+    static void retire(BpfObject obj, Set<String> internal, boolean keepMaps) {
+        if (!keepMaps) {
+            unpinPolicyMaps(obj, internal);
+        }
         obj.close();
     }
 

@@ -173,7 +173,8 @@ final class SharedMaps {
         }
     }
 
-    private static String difference(MapInfo d, BpfMap m) {
+    /** How a declared Map differs from a kernel map in shape, or null when it does not. */
+    static String difference(MapInfo d, BpfMap m) {
         if (d.typeId() != m.typeId()) {
             return "type " + typeName(d.typeId()) + " vs " + typeName(m.typeId());
         }

@@ -134,6 +134,9 @@ final class SocketSelectDeployment implements HookDeployment {
             next = BpfObject.open(object);
             next.reuseMap(SocketSelectHook.EXECUTORS_MAP, slots);
             next.reuseMap(DecisionStats.MAP, stats);
+            if (running == null) {
+                PolicyObjects.adoptPinned(next, pinDir, INTERNAL_MAPS);
+            }
             SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
@@ -230,7 +233,16 @@ final class SocketSelectDeployment implements HookDeployment {
     }
 
     @Override
-    public synchronized void close() {
+    public void close() {
+        close(false);
+    }
+
+    @Override
+    public void closeKeepingMaps() {
+        close(true);
+    }
+
+    private synchronized void close(boolean keepMaps) {
         if (closed) {
             return;
         }
@@ -256,7 +268,7 @@ final class SocketSelectDeployment implements HookDeployment {
         // only then can the policy program go.
         claim.close();
         if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS);
+            PolicyObjects.retire(running, INTERNAL_MAPS, keepMaps);
             running = null;
         }
         // Empty the sockarray before letting it go: the kernel frees it later, and until then its
@@ -273,7 +285,9 @@ final class SocketSelectDeployment implements HookDeployment {
         stats.close();
         SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
-        PolicyObjects.removePinDir(pinDir);
+        if (!keepMaps) {
+            PolicyObjects.removePinDir(pinDir);
+        }
     }
 
     /**

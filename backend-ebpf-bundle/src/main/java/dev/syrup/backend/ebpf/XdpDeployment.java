@@ -110,6 +110,9 @@ final class XdpDeployment implements HookDeployment {
             next = BpfObject.open(object);
             next.reuseMap(XdpHook.EXECUTORS_MAP, xsks);
             next.reuseMap(DecisionStats.MAP, stats);
+            if (running == null) {
+                PolicyObjects.adoptPinned(next, pinDir, INTERNAL_MAPS);
+            }
             SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
             next.load();
             BpfProgram prog = next.program(XdpHook.PROGRAM);
@@ -177,7 +180,16 @@ final class XdpDeployment implements HookDeployment {
     }
 
     @Override
-    public synchronized void close() {
+    public void close() {
+        close(false);
+    }
+
+    @Override
+    public void closeKeepingMaps() {
+        close(true);
+    }
+
+    private synchronized void close(boolean keepMaps) {
         if (closed) {
             return;
         }
@@ -185,7 +197,7 @@ final class XdpDeployment implements HookDeployment {
         // Empties the slot and releases the claim (and detaches the root with the interface's last claim).
         claim.close();
         if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS);
+            PolicyObjects.retire(running, INTERNAL_MAPS, keepMaps);
             running = null;
         }
         for (int i : executors.keySet()) {
@@ -200,6 +212,8 @@ final class XdpDeployment implements HookDeployment {
         stats.close();
         SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
-        PolicyObjects.removePinDir(pinDir);
+        if (!keepMaps) {
+            PolicyObjects.removePinDir(pinDir);
+        }
     }
 }
