@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.TreeMap;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -64,6 +65,8 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     static final String XDP_OBJECT = "xdp_dispatch.bpf.o";
     public static final String SK_PROGRAM = "syrup_sk_disp";
     public static final String XDP_PROGRAM = "syrup_xdp_disp";
+    /** Ids of the XDP roots the dispatchers of this process have attached (not leftovers of a dead syrupd). */
+    private static final Set<Integer> ATTACHED_XDP_ROOTS = java.util.concurrent.ConcurrentHashMap.newKeySet();
     static final String PORTS_MAP = "syrup_ports";
     static final String SLOTS_MAP = "syrup_slots";
     /** How long the slots map outlives its root program's id; see {@code closeOutlivingTheProgram}. */
@@ -288,9 +291,16 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             } catch (BpfException e) {
                 // query failed: let the attach itself say what is wrong
             }
+            // A root of Syrup's attached to an interface this dispatcher has no root on is what a
+            // syrupd that crashed (or was killed) left: its slots are empty, so it only passes.
+            // Replace it; never anything else (UPDATE_IF_NOEXIST).
+            boolean leftover = other.isPresent() && isLeftoverRoot(other.getAsInt());
             try {
-                // UPDATE_IF_NOEXIST: never replace a program Syrup did not attach.
-                Xdp.attach(ifindex, program, mode.flags() | Xdp.XDP_FLAGS_UPDATE_IF_NOEXIST);
+                Xdp.attach(ifindex, program, mode.flags() | (leftover ? 0 : Xdp.XDP_FLAGS_UPDATE_IF_NOEXIST));
+                if (leftover) {
+                    LOG.log(System.Logger.Level.WARNING, "replaced the XDP root (program id " + other.getAsInt() + ") that an earlier"
+                            + " syrupd left attached to " + iface);
+                }
             } catch (BpfException e) {
                 if (e.errno() == Errno.EBUSY || e.errno() == Errno.EEXIST) {
                     throw new SyrupException(Kind.CONFLICT, "interface " + iface + " already runs an XDP program"
@@ -301,7 +311,14 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                         + mode.name().toLowerCase(java.util.Locale.ROOT) + " mode failed: " + e.getMessage(), e);
             }
             attached = true;
+            ATTACHED_XDP_ROOTS.add(program.info().id());
             LOG.log(System.Logger.Level.INFO, "XDP root attached to " + iface + " (" + mode + ")");
+        }
+
+        /** Whether program {@code id} is an XDP root of Syrup's that no dispatcher of this process runs. */
+        private static boolean isLeftoverRoot(int id) {
+            return !ATTACHED_XDP_ROOTS.contains(id)
+                    && KernelObjects.programs().stream().anyMatch(p -> p.id() == id && p.name().equals(XDP_PROGRAM));
         }
 
         Claim claim(PortDispatcher owner, String who, Target target) throws SyrupException {
@@ -384,6 +401,11 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             }
             unloaded = true;
             if (attached) {
+                try {
+                    ATTACHED_XDP_ROOTS.remove(program.info().id());
+                } catch (RuntimeException e) {
+                    // the id is only for telling leftovers apart
+                }
                 try {
                     Xdp.detach(ifindex, mode.flags());
                     LOG.log(System.Logger.Level.INFO, "XDP root detached from " + iface);

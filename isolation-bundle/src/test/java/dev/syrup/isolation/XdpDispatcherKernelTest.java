@@ -193,4 +193,64 @@ class XdpDispatcherKernelTest {
         Kernel.assertGone(progs, maps);
         assertEquals(Map.of(), Kernel.newFds(fds), "fds left open");
     }
+
+    @Test
+    void aRootAnEarlierSyrupdLeftAttachedIsReplacedAnythingElseIsNot() throws Exception {
+        Set<Integer> progsBefore = Kernel.programIds();
+        // What a killed syrupd leaves: a program with the root's name attached to the interface,
+        // held by the attachment alone. Here it drops UDP, to be seen (not ARP: the peer must
+        // still find this end).
+        Path leftover = Kernel.compile(dir, "t_leftover", """
+                #include "syrup.h"
+                SEC("xdp") int syrup_xdp_disp(struct xdp_md *ctx)
+                {
+                	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+                	struct ethhdr *eth = data;
+                	struct iphdr *ip = (void *)(eth + 1);
+                	if ((void *)(ip + 1) > end || eth->h_proto != __builtin_bswap16(ETH_P_IP))
+                		return XDP_PASS;
+                	return ip->protocol == IPPROTO_UDP ? XDP_DROP : XDP_PASS;
+                }
+                char _license[] SEC("license") = "GPL";
+                """);
+        Path foreign = Kernel.compile(dir, "t_foreign", """
+                #include "syrup.h"
+                SEC("xdp") int t_foreign(struct xdp_md *ctx) { return XDP_PASS; }
+                char _license[] SEC("license") = "GPL";
+                """);
+        int ifindex = Xdp.ifindex(dev);
+        int oldId;
+        try (BpfObject o = BpfObject.open(foreign)) {
+            o.load();
+            Xdp.attach(ifindex, o.program("t_foreign"), Xdp.XDP_FLAGS_SKB_MODE);
+        }
+        try (PortDispatcher d = new PortDispatcher(); DatagramChannel rx = DatagramChannel.open()) {
+            rx.bind(new InetSocketAddress(local, 0));
+            rx.configureBlocking(false);
+            int port = ((InetSocketAddress) rx.getLocalAddress()).getPort();
+            Target target = new Target(Protocol.UDP, port + 1 > 65535 ? port - 1 : port + 1, Optional.of(dev));
+            SyrupException refused = assertThrows(SyrupException.class, () -> d.claimXdp("app1", target, XdpMode.SKB));
+            assertEquals(Kind.CONFLICT, refused.kind(), "someone else's program stays: " + refused.getMessage());
+            Xdp.detach(ifindex, Xdp.XDP_FLAGS_SKB_MODE);
+
+            try (BpfObject o = BpfObject.open(leftover)) {
+                o.load();
+                Xdp.attach(ifindex, o.program(PortDispatcher.XDP_PROGRAM), Xdp.XDP_FLAGS_SKB_MODE);
+                oldId = o.program(PortDispatcher.XDP_PROGRAM).info().id();
+            }
+            sendFromPeer(port);
+            Thread.sleep(100);
+            assertEquals(0, drain(rx), "the leftover runs (and drops)");
+
+            Dispatcher.Claim c = d.claimXdp("app1", target, XdpMode.SKB);
+            int rootId = Xdp.attachedProgramId(ifindex, Xdp.XDP_FLAGS_SKB_MODE).orElseThrow();
+            assertTrue(rootId != oldId && !progsBefore.contains(rootId), "this dispatcher's root replaced it");
+            sendFromPeer(port);
+            Thread.sleep(100);
+            assertEquals(N, drain(rx), "an unclaimed port passes again");
+            c.close();
+            assertEquals(OptionalInt.empty(), Xdp.attachedProgramId(ifindex, 0), "detached with the last claim");
+        }
+        Kernel.assertGone(Set.of(oldId), Set.of());
+    }
 }
