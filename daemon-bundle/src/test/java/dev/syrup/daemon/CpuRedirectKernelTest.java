@@ -169,6 +169,54 @@ class CpuRedirectKernelTest {
         }
     }
 
+    @Test
+    void aRestartReadoptsTheDeploymentOnItsInterfaceWithItsMaps() throws Exception {
+        Path counting = dir.resolve("count_and_pass.c");
+        Files.writeString(counting, """
+                #include "syrup.h"
+                SYR_MAP(seen, 1);
+                uint32_t schedule(void *pkt_start, void *pkt_end)
+                {
+                	uint32_t zero = 0;
+                	uint64_t *n = syr_map_lookup_elem(&seen, &zero);
+                	if (n)
+                		__sync_fetch_and_add(n, 1);
+                	return PASS;
+                }
+                """);
+        syrupd.addHook(new CpuRedirectHook(dispatcher, List.of(0), XdpMode.SKB, 64));
+        int ifindex = Xdp.ifindex(dev);
+        try (DatagramChannel rx = DatagramChannel.open()) {
+            rx.bind(new InetSocketAddress(local, 0));
+            rx.configureBlocking(false);
+            int port = ((InetSocketAddress) rx.getLocalAddress()).getPort();
+            Deployment d = syrupd.deploy(new DeployRequest(counting.toString(), CpuRedirectHook.NAME,
+                    new Target(Protocol.UDP, port, Optional.of(dev)), Map.of(), false, DeployRequest.ADMIN));
+            send(port, 'x');
+            assertEquals(Map.of('x', N), receive(rx, N));
+            assertEquals(N, syrupd.map(d.id(), "seen").lookup(0).orElse(-1));
+            Path pins = bpffs.resolve(DeployRequest.ADMIN).resolve(d.id());
+
+            // Karaf shuts down: the interface is left clean, the policy's Map stays pinned.
+            syrupd.stop(true);
+            dispatcher.close();
+            assertEquals(OptionalInt.empty(), Xdp.attachedProgramId(ifindex, 0), "nothing left attached");
+            assertTrue(Files.exists(pins.resolve("seen")), "the policy's Map stays for the next syrupd");
+            assertFalse(Files.exists(pins.resolve(CpuRedirectHook.COUNTER_MAP)), "the hook's own counter does not");
+
+            // The next syrupd.
+            syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
+            dispatcher = new PortDispatcher();
+            syrupd.addHook(new CpuRedirectHook(dispatcher, List.of(0), XdpMode.SKB, 64));
+            assertEquals(List.of(d.id()), syrupd.list().stream().map(Deployment::id).toList(), "re-adopted");
+            assertTrue(Xdp.attachedProgramId(ifindex, Xdp.XDP_FLAGS_SKB_MODE).isPresent(), "the root runs again");
+            assertEquals(N, syrupd.map(d.id(), "seen").lookup(0).orElse(-1), "with the Map's contents");
+            send(port, 'y');
+            assertEquals(Map.of('y', N), receive(rx, N));
+            assertEquals(2L * N, syrupd.map(d.id(), "seen").lookup(0).orElse(-1), "counting on in the same Map");
+        }
+    }
+
     /** The test policy: 'a' → 0, 'b' → 1, 'd' → DROP, else PASS; found from the Ethernet header by syr_l4(). */
     private static String policy() {
         try {
