@@ -87,6 +87,11 @@ public class SyrupCommandsIT extends SyrupTestSupport {
         assertTrue(out, id.startsWith("d"));
         String list = executeCommand("syrup:list --no-format");
         assertTrue(list, list.contains(id) && list.contains("round_robin") && list.contains("udp/" + group.port));
+        // Recorded, for the next syrupd to re-adopt after a restart.
+        Path record = record(id);
+        assertTrue(record + " exists", Files.exists(record));
+        String text = Files.readString(record);
+        assertTrue(text, text.contains("policy=round_robin") && text.contains("port=" + group.port) && text.contains("owner=admin"));
 
         group.reset();
         group.send(4000);
@@ -97,6 +102,7 @@ public class SyrupCommandsIT extends SyrupTestSupport {
 
         executeCommand("syrup:undeploy " + id);
         assertFalse(executeCommand("syrup:list --no-format").contains(id));
+        assertFalse("undeploy removes the record", Files.exists(record));
         group.reset();
         group.send(4000);
         assertEquals(4000, group.await(4000));
@@ -177,9 +183,12 @@ public class SyrupCommandsIT extends SyrupTestSupport {
         ours.removeAll(before);
         assertEquals("one program loaded for the deployment", 1, ours.size());
 
+        assertTrue(Files.exists(record(id)));
         bundle("syrup-backend-ebpf").stop();
         assertFalse(executeCommand("syrup:hooks --no-format").contains("socket_select"));
         assertFalse("its deployments are gone", executeCommand("syrup:list --no-format").contains(id));
+        // A bundle stop is not a restart of syrupd: nothing is kept to re-adopt.
+        assertFalse("and their records", Files.exists(record(id)));
         long end = System.currentTimeMillis() + 5000;
         while (!Collections.disjoint(ours, syrupProgramIds()) && System.currentTimeMillis() < end) {
             Thread.sleep(50); // the kernel frees a program a moment after its last reference (RCU)
@@ -195,6 +204,11 @@ public class SyrupCommandsIT extends SyrupTestSupport {
             Thread.sleep(100);
         }
         assertTrue("the hook comes back with its bundle", executeCommand("syrup:hooks --no-format").contains("socket_select"));
+    }
+
+    /** Where syrupd records deployment {@code id} (its work directory under karaf.data). */
+    private static Path record(String id) {
+        return Path.of(System.getProperty("karaf.data"), "syrup", "deployments", id + ".properties");
     }
 
     private void assertFails(String command, String expected) {
