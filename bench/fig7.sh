@@ -80,7 +80,7 @@ KV_REPORT=SplitReport KV_REPORT_ARGS="--token-rate $TOKEN_RATE" KV_SWEEP="LS sha
   kv_report "Token policy, two users, total $TOTAL rps, $THREADS threads: per-user throughput and LS p99 vs LS load" default
 {
   echo
-  echo "What token -D ROUND_ROBIN decided, per run (syrup:stats over the run's whole sweep; DROP = no token left),"
+  echo "What token -D ROUND_ROBIN decided, per run (syrup:stats over the run's whole sweep and its priming; DROP = no token left),"
   echo "to tell its drops from requests lost in an overloaded server:"
   echo
   for f in "$OUT"/stats-token-run*.txt; do echo "    ${f##*/}:"; tr -d '\r' <"$f" | sed 's/^/        /'; done

@@ -181,7 +181,7 @@ kv_report() {
     echo
     echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ)${QUICK:+ (--quick)}: KvServer (RocksDB $(basename "$KV"/target/lib/rocksdbjni-*.jar .jar | sed 's/rocksdbjni-//'),"
     echo "$THREADS worker threads on SO_REUSEPORT port $PORT) and LoadGen (open loop, Poisson, $SOURCES source ports) on the same machine;"
-    echo "(both at nice $NICE); offered loads $RATES rps${KV_SWEEP:+, $KV_SWEEP}, $RUNS run(s) per point, $DURATION s each after ${WARMUP} s warm-up; a reply later than $TIMEOUT_MS ms is a drop."
+    echo "(both at nice $NICE); offered loads $RATES rps${KV_SWEEP:+, $KV_SWEEP}, $RUNS run(s) per point, $DURATION s each after ${WARMUP} s warm-up (and 2 s unrecorded at the first point of each sweep); a reply later than $TIMEOUT_MS ms is a drop."
     echo
     echo "Machine:"
     echo
