@@ -8,9 +8,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 KV="$ROOT/bench/kv"
 PORT=${PORT:-9100} THREADS=${THREADS:-4} SOURCES=${SOURCES:-50} TIMEOUT_MS=${TIMEOUT_MS:-200}
 # SLO_US defaults to 5 ms in every figure: on a 2-core machine with the generator on the server's
-# cores, p99 is 1-3 ms at any load, policy or not (CPU scheduling: a 1 ms SCAN holds a core for
-# a whole slice, the generator's threads wait for CPU); an SLO above that floor makes "sustained"
-# mark where queueing starts instead of where the noise happens to peak.
+# cores, p99 with SCANs is ~1 ms at any load, policy or not (a 1 ms SCAN holds one of the two
+# cores; docs/bench.md), and 1-3 ms near saturation without them; an SLO above that floor makes
+# "sustained" mark where queueing starts instead of where the noise happens to peak.
 # Server and generator run at a higher priority (NICE=-10) than the rest of a shared machine.
 NICE=${NICE:--10}
 # A GET is GET_REPS point lookups (3: ~10 us here, the paper's 10-12 us); a SCAN ~75 GETs.

@@ -71,4 +71,13 @@ final class Charts {
         }
         return plot;
     }
+
+    /** The median of {@code v}, 0 when empty. */
+    static double median(java.util.List<Double> v) {
+        if (v.isEmpty()) return 0;
+        java.util.List<Double> s = new java.util.ArrayList<>(v);
+        s.sort(null);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+    }
 }

@@ -110,7 +110,7 @@ public final class SplitReport {
                 if (tokenRate <= 0 || a.ls <= tokenRate) p99s.add(a.p99);
             }
             double be = e.getValue().user("BE").values().stream().mapToDouble(Agg::tput).average().orElse(0);
-            head.put(e.getKey(), new double[]{best, median(p99s), be});
+            head.put(e.getKey(), new double[]{best, Charts.median(p99s), be});
         }
         double[] base = head.get(baseline);
         for (var e : head.entrySet()) {
@@ -214,11 +214,4 @@ public final class SplitReport {
         return Math.sqrt(s / (v.length - 1));
     }
 
-    static double median(List<Double> v) {
-        if (v.isEmpty()) return 0;
-        List<Double> s = new ArrayList<>(v);
-        s.sort(null);
-        int n = s.size();
-        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
-    }
 }
