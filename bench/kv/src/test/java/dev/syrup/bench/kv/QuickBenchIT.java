@@ -95,7 +95,7 @@ class QuickBenchIT {
         assertEquals(560, png.getHeight());
 
         String md = Files.readString(dir.resolve("summary.md"));
-        for (String want : new String[]{"# fig2:", "cores=", "kernel=", "SLO", "| default |", "| round_robin |", "Noise:"}) {
+        for (String want : new String[]{"# fig2:", "cores=", "kernel=", "SLO", "| default |", "| round_robin |", "p99 vs default", "Noise:"}) {
             assertTrue(md.contains(want), "summary.md has '" + want + "':\n" + md);
         }
         assertTrue(md.contains("(--quick)"), "summary.md says it was a quick run");
