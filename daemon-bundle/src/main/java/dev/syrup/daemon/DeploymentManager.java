@@ -171,10 +171,7 @@ public final class DeploymentManager implements Deployer {
             }
             pending.remove(r.id());
             try {
-                Availability a = hook.availability();
-                if (!a.available()) {
-                    throw new SyrupException(Kind.UNAVAILABLE, "hook " + hook.name() + " is unavailable: " + a.reason());
-                }
+                requireAvailable(hook);
                 create(r.id(), r.request(), hook, r.created(), r.replaced());
                 LOG.log(System.Logger.Level.INFO, "re-adopted " + r.id() + ": " + r.request().policy() + " at " + hook.name()
                         + " " + r.request().target());
@@ -266,10 +263,7 @@ public final class DeploymentManager implements Deployer {
             throw new SyrupException(Kind.UNKNOWN_HOOK, "no hook '" + req.hook() + "'; installed hooks: "
                     + (hooks.isEmpty() ? "none" : String.join(", ", hooks.keySet())));
         }
-        Availability a = hook.availability();
-        if (!a.available()) {
-            throw new SyrupException(Kind.UNAVAILABLE, "hook " + hook.name() + " is unavailable: " + a.reason());
-        }
+        requireAvailable(hook);
         Live existing = find(hook, req.target());
         if (existing != null) {
             if (!req.replace()) {
@@ -291,6 +285,13 @@ public final class DeploymentManager implements Deployer {
             return existing.snapshot();
         }
         return create("d" + ids.incrementAndGet(), req, hook, Instant.now(), 0).snapshot();
+    }
+
+    private static void requireAvailable(Hook hook) throws SyrupException {
+        Availability a = hook.availability();
+        if (!a.available()) {
+            throw new SyrupException(Kind.UNAVAILABLE, "hook " + hook.name() + " is unavailable: " + a.reason());
+        }
     }
 
     /** A new deployment {@code id} (or a re-adopted one): open, compile, install, record. */

@@ -191,6 +191,28 @@ class RestartKernelTest {
         }
     }
 
+    @Test
+    void aDeploymentWaitingForItsHookCanBeUndeployed() throws Exception {
+        Path policy = Files.writeString(dir.resolve("count_to_one.c"), COUNT_TO_ONE);
+        Path pins;
+        try (UdpGroup group = new UdpGroup(2)) {
+            Deployment d = syrupd.deploy(new DeployRequest(policy.toString(), SocketSelectHook.NAME,
+                    Target.port(Protocol.UDP, group.port), Map.of(), false, DeployRequest.ADMIN));
+            pins = bpffs.resolve(DeployRequest.ADMIN).resolve(d.id());
+            shutdown();
+            // The next syrupd, before its socket_select hook appears (its backend not started yet).
+            syrupd = new DeploymentManager(DaemonConfig.of(work.toString(), bpffs.toString()));
+            dispatcher = new PortDispatcher();
+            assertEquals(List.of(), syrupd.list(), "not running: its hook is not there");
+            assertTrue(Files.exists(pins.resolve("hits")), "its Maps wait with it");
+            syrupd.undeploy(d.id());
+            assertFalse(Files.exists(pins), "undeploy removes its pins");
+            assertEquals(List.of(), records(), "and its record");
+            syrupd.addHook(new SocketSelectHook(dispatcher));
+            assertEquals(List.of(), syrupd.list(), "nothing comes back");
+        }
+    }
+
     private List<String> records() throws IOException {
         Path d = work.resolve("deployments");
         if (!Files.isDirectory(d)) {
