@@ -145,10 +145,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             next.reuseMap(CpuRedirectHook.CORES_MAP, coreOf);
             next.reuseMap(CpuRedirectHook.COUNTER_MAP, counter);
             next.reuseMap(DecisionStats.MAP, stats);
-            if (running == null) {
-                PolicyObjects.adoptPinned(next, pinDir, INTERNAL_MAPS);
-            }
-            SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
+            PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);
             next.load();
             BpfProgram prog = next.program(CpuRedirectHook.PROGRAM);
             if (!cpumapFilled) {
@@ -215,24 +212,18 @@ final class CpuRedirectDeployment implements HookDeployment {
         // Empties the slot (the port's packets go back to XDP_PASS) and detaches the root with
         // the interface's last claim; then the program and the maps can go.
         claim.close();
-        if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS, keepMaps);
-            running = null;
-        }
         try {
-            counter.unpin();
+            counter.unpin(); // the hook's own: never kept, and gone before the pin dir
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "unpin " + CpuRedirectHook.COUNTER_MAP + ": " + e.getMessage());
         }
+        PolicyObjects.end(running, pinDir, INTERNAL_MAPS, keepMaps);
+        running = null;
         cpumap.close();
         coreOf.close();
         counter.close();
         stats.close();
-        SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
-        if (!keepMaps) {
-            PolicyObjects.removePinDir(pinDir);
-        }
     }
 
     /** Pins the policy's own Maps and the arrival counter under the pin dir. */

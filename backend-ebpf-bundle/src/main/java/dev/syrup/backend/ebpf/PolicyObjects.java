@@ -38,13 +38,40 @@ final class PolicyObjects {
     }
 
     /**
+     * Before a load: the policy Maps the object gets rather than creates. On the deployment's
+     * first install, the ones its pin dir still holds ({@link #adoptPinned}); then those other
+     * live deployments of the owner have ({@link SharedMaps#reuse}).
+     */
+    static void reuseMaps(BpfObject obj, Path pinDir, Set<String> internal, boolean firstInstall) throws SyrupException {
+        if (firstInstall) {
+            adoptPinned(obj, pinDir, internal);
+        }
+        SharedMaps.INSTANCE.reuse(obj, pinDir, internal);
+    }
+
+    /**
+     * The end of a deployment, after its claim is released: the running policy (null: none) is
+     * retired, its shared Maps let go, and unless {@code keepMaps} (for the next syrupd) its pins
+     * and pin dir removed.
+     */
+    static void end(BpfObject running, Path pinDir, Set<String> internal, boolean keepMaps) {
+        if (running != null) {
+            retire(running, internal, keepMaps);
+        }
+        SharedMaps.INSTANCE.release(pinDir);
+        if (!keepMaps) {
+            removePinDir(pinDir);
+        }
+    }
+
+    /**
      * Before a deployment's first load: the policy Maps its pin dir already holds are the ones a
      * previous syrupd left there for it (a restart: the deployment is being re-adopted), so the
      * policy gets them, with their contents, when their shape matches what it declares. A pin of
      * another shape (the policy changed meanwhile) is removed, with a warning: the policy starts
      * from an empty Map of its own. Only the policy's own Maps ({@link #pinPolicyMaps}).
      */
-    static void adoptPinned(BpfObject obj, Path pinDir, Set<String> internal) {
+    private static void adoptPinned(BpfObject obj, Path pinDir, Set<String> internal) {
         for (MapInfo d : obj.declaredMaps()) {
             Path pin = pinDir.resolve(d.name());
             if (internal.contains(d.name()) || d.name().contains(".") || !Files.exists(pin)) {
@@ -101,7 +128,7 @@ final class PolicyObjects {
     }
 
     /** As {@link #retire(BpfObject, Set)}; with {@code keepMaps} the pins stay for the next syrupd ({@link #adoptPinned}). */
-    static void retire(BpfObject obj, Set<String> internal, boolean keepMaps) {
+    private static void retire(BpfObject obj, Set<String> internal, boolean keepMaps) {
         if (!keepMaps) {
             unpinPolicyMaps(obj, internal);
         }
@@ -128,7 +155,7 @@ final class PolicyObjects {
     }
 
     /** The deployment's (by now empty) pin directory. */
-    static void removePinDir(Path pinDir) {
+    private static void removePinDir(Path pinDir) {
         try {
             Files.deleteIfExists(pinDir);
         } catch (IOException e) {

@@ -134,10 +134,7 @@ final class SocketSelectDeployment implements HookDeployment {
             next = BpfObject.open(object);
             next.reuseMap(SocketSelectHook.EXECUTORS_MAP, slots);
             next.reuseMap(DecisionStats.MAP, stats);
-            if (running == null) {
-                PolicyObjects.adoptPinned(next, pinDir, INTERNAL_MAPS);
-            }
-            SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
+            PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
             sockets = adopt();
@@ -267,10 +264,8 @@ final class SocketSelectDeployment implements HookDeployment {
         // Empties the slot and releases the claim (and the root program with the last claim);
         // only then can the policy program go.
         claim.close();
-        if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS, keepMaps);
-            running = null;
-        }
+        PolicyObjects.end(running, pinDir, INTERNAL_MAPS, keepMaps);
+        running = null;
         // Empty the sockarray before letting it go: the kernel frees it later, and until then its
         // sockets count as taken, so a new deployment on them would get EBUSY.
         for (int i = 0; i < slotted.size(); i++) {
@@ -283,11 +278,7 @@ final class SocketSelectDeployment implements HookDeployment {
         slotted.clear();
         slots.close();
         stats.close();
-        SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
-        if (!keepMaps) {
-            PolicyObjects.removePinDir(pinDir);
-        }
     }
 
     /**

@@ -110,10 +110,7 @@ final class XdpDeployment implements HookDeployment {
             next = BpfObject.open(object);
             next.reuseMap(XdpHook.EXECUTORS_MAP, xsks);
             next.reuseMap(DecisionStats.MAP, stats);
-            if (running == null) {
-                PolicyObjects.adoptPinned(next, pinDir, INTERNAL_MAPS);
-            }
-            SharedMaps.INSTANCE.reuse(next, pinDir, INTERNAL_MAPS);
+            PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);
             next.load();
             BpfProgram prog = next.program(XdpHook.PROGRAM);
             // The swap: one PROG_ARRAY update in the interface's dispatcher.
@@ -196,10 +193,8 @@ final class XdpDeployment implements HookDeployment {
         closed = true;
         // Empties the slot and releases the claim (and detaches the root with the interface's last claim).
         claim.close();
-        if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS, keepMaps);
-            running = null;
-        }
+        PolicyObjects.end(running, pinDir, INTERNAL_MAPS, keepMaps);
+        running = null;
         for (int i : executors.keySet()) {
             try {
                 xsks.delete(i);
@@ -210,10 +205,6 @@ final class XdpDeployment implements HookDeployment {
         executors.clear();
         xsks.close();
         stats.close();
-        SharedMaps.INSTANCE.release(pinDir);
         maps = List.of();
-        if (!keepMaps) {
-            PolicyObjects.removePinDir(pinDir);
-        }
     }
 }
