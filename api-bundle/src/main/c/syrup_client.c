@@ -268,6 +268,7 @@ static int call(struct buf *b, struct reply *r, int *passed)
 			: !strcmp(kind, "CONFLICT") ? EEXIST
 			: !strcmp(kind, "UNAVAILABLE") || !strcmp(kind, "UNKNOWN_HOOK") ? ENODEV
 			: !strcmp(kind, "NO_EXECUTORS") ? ENXIO
+			: !strcmp(kind, "LIMIT") ? EDQUOT
 			: !strcmp(kind, "KERNEL") ? EIO
 			: EINVAL;
 		return fail(kind, err, "%s", message);

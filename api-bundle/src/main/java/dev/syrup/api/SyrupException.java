@@ -28,6 +28,8 @@ public class SyrupException extends Exception {
         NO_EXECUTORS,
         /** The caller may not do this. */
         DENIED,
+        /** A configured limit (quota) refuses it; the message names the limit and its setting. */
+        LIMIT,
         /** A kernel call failed. */
         KERNEL
     }
