@@ -39,9 +39,10 @@ public interface Hook {
      * Claims {@code target}'s inputs and adopts their executors. Nothing is attached yet.
      *
      * @param pinDir bpffs directory the deployment pins its objects under (created by the
-     *               hook, removed on close), e.g. {@code /sys/fs/bpf/syrup/admin/d1}; Maps
-     *               pinned there already (see {@link HookDeployment#closeKeepingMaps}) are the
-     *               policy's when their shape matches
+     *               hook, {@code 0700}, removed on close), e.g. {@code /sys/fs/bpf/syrup/admin/d1};
+     *               Maps pinned there already (see {@link HookDeployment#closeKeepingMaps}) are
+     *               the policy's when their shape matches. The hook opens it once, following no
+     *               link, and acts through that fd from then on (never by this path again)
      * @throws SyrupException {@code NO_EXECUTORS} when there is nothing to schedule onto,
      *                        {@code UNAVAILABLE} when the hook cannot run here
      */

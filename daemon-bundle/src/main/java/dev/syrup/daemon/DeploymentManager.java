@@ -19,8 +19,6 @@ import dev.syrup.daemon.metrics.DeploymentMBeans;
 import dev.syrup.daemon.events.EventingMap;
 import dev.syrup.daemon.events.MapEventBus;
 import java.io.IOException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -82,6 +80,8 @@ public final class DeploymentManager implements Deployer {
     private final PolicyCompiler compiler;
     private final Builtins builtins;
     private final Path bpffsRoot;
+    /** The bpffs root, checked and held open: pins are removed through it, never by path. */
+    private final PinRoot pins;
     private final DeploymentRecords records;
     private final AtomicLong ids = new AtomicLong();
 
@@ -104,9 +104,15 @@ public final class DeploymentManager implements Deployer {
                 : Path.of(config.workDir());
         this.compiler = new PolicyCompiler(config.clang(), work);
         this.builtins = new Builtins(work.resolve("builtins"));
-        this.bpffsRoot = Path.of(config.bpffsRoot());
-        this.records = new DeploymentRecords(work.resolve("deployments"));
-        recover();
+        this.pins = PinRoot.open(Path.of(config.bpffsRoot()));
+        this.bpffsRoot = pins.path();
+        try {
+            this.records = new DeploymentRecords(work.resolve("deployments"));
+            recover();
+        } catch (RuntimeException e) {
+            pins.close();
+            throw e;
+        }
     }
 
     /**
@@ -124,24 +130,21 @@ public final class DeploymentManager implements Deployer {
                 drop(r, "it belonged to application " + r.request().owner() + ", whose connection ended with the previous syrupd");
             }
         }
-        try (var owners = Files.list(bpffsRoot)) {
-            for (Path owner : owners.filter(Files::isDirectory).toList()) {
-                try (var dirs = Files.list(owner)) {
-                    for (Path dir : dirs.filter(Files::isDirectory).toList()) {
-                        String id = dir.getFileName().toString();
-                        last = Math.max(last, DeploymentRecords.number(id));
-                        DeploymentRecords.Record r = pending.get(id);
-                        if (r == null || !r.request().owner().equals(owner.getFileName().toString())) {
-                            LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": pins of a previous syrupd that no record explains");
-                            removePins(dir);
-                        }
+        // Walked by fds: what is not a root-owned directory is removed itself, never followed.
+        try {
+            for (String owner : pins.owners()) {
+                for (String id : pins.deployments(owner)) {
+                    last = Math.max(last, DeploymentRecords.number(id));
+                    DeploymentRecords.Record r = pending.get(id);
+                    if (r == null || !r.request().owner().equals(owner)) {
+                        LOG.log(System.Logger.Level.WARNING, "removing " + bpffsRoot.resolve(owner).resolve(id)
+                                + ": pins of a previous syrupd that no record explains");
+                        pins.removeDeployment(owner, id);
                     }
                 }
-                removeEmptyOwnerDir(owner.getFileName().toString());
+                removeEmptyOwnerDir(owner);
             }
-        } catch (java.nio.file.NoSuchFileException e) {
-            // nothing pinned yet
-        } catch (IOException e) {
+        } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot look for a previous syrupd's pins in " + bpffsRoot + ": " + e.getMessage());
         }
         ids.set(last);
@@ -186,7 +189,7 @@ public final class DeploymentManager implements Deployer {
         LOG.log(System.Logger.Level.WARNING, "not re-adopting " + r.id() + " (" + r.request().policy() + " at " + r.request().hook()
                 + " " + r.request().target() + "): " + why + "; its record and pinned Maps are removed");
         records.delete(r.id());
-        removePins(bpffsRoot.resolve(r.request().owner()).resolve(r.id()));
+        pins.removeDeployment(r.request().owner(), r.id());
         removeEmptyOwnerDir(r.request().owner());
     }
 
@@ -220,6 +223,7 @@ public final class DeploymentManager implements Deployer {
     @Deactivate
     void deactivate() {
         stop(frameworkStopping());
+        pins.close();
     }
 
     /**
@@ -421,28 +425,8 @@ public final class DeploymentManager implements Deployer {
         }
     }
 
-    /** Unpins everything in a deployment's pin dir (a previous syrupd's) and removes the dir. */
-    private static void removePins(Path dir) {
-        try (var pins = Files.list(dir)) {
-            for (Path p : pins.toList()) {
-                Files.deleteIfExists(p);
-            }
-            Files.deleteIfExists(dir);
-        } catch (java.nio.file.NoSuchFileException e) {
-            // nothing pinned
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + dir + ": " + e.getMessage());
-        }
-    }
-
     private void removeEmptyOwnerDir(String owner) {
-        try {
-            Files.deleteIfExists(bpffsRoot.resolve(owner));
-        } catch (DirectoryNotEmptyException e) {
-            // other deployments of this owner still pin objects there
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + bpffsRoot.resolve(owner) + ": " + e.getMessage());
-        }
+        pins.removeOwnerIfEmpty(owner); // other deployments of this owner may still pin objects there
     }
 
     /** The user's defines plus NUM_EXECUTORS, unless the user set it. */

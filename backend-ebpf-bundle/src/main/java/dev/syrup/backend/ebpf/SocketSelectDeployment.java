@@ -44,7 +44,7 @@ final class SocketSelectDeployment implements HookDeployment {
 
     private final ProcSockets proc;
     private final Target target;
-    private final Path pinDir;
+    private final DeploymentDir pinDir;
     private final Dispatcher.Claim claim;
     private final BpfMap slots;
     /** Decision counters ({@link DecisionStats}), shared by every policy version like {@link #slots}. */
@@ -66,7 +66,7 @@ final class SocketSelectDeployment implements HookDeployment {
         this.proc = proc;
         this.claim = claim;
         this.target = target;
-        this.pinDir = pinDir;
+        this.pinDir = new DeploymentDir(pinDir);
         this.executors = executors;
         this.slots = slots;
         this.stats = stats;

@@ -17,7 +17,6 @@ import dev.syrup.bpf.UnixSockets;
 import dev.syrup.bpf.UnixSockets.PeerCred;
 import dev.syrup.client.DeploymentInfo;
 import dev.syrup.client.Message;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -285,9 +284,6 @@ final class Session implements Runnable {
             deployer.undeploy(d.id());
             throw new SyrupException(Kind.KERNEL, "cannot watch process " + peer.pid() + ": " + e.getMessage(), e);
         }
-        if (!admin()) {
-            Pins.giveTo(deployer.maps(d.id()), peer.uid(), peer.gid());
-        }
         return Message.ok().add("deployment", info(d).format());
     }
 
@@ -299,8 +295,9 @@ final class Session implements Runnable {
         boolean mmapable = false;
         int flags = 0;
         if (m.pinnedPath().isPresent()) {
-            // Opened from its pin; kept open until the reply carrying a duplicate has been sent.
-            BpfMap kernel = BpfMap.openPinned(Path.of(m.pinnedPath().get()));
+            // A duplicate of the map syrupd holds (never what a path leads to now), kept open
+            // until the reply carrying it has been sent.
+            BpfMap kernel = BpfMap.adopt(Fd.adopt(m.duplicateFd()));
             passOut[0] = kernel;
             flags = kernel.flags();
             mmapable = kernel.type() == MapType.ARRAY && (flags & BpfMap.BPF_F_MMAPABLE) != 0;
