@@ -132,7 +132,7 @@ public final class DeploymentManager implements Deployer {
         }
         // Walked by fds: what is not a root-owned directory is removed itself, never followed.
         try {
-            for (String owner : pins.owners()) {
+            for (String owner : pins.owners(java.util.Set.of())) {
                 for (String id : pins.deployments(owner)) {
                     last = Math.max(last, DeploymentRecords.number(id));
                     DeploymentRecords.Record r = pending.get(id);

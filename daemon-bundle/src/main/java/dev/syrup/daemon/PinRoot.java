@@ -129,25 +129,32 @@ final class PinRoot implements AutoCloseable {
     /**
      * The owner directories a previous syrupd left, for recovery. What is not a root-owned
      * directory is removed, saying so (never followed: a link goes itself): a directory of
-     * another owner is what an earlier syrupd gave an application.
+     * another owner is what an earlier syrupd gave an application. Names in {@code others} (trees
+     * that other parts of syrupd keep under the root) are left alone and not returned.
      */
-    List<String> owners() {
-        return safeDirs(root);
+    List<String> owners(java.util.Set<String> others) {
+        List<String> out = new ArrayList<>();
+        for (String name : root.list()) {
+            if (!others.contains(name)) {
+                out.add(name);
+            }
+        }
+        return safeDirs(root, out);
     }
 
     /** As {@link #owners()}, for the deployment directories of {@code owner}. */
     List<String> deployments(String owner) {
         try (PinDir o = root.dir(owner)) {
-            return safeDirs(o);
+            return safeDirs(o, o.list());
         } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot look into " + root.path().resolve(owner) + ": " + e.getMessage());
             return List.of();
         }
     }
 
-    private static List<String> safeDirs(PinDir dir) {
+    private static List<String> safeDirs(PinDir dir, List<String> names) {
         List<String> out = new ArrayList<>();
-        for (String name : dir.list()) {
+        for (String name : names) {
             Path p = dir.path().resolve(name);
             try {
                 Optional<PinDir.Stat> st = dir.stat(name);
