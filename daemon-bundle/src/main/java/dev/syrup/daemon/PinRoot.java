@@ -82,7 +82,8 @@ final class PinRoot implements AutoCloseable {
         } catch (BpfException e) {
             throw refuse(root, switch (e.errno()) {
                 case Errno.ELOOP -> level + " is a symbolic link (syrupd follows none on the way to its root)";
-                case Errno.ENOENT -> level + " does not exist (is bpffs mounted? mount -t bpf -o mode=0700 bpf /sys/fs/bpf)";
+                case Errno.ENOENT -> level + " does not exist (make it, root's, or mount a bpffs: mount -t bpf -o mode=0700 bpf "
+                        + level + ")";
                 case Errno.ENOTDIR -> level + " is not a directory";
                 default -> e.getMessage();
             });
