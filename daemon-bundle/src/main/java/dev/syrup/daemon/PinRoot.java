@@ -183,6 +183,9 @@ final class PinRoot implements AutoCloseable {
 
     /** Removes a deployment's pin directory and everything in it, walking by fds. */
     void removeDeployment(String owner, String id) {
+        if (root.isClosed()) {
+            return;
+        }
         try (PinDir o = root.dir(owner)) {
             removeTree(o, id);
         } catch (BpfException e) {
