@@ -54,6 +54,35 @@ public final class TenantRules {
     }
 
     /**
+     * {@code DENIED} unless process {@code pid} is in syrupd's own network namespace, the one the
+     * hooks act in (its /proc/&lt;pid&gt;/ns/net and /proc/self/ns/net are the same nsfs inode):
+     * a port held in another namespace says nothing about the host's. The caller checks
+     * afterwards, through its pidfd, that {@code pid} is still the process it means.
+     */
+    public void checkNetns(long pid) throws SyrupException {
+        String mine;
+        String theirs;
+        try {
+            mine = nsKey(proc.resolve("self").resolve("ns").resolve("net"));
+            theirs = nsKey(proc.resolve(Long.toString(pid)).resolve("ns").resolve("net"));
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new SyrupException(Kind.DENIED, "cannot tell the network namespace of process " + pid + ": " + e.getMessage(), e);
+        }
+        if (!mine.equals(theirs)) {
+            throw new SyrupException(Kind.DENIED, "the caller's network namespace is not syrupd's (process " + pid
+                    + " is in net:" + theirs + "): an application may deploy only from the network namespace"
+                    + " whose ports the hooks act on");
+        }
+    }
+
+    /** Device and inode of a namespace file, which identify the namespace. */
+    private static String nsKey(Path ns) throws IOException {
+        Object dev = Files.getAttribute(ns, "unix:dev");
+        Object ino = Files.getAttribute(ns, "unix:ino");
+        return dev + ":" + ino;
+    }
+
+    /**
      * {@code DENIED} unless process {@code pid} holds a socket of {@code protocol} bound to
      * {@code port} (listening, for TCP) and every socket bound to that port belongs to {@code uid}
      * (its /proc/&lt;pid&gt;/fd against its network namespace's /proc/&lt;pid&gt;/net tables, whose uid
