@@ -55,7 +55,7 @@ public final class ControlServer implements AutoCloseable {
         @AttributeDefinition(description = "Connections one uid other than root may hold at once; more are refused (LIMIT)")
         int maxConnectionsPerUid() default 16;
 
-        @AttributeDefinition(description = "Milliseconds a tenant's connection may stay idle between requests;"
+        @AttributeDefinition(description = "Milliseconds a connection may stay idle between requests;"
                 + " then it gets a LIMIT error and is closed (its deployments stay)")
         long idleTimeoutMillis() default 600_000;
 

@@ -50,7 +50,7 @@ final class Session implements Runnable {
 
     /**
      * @param limits {@code frameTimeoutMillis}: how long the rest of a frame may take once its
-     *     first byte came; {@code idleTimeoutMillis}: how long a tenant may wait between frames.
+     *     first byte came; {@code idleTimeoutMillis}: how long a client may wait between frames.
      *     Either way a client that stops would otherwise hold one of the connection slots for good.
      */
     Session(Fd conn, Deployer deployer, TenantRules rules, StoredSources sources, Applications apps,
@@ -158,10 +158,9 @@ final class Session implements Runnable {
                 if ((inFrame || off > 0) && System.nanoTime() - frameStart > frameMillis * 1_000_000L) {
                     throw new SyrupException(Kind.INVALID, "frame not completed within " + frameMillis + " ms of its first byte");
                 }
-                if (!inFrame && off == 0 && !admin()
-                        && System.nanoTime() - idleSince > limits.idleTimeoutMillis() * 1_000_000L) {
+                if (!inFrame && off == 0 && System.nanoTime() - idleSince > limits.idleTimeoutMillis() * 1_000_000L) {
                     throw new SyrupException(Kind.LIMIT, "connection idle for more than " + limits.idleTimeoutMillis()
-                            + " ms, the most a tenant's connection may wait between requests (setting idleTimeoutMillis of "
+                            + " ms, the most a connection may wait between requests (setting idleTimeoutMillis of "
                             + ControlServer.PID + "); its deployments stay: reconnect to go on");
                 }
                 continue; // idle between frames, or a frame still within its time
