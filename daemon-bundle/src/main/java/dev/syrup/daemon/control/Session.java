@@ -301,7 +301,7 @@ final class Session implements Runnable {
         }
         // Stored only once the checks passed; removed when no deployment or deploy needs it.
         if (!admin()) {
-            sources.retain(deployer.list().stream().map(Deployment::id).toList());
+            sources.retain(() -> deployer.list().stream().map(Deployment::id).toList());
         }
         java.nio.file.Path file = text == null ? null : sources.write(app, r.get("name").orElse("policy.c"), text);
         Deployment d;

@@ -77,9 +77,12 @@ final class StoredSources {
         }
     }
 
-    /** Forgets every deployment not in {@code live} (removed another way: by the administrator, with its hook). */
-    synchronized void retain(Collection<String> live) {
-        Set<String> keep = new HashSet<>(live);
+    /**
+     * Forgets every deployment not in {@code live} (removed another way: by the administrator,
+     * with its hook). Asked under this lock, so a deployment committed meanwhile is in it.
+     */
+    synchronized void retain(java.util.function.Supplier<Collection<String>> live) {
+        Set<String> keep = new HashSet<>(live.get());
         for (Map.Entry<Path, Set<String>> e : new HashMap<>(users).entrySet()) {
             for (String id : new HashSet<>(e.getValue())) {
                 if (!keep.contains(id)) {
