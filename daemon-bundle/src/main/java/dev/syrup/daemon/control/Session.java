@@ -309,9 +309,7 @@ final class Session implements Runnable {
             d = deployer.deploy(new DeployRequest(file != null ? file.toString() : policy, hook,
                     new Target(protocol, port, iface), defines, replace, app,
                     admin() ? OptionalInt.empty() : OptionalInt.of(peer.uid())));
-            if (file != null) {
-                sources.committed(file, d.id());
-            }
+            sources.committed(file, d.id());
         } finally {
             if (file != null) {
                 sources.abandoned(file);

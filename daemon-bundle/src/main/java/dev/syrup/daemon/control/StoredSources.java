@@ -17,7 +17,8 @@ import java.util.Set;
  * file lives exactly as long as something needs it: written only once the request passed the
  * ownership checks, kept while a deploy using it runs and while a deployment made from it lives,
  * removed when the last one ends (undeploy, the application's exit, a failed deploy, a replace
- * by another text). A tenant may have at most {@code maxPerOwner} files at once.
+ * by another text). A tenant may have at most {@code maxPerOwner} files at once (the
+ * administrator: any number).
  */
 final class StoredSources {
 
@@ -44,7 +45,7 @@ final class StoredSources {
      */
     synchronized Path write(String app, String name, String text) throws SyrupException {
         long has = owners.values().stream().filter(app::equals).count();
-        if (has >= maxPerOwner) {
+        if (has >= maxPerOwner && !dev.syrup.api.DeployRequest.ADMIN.equals(app)) {
             throw new SyrupException(Kind.LIMIT, app + " has " + has + " policy sources stored, the most a tenant may"
                     + " have (setting maxSourcesPerTenant of " + ControlServer.PID + ")");
         }
@@ -54,14 +55,19 @@ final class StoredSources {
         return file;
     }
 
-    /** The deploy from {@code file} made (or replaced the policy of) deployment {@code id}. */
+    /**
+     * The deploy from {@code file} (null: a built-in) made, or replaced the policy of, deployment
+     * {@code id}: the file its previous policy came from is no longer its.
+     */
     synchronized void committed(Path file, String id) {
         for (Path other : new HashSet<>(users.keySet())) {
             if (!other.equals(file)) {
                 unuse(other, id);
             }
         }
-        users.computeIfAbsent(file, f -> new HashSet<>()).add(id);
+        if (file != null) {
+            users.computeIfAbsent(file, f -> new HashSet<>()).add(id);
+        }
     }
 
     /** The deploy from {@code file} ended; unless {@link #committed}, the file goes. */

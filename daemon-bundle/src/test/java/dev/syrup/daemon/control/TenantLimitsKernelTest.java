@@ -199,6 +199,12 @@ class TenantLimitsKernelTest {
         assertEquals(1, stored().size());
         assertTrue(Files.readString(stored().get(0)).contains("SYR_PASS"));
 
+        // A replace by a built-in: no file is its any more.
+        a.ok("deploy round_robin " + ports[0] + " replace");
+        assertEquals(List.of(), stored());
+        a.ok("deploy " + passFile + " " + ports[0] + " replace");
+        assertEquals(1, stored().size());
+
         // The per-tenant cap: two files, a third text is refused before it is written.
         a.ok("deploy " + dropFile + " " + ports[1]);
         String r = a.call("deploy " + thirdFile + " " + ports[2]);
