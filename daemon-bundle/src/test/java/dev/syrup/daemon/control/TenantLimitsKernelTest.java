@@ -94,8 +94,23 @@ class TenantLimitsKernelTest {
         long t0 = System.nanoTime();
         try (SocketChannel raw = SocketChannel.open(UnixDomainSocketAddress.of(syrupd.socket()))) {
             ByteBuffer header = ByteBuffer.allocate(Message.HEADER);
-            while (header.hasRemaining() && raw.read(header) >= 0) {
-                // the daemon speaks first: the idle timeout's error
+            // The daemon speaks first: the idle timeout's error (closing the channel ends a read that hangs).
+            java.util.concurrent.CompletableFuture<Integer> read = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    int n = 0;
+                    while (header.hasRemaining() && n >= 0) {
+                        n = raw.read(header);
+                    }
+                    return header.position();
+                } catch (java.io.IOException e) {
+                    return -1;
+                }
+            });
+            try {
+                assertEquals(Message.HEADER, read.get(10, java.util.concurrent.TimeUnit.SECONDS), "a reply header");
+            } catch (java.util.concurrent.TimeoutException e) {
+                raw.close();
+                throw new AssertionError("the idle connection was still open after 10 s");
             }
             long idle = (System.nanoTime() - t0) / 1_000_000;
             ByteBuffer body = ByteBuffer.allocate(Message.bodyLength(header.array()));
