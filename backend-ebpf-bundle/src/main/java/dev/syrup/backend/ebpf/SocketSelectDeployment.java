@@ -78,7 +78,7 @@ final class SocketSelectDeployment implements HookDeployment {
 
     static SocketSelectDeployment open(ProcSockets proc, Dispatcher dispatcher, String owner, Target target, Path pinDir,
                                        OptionalInt uid) throws SyrupException {
-        List<ProcSockets.Bound> found = scan(proc, target, uid);
+        List<ProcSockets.Bound> found = scan(proc, target, uid, true);
         if (found.isEmpty()) {
             throw new SyrupException(Kind.NO_EXECUTORS, "nobody listens on " + target
                     + ": no " + target.protocol().label() + " socket is bound to port " + target.port()
@@ -141,7 +141,7 @@ final class SocketSelectDeployment implements HookDeployment {
             PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
-            sockets = adopt();
+            sockets = adopt(true);
             if (!registered) {
                 fillSlots(sockets);
             }
@@ -180,7 +180,7 @@ final class SocketSelectDeployment implements HookDeployment {
             throw new SyrupException(Kind.INVALID, "executor index " + index + " is out of range 0.."
                     + (SocketSelectHook.MAX_EXECUTORS - 1));
         }
-        ProcSockets.Bound bound = scan(proc, target, uid).stream()
+        ProcSockets.Bound bound = scan(proc, target, uid, true).stream()
                 .filter(b -> b.pid() == pid && b.fd() == fd).findFirst()
                 .orElse(null);
         if (bound == null) {
@@ -252,7 +252,8 @@ final class SocketSelectDeployment implements HookDeployment {
         if (groupAttached) {
             List<Fd> sockets = List.of();
             try {
-                sockets = adopt();
+                // Only its own sockets' groups are this deployment's to detach from, whoever else came.
+                sockets = adopt(false);
                 LOG.log(System.Logger.Level.INFO, "detaching the dispatcher on " + target + " from " + sockets.size() + " socket(s)");
                 for (Fd s : sockets) {
                     claim.detachGroup(s.get()); // no-op once detached through an earlier socket
@@ -313,10 +314,10 @@ final class SocketSelectDeployment implements HookDeployment {
 
     /**
      * Duplicates the sockets now bound to the port into this process, in executor order, and
-     * records them as the executors.
+     * records them as the executors. {@code strict}: see {@link #scan}.
      */
-    private List<Fd> adopt() throws SyrupException {
-        List<ProcSockets.Bound> found = scan(proc, target, uid);
+    private List<Fd> adopt(boolean strict) throws SyrupException {
+        List<ProcSockets.Bound> found = scan(proc, target, uid, strict);
         if (found.isEmpty()) {
             throw new SyrupException(Kind.NO_EXECUTORS, "no socket is bound to " + target + " any more");
         }
@@ -354,12 +355,17 @@ final class SocketSelectDeployment implements HookDeployment {
      * {@code DENIED} when any socket on the port (on any address, held by anyone) belongs to
      * another uid: a tenant's policy must never see, nor its dispatcher attach to, another
      * tenant's sockets. Called at every adoption (open, each install's re-scan, a registration),
-     * under the deployment's lock, so what is adopted is what was just checked.
+     * under the deployment's lock, so what is adopted is what was just checked. Not
+     * {@code strict} (closing): another uid's sockets are left out instead.
      */
-    private static List<ProcSockets.Bound> scan(ProcSockets proc, Target target, OptionalInt uid) throws SyrupException {
+    private static List<ProcSockets.Bound> scan(ProcSockets proc, Target target, OptionalInt uid, boolean strict)
+            throws SyrupException {
         java.util.TreeMap<Long, Long> owners = proc.owners(target.protocol(), target.port());
         if (uid.isPresent()) {
             long mine = Integer.toUnsignedLong(uid.getAsInt());
+            if (!strict) {
+                owners.values().removeIf(owner -> owner != mine);
+            }
             for (java.util.Map.Entry<Long, Long> e : owners.entrySet()) {
                 if (e.getValue() != mine) {
                     throw new SyrupException(Kind.DENIED, target.protocol().label() + " port " + target.port()

@@ -127,6 +127,36 @@ class TenantPortKernelTest {
         assertEquals(200, sum(victim.await(200)), "the victim's socket was never scheduled by the attacker's DROP policy");
     }
 
+    /**
+     * Another uid binds the port (another address) after the tenant's deployment: a replace (a
+     * re-scan of the port) is refused and the running policy stays; the other uid's socket is
+     * never scheduled; undeploying still detaches from the tenant's own group.
+     */
+    @Test
+    void aReplaceWhileAnotherUidIsOnThePortIsDeniedAndTheRunningPolicyStays() throws Exception {
+        Path drop = dropPolicy("drop.c", false);
+        App tenant = syrupd.app(UID_A);
+        App other = syrupd.app(UID_B);
+        int port = Integer.parseInt(tenant.ok("open 1"));
+        ControlTestSupport.forceReceiveBuffers(tenant.pid, port);
+        String id = tenant.ok("deploy " + drop + " " + port);
+        other.ok("openat 127.0.0.2 " + port + " 1");
+        ControlTestSupport.forceReceiveBuffers(other.pid, port);
+
+        String r = tenant.call("deploy round_robin " + port + " replace");
+        assertTrue(r.startsWith("ERR DENIED") && r.contains(Integer.toString(UID_B)), r);
+        String running = syrupd.deployer().list().get(0).policy();
+        assertTrue(running.endsWith("drop.c"), "the running policy stays: " + running);
+        send(port, 100);
+        send("127.0.0.2", port, 100);
+        assertEquals(100, sum(other.await(100)), "the other uid's socket is not scheduled");
+        assertEquals(0, sum(tenant.counts()), "the tenant's DROP policy still runs");
+
+        tenant.ok("undeploy " + id);
+        send(port, 100);
+        assertEquals(100, sum(tenant.await(100)), "undeployed: the tenant's port is back to the kernel's default");
+    }
+
     /** The clang process compiling for this test's syrupd (a descendant of this JVM), once it runs. */
     private static ProcessHandle awaitClang(CompletableFuture<String> deploy) throws Exception {
         long end = System.nanoTime() + 30_000_000_000L;
