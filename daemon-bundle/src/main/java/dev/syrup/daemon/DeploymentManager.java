@@ -75,6 +75,13 @@ public final class DeploymentManager implements Deployer {
 
         @AttributeDefinition(description = "bpffs directory under which deployments pin their objects")
         String bpffsRoot() default "/sys/fs/bpf/syrup";
+
+        @AttributeDefinition(description = "Deployments one tenant (an owner other than the administrator) may have at once")
+        int maxTenantDeployments() default 16;
+
+        @AttributeDefinition(description = "Bytes of Map memory one tenant's deployments may declare in total:"
+                + " (key + value size) x max entries of every Map their policies declare, checked before a policy is loaded")
+        long maxTenantMapBytes() default 64L << 20;
     }
 
     private final PolicyCompiler compiler;
@@ -84,6 +91,8 @@ public final class DeploymentManager implements Deployer {
     private final PinRoot pins;
     private final DeploymentRecords records;
     private final AtomicLong ids = new AtomicLong();
+    private final int maxTenantDeployments;
+    private final long maxTenantMapBytes;
 
     /** Guarded by {@code this}. */
     private final Map<String, Hook> hooks = new TreeMap<>();
@@ -104,6 +113,8 @@ public final class DeploymentManager implements Deployer {
                 : Path.of(config.workDir());
         this.compiler = new PolicyCompiler(config.clang(), work);
         this.builtins = new Builtins(work.resolve("builtins"));
+        this.maxTenantDeployments = config.maxTenantDeployments();
+        this.maxTenantMapBytes = config.maxTenantMapBytes();
         this.pins = PinRoot.open(Path.of(config.bpffsRoot()));
         this.bpffsRoot = pins.path();
         try {
@@ -281,14 +292,49 @@ public final class DeploymentManager implements Deployer {
             PolicySource source = builtins.resolve(req.policy());
             Path object = compiler.compile(source, hook.wrapper(source.file().toString()),
                     defines(req, existing.deployment.executors()));
+            long bytes = admitMaps(hook, object, req.owner(), existing);
             existing.deployment.install(object);
+            existing.mapBytes = bytes;
             existing.policy = source;
             existing.request = req;
             existing.replaced++;
             record(existing);
             return existing.snapshot();
         }
+        admitDeployment(req.owner());
         return create("d" + ids.incrementAndGet(), req, hook, Instant.now(), 0).snapshot();
+    }
+
+    /** {@code LIMIT} when tenant {@code owner} has as many deployments as it may. Under the lock that creates. */
+    private void admitDeployment(String owner) throws SyrupException {
+        if (DeployRequest.ADMIN.equals(owner)) {
+            return;
+        }
+        long has = live.values().stream().filter(d -> d.owner().equals(owner)).count();
+        if (has >= maxTenantDeployments) {
+            throw new SyrupException(Kind.LIMIT, owner + " has " + has + " deployments, the most a tenant may have"
+                    + " (setting maxTenantDeployments of " + PID + "); undeploy one first");
+        }
+    }
+
+    /**
+     * The Map bytes the compiled {@code object} declares; {@code LIMIT} when, with what tenant
+     * {@code owner}'s other deployments declare ({@code replacing}'s current policy not counted),
+     * it is over the tenant limit. Read from the object, before anything is loaded.
+     */
+    private long admitMaps(Hook hook, Path object, String owner, Live replacing) throws SyrupException {
+        if (DeployRequest.ADMIN.equals(owner)) {
+            return 0;
+        }
+        long bytes = hook.mapBytes(object);
+        long others = live.values().stream().filter(d -> d.owner().equals(owner) && d != replacing)
+                .mapToLong(d -> d.mapBytes).sum();
+        if (bytes > maxTenantMapBytes - Math.min(others, maxTenantMapBytes)) {
+            throw new SyrupException(Kind.LIMIT, "the policy declares " + bytes + " bytes of Maps and " + owner
+                    + "'s other deployments " + others + "; a tenant may have " + maxTenantMapBytes
+                    + " in all (setting maxTenantMapBytes of " + PID + ")");
+        }
+        return bytes;
     }
 
     private static void requireAvailable(Hook hook) throws SyrupException {
@@ -302,9 +348,11 @@ public final class DeploymentManager implements Deployer {
     private Live create(String id, DeployRequest req, Hook hook, Instant created, int replaced) throws SyrupException {
         PolicySource source = builtins.resolve(req.policy());
         Path pinDir = bpffsRoot.resolve(req.owner()).resolve(id);
-        HookDeployment hd = hook.open(req.target(), pinDir);
+        HookDeployment hd = hook.open(req.target(), pinDir, req.executorUid());
+        long bytes;
         try {
             Path object = compiler.compile(source, hook.wrapper(source.file().toString()), defines(req, hd.executors()));
+            bytes = admitMaps(hook, object, req.owner(), null);
             hd.install(object);
         } catch (SyrupException | RuntimeException e) {
             hd.close();
@@ -313,6 +361,7 @@ public final class DeploymentManager implements Deployer {
         }
         Live d = new Live(id, hook, hd, source, req, created);
         d.replaced = replaced;
+        d.mapBytes = bytes;
         live.put(id, d);
         mbeans.register(d.snapshot(), this);
         record(d);
@@ -445,6 +494,8 @@ public final class DeploymentManager implements Deployer {
         PolicySource policy;
         DeployRequest request;
         int replaced;
+        /** What the running policy's Maps declare ({@link Hook#mapBytes}); 0 for the administrator's. */
+        long mapBytes;
 
         Live(String id, Hook hook, HookDeployment deployment, PolicySource policy, DeployRequest request, Instant created) {
             this.id = id;

@@ -37,6 +37,36 @@ final class PolicyObjects {
     }
 
     /**
+     * {@link dev.syrup.api.Hook#mapBytes}: what the Maps {@code object} declares would take,
+     * (key + value) x max entries each (a per-CPU value once per possible CPU; a ring buffer its
+     * max entries), the hook's own ({@code internal}) left out. Opens the ELF file only: nothing
+     * is created in the kernel.
+     */
+    static long mapBytes(Path object, Set<String> internal) throws SyrupException {
+        try (BpfObject obj = BpfObject.open(object)) {
+            long total = 0;
+            int cpus = Runtime.getRuntime().availableProcessors();
+            for (MapInfo m : obj.declaredMaps()) {
+                if (internal.contains(m.name())) {
+                    continue;
+                }
+                long value = Integer.toUnsignedLong(m.valueSize());
+                if (m.type() != null && m.type().name().contains("PERCPU")) {
+                    value *= cpus;
+                }
+                long entry = Integer.toUnsignedLong(m.keySize()) + value;
+                long entries = Integer.toUnsignedLong(m.maxEntries());
+                total = Math.addExact(total, entry == 0 ? entries : Math.multiplyExact(entry, entries));
+            }
+            return total;
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        } catch (BpfException e) {
+            throw new SyrupException(Kind.INVALID, "cannot read the compiled policy " + object.getFileName() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Before a load: the policy Maps the object gets rather than creates. On the deployment's
      * first install, the ones its pin dir still holds ({@link #adoptPinned}); then those other
      * live deployments of the owner have ({@link SharedMaps#reuse}).
