@@ -200,4 +200,36 @@ class StatsKernelTest {
             assertEquals(far.toString(), jmx.getAttribute(DeploymentMBeans.name(d), "Policy"), "the MBean follows --replace");
         }
     }
+
+    /** What a process of {@code uid} gets from {@code url}: the HTTP status, then the body. */
+    private static String curlAs(int uid, String url) throws Exception {
+        Process p = new ProcessBuilder("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
+                "/usr/bin/curl", "-sS", "--max-time", "10", "-w", "%{http_code}\n", url)
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+        String[] lines = out.strip().split("\n");
+        return lines[lines.length - 1] + "\n" + out;
+    }
+
+    /** Attack: a tenant (uid 23403) scrapes the endpoint to learn every tenant's deployments. */
+    @Test
+    void metricsAnswerOnlyAllowedUids() throws Exception {
+        try (UdpGroup group = new UdpGroup(2)) {
+            Deployment d = deploy("round_robin", group.port, false);
+            String url = "http://127.0.0.1:" + prometheus.port() + "/metrics";
+            assertTrue(scrape().contains(labels(d, "round_robin")), "root reads the counters");
+
+            String tenant = curlAs(23403, url);
+            assertTrue(tenant.startsWith("403\n"), tenant);
+            assertFalse(tenant.contains(d.id()) || tenant.contains(Integer.toString(group.port)), tenant);
+
+            try (var open = new PrometheusEndpoint(syrupd, "127.0.0.1", 0, java.util.Set.of(0, 23403), java.util.Set.of())) {
+                String allowed = curlAs(23403, "http://127.0.0.1:" + open.port() + "/metrics");
+                assertTrue(allowed.startsWith("200\n") && allowed.contains(labels(d, "round_robin")), allowed);
+                assertTrue(curlAs(23404, "http://127.0.0.1:" + open.port() + "/metrics").startsWith("403\n"));
+            }
+            syrupd.undeploy(d.id());
+        }
+    }
 }
