@@ -1,5 +1,6 @@
 package dev.syrup.dist;
 
+import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotEquals;
@@ -103,9 +104,28 @@ public class LauncherIT {
         assertTrue(operator.out, operator.out.contains("socket_select"));
     }
 
+    /**
+     * Root's workflow under the umask: compile, deploy, route, undeploy (and what it wrote is
+     * then checked private by the next test).
+     */
+    @Test
+    public void b_rootDeploysAPolicy() throws Exception {
+        try (SyrupCommandsIT.Group group = new SyrupCommandsIT.Group(2)) {
+            Result deploy = syrup(120, "shell", "syrup:deploy round_robin --hook socket_select --port " + group.port);
+            assertEquals(deploy.out, 0, deploy.status);
+            String id = deploy.out.strip().substring(deploy.out.strip().lastIndexOf(' ') + 1);
+            assertTrue(deploy.out, id.matches("d\\d+"));
+            group.send(1000);
+            assertEquals(1000, group.await(1000));
+            assertArrayEquals(new long[] {500, 500}, group.counts());
+            Result undeploy = syrup(60, "shell", "syrup:undeploy " + id);
+            assertEquals(undeploy.out, 0, undeploy.status);
+        }
+    }
+
     /** Attack: read the credential, the host key, the log, policy sources and records. */
     @Test
-    public void b_credentialAndKarafFilesPrivate() throws Exception {
+    public void c_credentialAndKarafFilesPrivate() throws Exception {
         Result control = asTenant(10, "/bin/ls", dist.resolve("bin").toString());
         assertEquals("the tenant reaches the distribution itself: " + control.out, 0, control.status);
         for (String file : List.of("etc/users.properties", "etc/keys.properties", "etc/operator.key", "etc/host.key",
@@ -137,7 +157,7 @@ public class LauncherIT {
 
     /** Attack: stop syrupd through the shutdown port, or manage it through JMX or read the metrics. */
     @Test
-    public void c_listensOnTheSshPortOnly() throws Exception {
+    public void d_listensOnTheSshPortOnly() throws Exception {
         assertFalse("no shutdown port file", Files.exists(dist.resolve("data/port")));
         Result ss = run(List.of("ss", "-ltnpH"), 10);
         assertEquals(ss.out, 0, ss.status);
@@ -150,7 +170,7 @@ public class LauncherIT {
     }
 
     @Test
-    public void d_rootShellWorks() throws Exception {
+    public void e_rootShellWorks() throws Exception {
         Result r = syrup(60, "shell", "syrup:hooks");
         assertEquals(r.out, 0, r.status);
         assertTrue(r.out, r.out.contains("socket_select"));
@@ -161,7 +181,7 @@ public class LauncherIT {
     }
 
     @Test
-    public void e_systemdUnitVerifies() throws Exception {
+    public void f_systemdUnitVerifies() throws Exception {
         Path unit = dist.resolve("bin/contrib/syrupd.service");
         assertTrue(Files.isRegularFile(unit));
         boolean have = Files.isExecutable(Path.of("/usr/bin/systemd-analyze"));
