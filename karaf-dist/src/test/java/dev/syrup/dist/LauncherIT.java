@@ -13,6 +13,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -47,6 +48,8 @@ public class LauncherIT {
     static Path dist;
     static int sshPort;
     static long pid;
+    static Path bpffs;
+    static Path runDir;
 
     @BeforeClass
     public static void start() throws Exception {
@@ -66,6 +69,13 @@ public class LauncherIT {
         }
         Path shellCfg = dist.resolve("etc/org.apache.karaf.shell.cfg");
         Files.writeString(shellCfg, Files.readString(shellCfg).replaceAll("(?m)^sshPort\\s*=.*$", "sshPort = " + sshPort));
+        // Its own pin root and control socket: other syrupds on this host keep theirs.
+        String tag = top.getFileName().toString();
+        bpffs = Path.of("/sys/fs/bpf", tag);
+        runDir = Path.of("/run", tag);
+        Files.writeString(dist.resolve("etc/dev.syrup.daemon.cfg"), "bpffsRoot = " + bpffs + "\n", StandardOpenOption.APPEND);
+        Files.writeString(dist.resolve("etc/dev.syrup.daemon.control.cfg"), "socketPath = " + runDir.resolve("syrupd.sock") + "\n",
+                StandardOpenOption.APPEND);
         Result r = syrup(180, "start");
         assertEquals(r.out, 0, r.status);
         pid = Long.parseLong(Files.readString(dist.resolve("karaf.pid")).trim());
@@ -78,6 +88,13 @@ public class LauncherIT {
         }
         if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
             syrup(60, "stop");
+        }
+        for (Path dir : new Path[] {bpffs, runDir}) {
+            if (dir != null && Files.isDirectory(dir)) {
+                try (Stream<Path> walk = Files.walk(dir)) {
+                    walk.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+                }
+            }
         }
         if (!Boolean.getBoolean("syrup.exam.keep")) {
             try (Stream<Path> walk = Files.walk(dist)) {
@@ -115,6 +132,7 @@ public class LauncherIT {
             assertEquals(deploy.out, 0, deploy.status);
             String id = deploy.out.strip().substring(deploy.out.strip().lastIndexOf(' ') + 1);
             assertTrue(deploy.out, id.matches("d\\d+"));
+            assertTrue("pins under this test's own root " + bpffs, Files.isDirectory(bpffs));
             group.send(1000);
             assertEquals(1000, group.await(1000));
             assertArrayEquals(new long[] {500, 500}, group.counts());
@@ -200,15 +218,28 @@ public class LauncherIT {
         }
     }
 
-    /** Last: without a shutdown port, ./syrup stop ends Karaf by SIGTERM, which stops the framework. */
+    /**
+     * Last: without a shutdown port, ./syrup stop ends Karaf by SIGTERM, which stops the
+     * framework: a live deployment is closed as at a shutdown (its record stays for the next
+     * start), not undeployed.
+     */
     @Test
     public void z_stopIsGraceful() throws Exception {
-        Result r = syrup(60, "stop");
-        assertEquals(r.out, 0, r.status);
-        assertFalse(r.out, r.out.contains("killing"));
-        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
-        String log = Files.readString(dist.resolve("data/log/karaf.log"));
-        assertTrue("syrup-daemon stopped by the framework", log.contains("Unregistering commands for bundle syrup-daemon"));
+        try (SyrupCommandsIT.Group group = new SyrupCommandsIT.Group(2)) {
+            Result deploy = syrup(120, "shell", "syrup:deploy round_robin --hook socket_select --port " + group.port);
+            assertEquals(deploy.out, 0, deploy.status);
+            String id = deploy.out.strip().substring(deploy.out.strip().lastIndexOf(' ') + 1);
+            Path record = dist.resolve("data/syrup/deployments/" + id + ".properties");
+            assertTrue(record + " while deployed", Files.exists(record));
+
+            Result r = syrup(60, "stop");
+            assertEquals(r.out, 0, r.status);
+            assertFalse(r.out, r.out.contains("killing"));
+            assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+            String log = Files.readString(dist.resolve("data/log/karaf.log"));
+            assertTrue("syrup-daemon stopped by the framework", log.contains("Unregistering commands for bundle syrup-daemon"));
+            assertTrue("kept for re-adoption: " + record, Files.exists(record));
+        }
     }
 
     record Result(int status, String out) {
