@@ -3,8 +3,10 @@
  * programs, maps (created, pinned, mmap'ed), verifier errors with their log, SO_REUSEPORT and XDP
  * attachment, pidfd-based fd adoption and kernel object listing. Every kernel object has one
  * owner and is released by {@code close()}.
+ * Untrusted objects are judged before load ({@link dev.syrup.bpf.ProgramRules}) and loaded with
+ * fewer capabilities ({@link dev.syrup.bpf.Capabilities}).
  */
-@Version("0.2.0")
+@Version("0.3.0")
 @Export
 package dev.syrup.bpf;
 
