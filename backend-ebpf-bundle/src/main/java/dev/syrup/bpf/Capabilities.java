@@ -11,7 +11,8 @@ import jnr.ffi.Pointer;
  * one thread of syrupd can do one thing with fewer of them while every other thread keeps its
  * own: {@link #withEffective} runs an action with only the given capabilities effective and then
  * restores the thread's effective set; the permitted set is left as it is, which is what makes
- * the restore possible.
+ * the restore possible. A thread the action starts inherits the reduced set (a new thread copies
+ * its creator's credentials): actions here start none.
  */
 public final class Capabilities {
 
