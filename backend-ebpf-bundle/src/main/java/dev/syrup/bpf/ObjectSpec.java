@@ -98,7 +98,9 @@ public final class ObjectSpec {
     public static ObjectSpec read(byte[] elf) {
         try {
             return new Reader(elf).spec();
-        } catch (IndexOutOfBoundsException | java.nio.BufferUnderflowException | IllegalStateException e) {
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) { // out-of-range offsets and counts of a malformed file
             throw new IllegalArgumentException("malformed BPF object: " + e, e);
         }
     }

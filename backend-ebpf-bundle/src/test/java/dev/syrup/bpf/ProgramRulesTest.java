@@ -248,6 +248,25 @@ class ProgramRulesTest {
     }
 
     @Test
+    void corruptObjectsAreRefusedCleanly() throws Exception {
+        byte[] good = compile("good", GOOD);
+        java.util.Random r = new java.util.Random(42);
+        for (int i = 0; i < 2000; i++) {
+            byte[] bad = i % 2 == 0 ? java.util.Arrays.copyOf(good, r.nextInt(good.length)) : good.clone();
+            if (i % 2 == 1) {
+                for (int k = 0; k < 4; k++) {
+                    bad[r.nextInt(bad.length)] = (byte) r.nextInt(256);
+                }
+            }
+            try {
+                RULES.violations(ObjectSpec.read(bad));
+            } catch (IllegalArgumentException expected) {
+                // malformed: refused with a reason
+            }
+        }
+    }
+
+    @Test
     void checkThrowsWithEveryViolation() throws Exception {
         ObjectSpec spec = ObjectSpec.read(compile("probe2", HEAD + """
                 SEC("sk_reuseport")
