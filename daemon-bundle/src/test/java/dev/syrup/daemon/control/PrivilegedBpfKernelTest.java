@@ -1,6 +1,7 @@
 package dev.syrup.daemon.control;
 
 import static dev.syrup.daemon.control.ControlTestSupport.UID_A;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -47,17 +48,19 @@ class PrivilegedBpfKernelTest {
         syrupd.close();
     }
 
+    static final String PROBE = """
+            uint32_t schedule(void *pkt_start, void *pkt_end)
+            {
+            	__u64 x = 0;
+
+            	bpf_probe_read_kernel(&x, sizeof(x), (void *)0xffffffff81000000ULL);
+            	return x & 1;
+            }
+            """;
+
     @Test
     void probeReadKernelIsRefused() throws Exception {
-        String r = refused("probe.c", """
-                uint32_t schedule(void *pkt_start, void *pkt_end)
-                {
-                	__u64 x = 0;
-
-                	bpf_probe_read_kernel(&x, sizeof(x), (void *)0xffffffff81000000ULL);
-                	return x & 1;
-                }
-                """);
+        String r = refused("probe.c", PROBE);
         assertTrue(r.contains("bpf_probe_read_kernel (helper 113) is not allowed at socket_select"), r);
         assertTrue(r.contains("program syr_socket_select (section sk_reuseport), instruction "), r);
     }
@@ -148,6 +151,17 @@ class PrivilegedBpfKernelTest {
         } finally {
             Files.deleteIfExists(outside); // what the old code left behind
         }
+    }
+
+    @Test
+    void aRefusedReplacementLeavesTheRunningPolicy() throws Exception {
+        ControlTestSupport.forceReceiveBuffers(app.pid, port);
+        String id = app.ok("deploy round_robin " + port).trim();
+        String r = app.call("deploy " + syrupd.file("probe.c", PROBE) + " " + port + " replace");
+        assertTrue(r.startsWith("ERR VERIFIER the policy is not allowed at socket_select"), r);
+        assertEquals(List.of(id + ":round_robin"), syrupd.deployer().list().stream().map(d -> d.id() + ":" + d.policy()).toList());
+        ControlTestSupport.send(port, 400);
+        assertArrayEquals(new long[] {200, 200}, app.await(400), "round robin still splits the datagrams");
     }
 
     @Test
