@@ -192,7 +192,10 @@ public record ProgramRules(String scope, Map<String, ProgramType> sections, Set<
         if (own != null) {
             return own == t ? null : "map '" + name + "' is " + scope + "'s own map, of type " + own + ", not " + shown;
         }
-        if (name.contains(".") && t == MapType.ARRAY && !name.endsWith(".kconfig")) {
+        if (name.endsWith(".kconfig")) {
+            return "map '" + name + "': __kconfig externs are not allowed";
+        }
+        if (name.contains(".") && t == MapType.ARRAY) {
             return null;
         }
         if (!mapTypes.contains(t)) {

@@ -106,7 +106,7 @@ class CapabilitiesKernelTest extends KernelTestSupport {
     }
 
     @Test
-    void libbpfSeesWhatTheRulesSaw() {
+    void openUnderRulesRefusesBeforeAnythingIsCreated() {
         requireRoot();
         ObjectRejectedException e = assertThrows(ObjectRejectedException.class,
                 () -> BpfObject.open(compile("t_priv"), ProgramRulesTest.RULES));

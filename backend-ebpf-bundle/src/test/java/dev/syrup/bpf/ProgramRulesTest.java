@@ -237,6 +237,20 @@ class ProgramRulesTest {
     }
 
     @Test
+    void judgesLibbpfsViewToo() {
+        // what BpfObject.open asks of libbpf's view after bpf_object__open_mem
+        assertEquals(null, RULES.sectionViolation("sk_reuseport", ProgramType.SK_REUSEPORT));
+        assertEquals("section sk_reuseport loads as XDP, not SK_REUSEPORT", RULES.sectionViolation("sk_reuseport", ProgramType.XDP));
+        assertEquals("map 'm': pinning at /sys/fs/bpf/m (LIBBPF_PIN_BY_NAME) is not allowed: syrupd pins a policy's Maps itself,"
+                + " under the deployment's directory", RULES.mapViolation("m", MapType.HASH.id(), "pinning at /sys/fs/bpf/m"));
+        assertEquals(null, RULES.mapViolation("0123abcd.rodata", MapType.ARRAY.id(), null), "libbpf's own map");
+        assertTrue(RULES.mapViolation("0123abcd.kconfig", MapType.ARRAY.id(), null).contains("not allowed"));
+        assertTrue(RULES.mapViolation("x.bss", MapType.PROG_ARRAY.id(), null).contains("type PROG_ARRAY"), "a dotted name of another type");
+        assertEquals("map 'm': type #99 is not allowed at t_hook (allowed: ARRAY, HASH, LRU_HASH, LRU_PERCPU_HASH, PERCPU_ARRAY,"
+                + " PERCPU_HASH)", RULES.mapViolation("m", 99, null));
+    }
+
+    @Test
     void refusesWhatIsNotABpfObject() {
         assertThrows(IllegalArgumentException.class, () -> ObjectSpec.read("not an object".getBytes(StandardCharsets.UTF_8)));
         byte[] truncated = new byte[64];
