@@ -59,4 +59,15 @@ public interface Deployer {
     default SyrupMap map(String id, String name, MapEvent.Origin origin) throws SyrupException {
         return map(id, name);
     }
+
+    /**
+     * Runs a policy on inputs in the kernel without deploying it ({@link PolicyTest}); compile and
+     * verifier errors are those a deploy would report.
+     *
+     * @throws SyrupException as {@link #deploy} for the policy, {@code UNAVAILABLE} when the hook
+     *                        cannot test-run policies
+     */
+    default TestResult test(PolicyTest test) throws SyrupException {
+        throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "this deployer cannot test policies");
+    }
 }

@@ -7,14 +7,17 @@ import dev.syrup.api.Deployment;
 import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
+import dev.syrup.api.PolicyTest;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.api.TestResult;
 import dev.syrup.api.map.MapEvent;
 import dev.syrup.api.map.SyrupMap;
 import dev.syrup.daemon.compile.Builtins;
 import dev.syrup.daemon.compile.PolicyCompiler;
 import dev.syrup.daemon.compile.PolicySource;
+import dev.syrup.daemon.compile.PolicyTests;
 import dev.syrup.daemon.metrics.DeploymentMBeans;
 import dev.syrup.daemon.events.EventingMap;
 import dev.syrup.daemon.events.MapEventBus;
@@ -285,6 +288,19 @@ public final class DeploymentManager implements Deployer {
             return existing.snapshot();
         }
         return create("d" + ids.incrementAndGet(), req, hook, Instant.now(), 0).snapshot();
+    }
+
+    @Override
+    public TestResult test(PolicyTest test) throws SyrupException {
+        Hook hook;
+        synchronized (this) {
+            hook = hooks.get(test.hook());
+            if (hook == null) {
+                throw new SyrupException(Kind.UNKNOWN_HOOK, "no hook '" + test.hook() + "'; installed hooks: "
+                        + (hooks.isEmpty() ? "none" : String.join(", ", hooks.keySet())));
+            }
+        }
+        return PolicyTests.run(hook, builtins, compiler, test); // compiles and runs: not under the manager's lock
     }
 
     private static void requireAvailable(Hook hook) throws SyrupException {

@@ -1,14 +1,15 @@
 package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.ExecutorKind;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
+import dev.syrup.api.TestResult;
 import dev.syrup.bpf.KernelSupport;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
 import org.osgi.service.component.annotations.Activate;
@@ -273,5 +275,12 @@ public final class CpuRedirectHook implements Hook {
         } catch (IOException | IllegalArgumentException e) {
             return List.of(0);
         }
+    }
+
+    @Override
+    public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
+            throws SyrupException {
+        return PolicyTestRun.run(object, PROGRAM, CpuRedirectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, inputs, maps,
+                "xdp " + PROGRAM + " (the object cpu_redirect deploys)");
     }
 }

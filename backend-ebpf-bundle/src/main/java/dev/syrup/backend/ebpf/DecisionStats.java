@@ -71,6 +71,24 @@ final class DecisionStats {
         return BpfMap.create(MapType.PERCPU_ARRAY, MAP, 4, 8, slots(maxExecutors), 0);
     }
 
+    /** Every slot, summed over CPUs: executors 0..maxExecutors-1, then PASS, DROP, OTHER. */
+    static long[] sums(BpfMap map, int maxExecutors) {
+        int cpus = map.lookupValueSize() / 8;
+        long[] sums = new long[slots(maxExecutors)];
+        for (int slot = 0; slot < sums.length; slot++) {
+            byte[] key = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(slot).array();
+            byte[] v = map.lookup(key).orElse(null);
+            if (v == null) {
+                continue;
+            }
+            ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                sums[slot] += b.getLong(cpu * 8);
+            }
+        }
+        return sums;
+    }
+
     /**
      * Reads every slot and sums it over CPUs. {@code executors} limits how many executor
      * entries are reported (the deployment's executor count); decisions for higher indexes

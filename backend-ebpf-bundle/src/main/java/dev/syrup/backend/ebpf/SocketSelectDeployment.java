@@ -40,7 +40,7 @@ final class SocketSelectDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(SocketSelectDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
-    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(SocketSelectHook.EXECUTORS_MAP, DecisionStats.MAP);
+    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(SocketSelectHook.EXECUTORS_MAP, DecisionStats.MAP);
 
     private final ProcSockets proc;
     private final Target target;

@@ -37,7 +37,7 @@ final class XdpDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(XdpDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
-    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
+    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
     private static final int AF_XDP = 44, SO_DOMAIN = 39;
 
     private final Dispatcher.Claim claim;

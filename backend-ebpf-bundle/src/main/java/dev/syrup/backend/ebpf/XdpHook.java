@@ -1,18 +1,21 @@
 package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.ExecutorKind;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
-import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
+import dev.syrup.api.TestResult;
 import dev.syrup.bpf.KernelSupport;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -133,5 +136,12 @@ public abstract class XdpHook implements Hook {
 
     static String label(XdpMode mode) {
         return mode.name().toLowerCase(Locale.ROOT);
+    }
+
+    @Override
+    public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
+            throws SyrupException {
+        return PolicyTestRun.run(object, PROGRAM, XdpDeployment.INTERNAL_MAPS, MAX_EXECUTORS, inputs, maps,
+                "xdp " + PROGRAM + " (the object " + name() + " deploys)");
     }
 }

@@ -1,0 +1,128 @@
+package dev.syrup.backend.ebpf;
+
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.TestResult;
+import dev.syrup.bpf.BpfException;
+import dev.syrup.bpf.BpfMap;
+import dev.syrup.bpf.BpfObject;
+import dev.syrup.bpf.BpfProgram;
+import dev.syrup.bpf.VerifierException;
+import dev.syrup.bpf.Xdp;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@code syrup:test} for the eBPF hooks: loads a policy's test object, seeds its Maps, runs the
+ * hook's program once per input with BPF_PROG_TEST_RUN and reads what {@code schedule()} decided
+ * from the glue's decision counters ({@link DecisionStats}): the one slot a run added to. The
+ * object is private to the test (its own counters and Maps, nothing pinned, nothing attached)
+ * and closed at the end.
+ */
+final class PolicyTestRun {
+
+    /** Runs per distinct input for the time per decision. */
+    static final int TIMED_RUNS = 2000;
+    /** At most this many distinct inputs are timed. */
+    static final int TIMED_INPUTS = 16;
+
+    private PolicyTestRun() {
+    }
+
+    /**
+     * @param program      the program to run (XDP, or another test-runnable type)
+     * @param internal     the hook's own Maps, which seeds may not name
+     * @param maxExecutors the glue's executor slots ({@link DecisionStats#declare})
+     * @param label        how the result names what ran
+     */
+    static TestResult run(Path object, String program, Set<String> internal, int maxExecutors, List<byte[]> inputs,
+            Map<String, Map<Long, Long>> seeds, String label) throws SyrupException {
+        try (BpfObject obj = BpfObject.open(object)) {
+            try {
+                obj.load();
+            } catch (BpfException | IllegalStateException e) {
+                if (e instanceof VerifierException) {
+                    throw PolicyObjects.installFailed(e, null); // the verifier's reason, as a deploy reports it
+                }
+                throw new SyrupException(Kind.KERNEL, "loading the policy failed: " + e.getMessage(), e);
+            }
+            seed(obj, internal, seeds);
+            BpfProgram prog = obj.program(program);
+            BpfMap counters = obj.map(DecisionStats.MAP);
+            long[] before = DecisionStats.sums(counters, maxExecutors);
+            List<Integer> decisions = new ArrayList<>(inputs.size());
+            for (byte[] in : inputs) {
+                Xdp.testRun(prog, in, 1);
+                long[] after = DecisionStats.sums(counters, maxExecutors);
+                decisions.add(decision(before, after, maxExecutors));
+                before = after;
+            }
+            long runs = 0;
+            double ns = 0;
+            List<byte[]> distinct = new ArrayList<>();
+            for (byte[] in : inputs) {
+                if (distinct.size() < TIMED_INPUTS && distinct.stream().noneMatch(d -> Arrays.equals(d, in))) {
+                    distinct.add(in);
+                }
+            }
+            for (byte[] in : distinct) {
+                ns += Xdp.testRun(prog, in, TIMED_RUNS).durationNs() * (double) TIMED_RUNS;
+                runs += TIMED_RUNS;
+            }
+            return new TestResult(decisions, runs == 0 ? 0 : ns / runs, runs, label);
+        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
+            throw new SyrupException(Kind.KERNEL, "test run failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** The slot one run added to: an index, PASS, DROP, OTHER; NONE when the policy did not run. */
+    private static int decision(long[] before, long[] after, int maxExecutors) {
+        for (int slot = 0; slot < after.length; slot++) {
+            if (after[slot] != before[slot]) {
+                return slot < maxExecutors ? slot : slot == maxExecutors ? TestResult.PASS
+                        : slot == maxExecutors + 1 ? TestResult.DROP : TestResult.OTHER;
+            }
+        }
+        return TestResult.NONE;
+    }
+
+    private static void seed(BpfObject obj, Set<String> internal, Map<String, Map<Long, Long>> seeds) throws SyrupException {
+        for (Map.Entry<String, Map<Long, Long>> s : seeds.entrySet()) {
+            String name = s.getKey();
+            BpfMap m = internal.contains(name) || name.contains(".") || name.equals(DecisionStats.MAP) ? null
+                    : obj.maps().stream().filter(x -> x.name().equals(name)).findFirst().orElse(null);
+            if (m == null) {
+                throw new SyrupException(Kind.INVALID, "the policy declares no map '" + name + "'; its maps: " + String.join(", ",
+                        obj.maps().stream().map(BpfMap::name)
+                                .filter(n -> !internal.contains(n) && !n.contains(".") && !n.equals(DecisionStats.MAP)).toList()));
+            }
+            if (m.keySize() != 4 || m.valueSize() != 8) {
+                throw new SyrupException(Kind.INVALID, "map '" + name + "' is not u32 -> u64 (" + m.keySize() + "-byte keys, "
+                        + m.valueSize() + "-byte values): it cannot be seeded from the command line");
+            }
+            for (Map.Entry<Long, Long> e : s.getValue().entrySet()) {
+                long key = e.getKey();
+                if (key < 0 || key > 0xffffffffL) {
+                    throw new SyrupException(Kind.INVALID, "map '" + name + "': key " + key + " is not a u32");
+                }
+                byte[] k = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt((int) key).array();
+                int width = m.lookupValueSize() / 8;
+                ByteBuffer v = ByteBuffer.allocate(m.lookupValueSize()).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < width; i++) {
+                    v.putLong(e.getValue()); // per-CPU Maps: every CPU's copy
+                }
+                try {
+                    m.update(k, v.array());
+                } catch (BpfException ex) {
+                    throw new SyrupException(Kind.INVALID, "map '" + name + "': cannot set key " + key + ": " + ex.getMessage(), ex);
+                }
+            }
+        }
+    }
+}
