@@ -240,6 +240,9 @@ final class Session implements Runnable {
                 }
                 return m;
             }
+            case Message.TEST:
+                // Any application may test: nothing is deployed, claimed or attached.
+                return TestOp.run(r, policy(r), deployer, app);
             default:
                 throw new SyrupException(Kind.INVALID, "unknown op '" + r.op() + "'");
         }
@@ -255,20 +258,7 @@ final class Session implements Runnable {
             int eq = d.indexOf('=');
             defines.put(eq < 0 ? d : d.substring(0, eq), eq < 0 ? "" : d.substring(eq + 1));
         }
-        String policy;
-        if (r.get("source").isPresent()) {
-            String text = r.get("source").get();
-            if (!admin()) {
-                PolicySources.checkIncludes(text);
-            }
-            policy = sources.write(app, r.get("name").orElse("policy.c"), text).toString();
-        } else {
-            policy = r.require("policy");
-            if (!deployer.builtins().contains(policy) && !admin()) {
-                throw new SyrupException(Kind.DENIED, "'" + policy + "' is not a built-in policy ("
-                        + String.join(", ", deployer.builtins()) + "); send the policy's text instead of a path");
-            }
-        }
+        String policy = policy(r);
         // Tenant rule: only on a port a socket of the caller's own process is bound to.
         rules.checkPort(peer.pid(), peer.uid(), protocol, port);
         if (Pidfd.poll(new int[] {pidfd.get()}, 0)[0]) {
@@ -289,6 +279,23 @@ final class Session implements Runnable {
             Pins.giveTo(deployer.maps(d.id()), peer.uid(), peer.gid());
         }
         return Message.ok().add("deployment", info(d).format());
+    }
+
+    /** The policy a DEPLOY or TEST names: its text written for the compiler, a built-in, or (admin) a path. */
+    private String policy(Message r) throws SyrupException {
+        if (r.get("source").isPresent()) {
+            String text = r.get("source").get();
+            if (!admin()) {
+                PolicySources.checkIncludes(text);
+            }
+            return sources.write(app, r.get("name").orElse("policy.c"), text).toString();
+        }
+        String policy = r.require("policy");
+        if (!deployer.builtins().contains(policy) && !admin()) {
+            throw new SyrupException(Kind.DENIED, "'" + policy + "' is not a built-in policy ("
+                    + String.join(", ", deployer.builtins()) + "); send the policy's text instead of a path");
+        }
+        return policy;
     }
 
     private Message openMap(Message r, BpfMap[] passOut) throws SyrupException {
