@@ -70,4 +70,9 @@ public interface Deployer {
     default TestResult test(PolicyTest test) throws SyrupException {
         throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "this deployer cannot test policies");
     }
+
+    /** The kernel program deployment {@code id}'s policy runs as, for bpftool; empty when it has none. */
+    default java.util.Optional<KernelProgram> program(String id) throws SyrupException {
+        return java.util.Optional.empty();
+    }
 }

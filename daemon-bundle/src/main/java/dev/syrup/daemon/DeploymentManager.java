@@ -375,6 +375,11 @@ public final class DeploymentManager implements Deployer {
     }
 
     @Override
+    public synchronized java.util.Optional<dev.syrup.api.KernelProgram> program(String id) throws SyrupException {
+        return get(id).deployment.program();
+    }
+
+    @Override
     public synchronized List<SyrupMap> maps(String id) throws SyrupException {
         return get(id).deployment.maps().stream().map(m -> eventing(id, m, MapEvent.Origin.API)).toList();
     }

@@ -72,6 +72,9 @@ public class TestCommand implements Action {
     @Option(name = "--no-format", description = "Plain output, no table borders")
     boolean noFormat;
 
+    @Option(name = "--json", description = "One JSON document: the decisions, the histogram, the time")
+    boolean json;
+
     String policy;
 
     @Override
@@ -81,7 +84,11 @@ public class TestCommand implements Action {
             throw new SyrupException(Kind.INVALID, "--hook is required (see syrup:hooks)");
         }
         TestResult r = deployer.test(request(DeployRequest.ADMIN));
-        print(System.out, r, summary, !noFormat);
+        if (json) {
+            Json.print(System.out, Json.test(r));
+        } else {
+            print(System.out, r, summary, !noFormat);
+        }
         return null;
     }
 
@@ -134,6 +141,7 @@ public class TestCommand implements Action {
             switch (word) {
                 case "--summary" -> summary = true;
                 case "--no-format" -> noFormat = true;
+                case "--json" -> json = true;
                 case "--hook", "-D", "--request", "--hex", "--pcap", "--count", "--executors", "--port", "--map" -> {
                     if (i + 1 >= words.size()) {
                         throw new SyrupException(Kind.INVALID, word + " needs a value");
@@ -156,7 +164,7 @@ public class TestCommand implements Action {
                         defines = add(defines, word.substring(2));
                     } else if (word.startsWith("-")) {
                         throw new SyrupException(Kind.INVALID, "unknown option " + word + " (expected --hook, -D, --request,"
-                                + " --hex, --pcap, --count, --executors, --port, --map, --summary, --no-format)");
+                                + " --hex, --pcap, --count, --executors, --port, --map, --summary, --no-format, --json)");
                     } else if (p != null) {
                         throw new SyrupException(Kind.INVALID, "one policy at a time: got '" + p + "' and '" + word + "'");
                     } else {
