@@ -185,6 +185,24 @@ class PolicyTestKernelTest {
     }
 
     @Test
+    void indexesBeyondTheExecutorsAndBeyondTheSlots() throws Exception {
+        Path policy = dir.resolve("far.c");
+        Files.writeString(policy, """
+                #include "syrup.h"
+                static uint32_t n;
+                uint32_t schedule(void *pkt_start, void *pkt_end)
+                {
+                	uint32_t i = __sync_fetch_and_add(&n, 1) % 4;
+                	return i == 0 ? 1 : i == 1 ? 9 : i == 2 ? 100000 : SYR_DROP;
+                }
+                """);
+        for (String hook : HOOKS) {
+            TestResult r = test(policy.toString(), hook, 2, requests(8, "GET"), Map.of());
+            assertEquals(List.of(1, 9, TestResult.OTHER, TestResult.DROP, 1, 9, TestResult.OTHER, TestResult.DROP), r.decisions(), hook);
+        }
+    }
+
+    @Test
     void errorsReadAsForDeploy() throws Exception {
         Path broken = dir.resolve("broken.c");
         Files.writeString(broken, "#include \"syrup.h\"\nuint32_t schedule(void *pkt_start, void *pkt_end) { return nope; }\n");

@@ -280,7 +280,7 @@ public final class CpuRedirectHook implements Hook {
     @Override
     public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
             throws SyrupException {
-        return PolicyTestRun.run(object, PROGRAM, CpuRedirectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, inputs, maps,
+        return PolicyTestRun.run(object, PROGRAM, CpuRedirectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,
                 "xdp " + PROGRAM + " (the object cpu_redirect deploys)");
     }
 }

@@ -73,20 +73,26 @@ final class DecisionStats {
 
     /** Every slot, summed over CPUs: executors 0..maxExecutors-1, then PASS, DROP, OTHER. */
     static long[] sums(BpfMap map, int maxExecutors) {
-        int cpus = map.lookupValueSize() / 8;
         long[] sums = new long[slots(maxExecutors)];
         for (int slot = 0; slot < sums.length; slot++) {
-            byte[] key = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(slot).array();
-            byte[] v = map.lookup(key).orElse(null);
-            if (v == null) {
-                continue;
-            }
-            ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
-            for (int cpu = 0; cpu < cpus; cpu++) {
-                sums[slot] += b.getLong(cpu * 8);
-            }
+            sums[slot] = sum(map, slot);
         }
         return sums;
+    }
+
+    /** One slot, summed over CPUs. */
+    static long sum(BpfMap map, int slot) {
+        int cpus = map.lookupValueSize() / 8;
+        byte[] key = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(slot).array();
+        byte[] v = map.lookup(key).orElse(null);
+        long sum = 0;
+        if (v != null) {
+            ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                sum += b.getLong(cpu * 8);
+            }
+        }
+        return sum;
     }
 
     /**

@@ -188,7 +188,7 @@ public final class SocketSelectHook implements Hook {
     @Override
     public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
             throws SyrupException {
-        return PolicyTestRun.run(object, TEST_PROGRAM, SocketSelectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, inputs, maps,
+        return PolicyTestRun.run(object, TEST_PROGRAM, SocketSelectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,
                 "xdp " + TEST_PROGRAM + " (socket_select's schedule() in an XDP shim: sk_reuseport cannot be test-run)");
     }
 }

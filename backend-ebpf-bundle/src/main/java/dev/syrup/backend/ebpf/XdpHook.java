@@ -141,7 +141,7 @@ public abstract class XdpHook implements Hook {
     @Override
     public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
             throws SyrupException {
-        return PolicyTestRun.run(object, PROGRAM, XdpDeployment.INTERNAL_MAPS, MAX_EXECUTORS, inputs, maps,
+        return PolicyTestRun.run(object, PROGRAM, XdpDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,
                 "xdp " + PROGRAM + " (the object " + name() + " deploys)");
     }
 }
