@@ -38,14 +38,14 @@ public class ListCommand implements Action {
             return null;
         }
         ShellTable table = new ShellTable();
-        for (String c : new String[] {"Id", "Policy", "Hook", "Target", "Owner", "Executors", "Replaced", "Age", "Prog id", "Tag"}) {
+        for (String c : new String[] {"Id", "Policy", "Hook", "Target", "Owner", "Executors", "Replaced", "Prog id", "Tag", "Age"}) {
             table.column(c);
         }
         for (Deployment d : deployer.list()) {
             Optional<KernelProgram> p = program(d);
             table.addRow().addContent(d.id(), d.policy(), d.hook(), d.target().toString(), d.owner(),
-                    d.executors(), d.replaced(), age(d.created()), p.map(x -> Integer.toString(x.id())).orElse("-"),
-                    p.map(KernelProgram::tag).orElse("-"));
+                    d.executors(), d.replaced(), p.map(x -> Integer.toString(x.id())).orElse("-"),
+                    p.map(KernelProgram::tag).orElse("-"), age(d.created()));
         }
         table.print(System.out, !noFormat);
         return null;
