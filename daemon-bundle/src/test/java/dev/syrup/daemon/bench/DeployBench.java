@@ -44,6 +44,11 @@ public final class DeployBench {
     }
 
     public static void main(String[] args) throws Exception {
+        java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
+        root.setLevel(java.util.logging.Level.WARNING); // not one line per deployment
+        for (var h : root.getHandlers()) {
+            h.setLevel(java.util.logging.Level.WARNING);
+        }
         Path out = Path.of(args[0]);
         int samples = Integer.parseInt(args[1]);
         int firstSamples = Integer.parseInt(args[2]);
@@ -62,6 +67,7 @@ public final class DeployBench {
         List<String> live = new ArrayList<>();
         StringBuilder csv = new StringBuilder("case,live,sample,ms\n");
         List<Summary> rows = new ArrayList<>();
+        List<String> limits = new ArrayList<>();
         try {
             // A first compile: a salt no object in the cache has.
             double[] first = new double[firstSamples];
@@ -78,11 +84,20 @@ public final class DeployBench {
             syrupd.deploy(new DeployRequest("round_robin", "socket_select", Target.port(Protocol.UDP, port(sockets)), Map.of(),
                     false, DeployRequest.ADMIN)); // compiles round_robin once: the rest is cached
             syrupd.list().forEach(d -> live.add(d.id()));
-            for (int target : lives) {
-                while (live.size() < target) {
-                    live.add(syrupd.deploy(new DeployRequest("round_robin", "socket_select", Target.port(Protocol.UDP,
-                            port(sockets)), Map.of(), false, DeployRequest.ADMIN)).id());
+            for (int wanted : lives) {
+                while (live.size() < wanted) {
+                    try {
+                        live.add(syrupd.deploy(new DeployRequest("round_robin", "socket_select", Target.port(Protocol.UDP,
+                                port(sockets)), Map.of(), false, DeployRequest.ADMIN)).id());
+                    } catch (dev.syrup.api.SyrupException e) {
+                        // A limit (the dispatcher's slots): measured where it stops, one below for the extra deploy.
+                        syrupd.undeploy(live.remove(live.size() - 1));
+                        limits.add(wanted + " deployments live: not reached, " + e.getMessage() + "; measured with "
+                                + live.size() + " live");
+                        break;
+                    }
                 }
+                int target = Math.min(wanted, live.size());
                 while (live.size() > target) {
                     syrupd.undeploy(live.remove(live.size() - 1));
                 }
@@ -151,7 +166,8 @@ public final class DeployBench {
                 + "(clang runs), " + "then undeployed. *Cached*: round_robin deployed on one more port (its own UDP socket) while N\n"
                 + "other deployments are live, then `list`, one `stats` read and the undeploy, " + samples + " times per N.\n"
                 + "A deploy includes adopting the port's sockets (a /proc scan), claiming a dispatcher slot, the load\n"
-                + "(verifier), pinning, and recording the deployment on disk.\n\n" + t + "\n```\n" + machine + "```\n\nRaw samples: `deploy.csv`.\n";
+                + "(verifier), pinning, and recording the deployment on disk.\n\n" + t
+                + (limits.isEmpty() ? "" : "\n" + String.join("\n", limits.stream().map(l -> "- " + l).toList()) + "\n") + "\n```\n" + machine + "```\n\nRaw samples: `deploy.csv`.\n";
         Files.writeString(out.resolve("summary.md"), md);
         System.out.print(md);
     }
