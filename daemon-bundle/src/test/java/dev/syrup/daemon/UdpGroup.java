@@ -83,7 +83,7 @@ public final class UdpGroup implements AutoCloseable {
      * exceed it with SO_RCVBUFFORCE, which Java does not offer: set it on a duplicate of each
      * of our sockets (found through /proc like syrupd finds an application's).
      */
-    static void forceReceiveBuffers(int port, int bytes) throws IOException {
+    public static void forceReceiveBuffers(int port, int bytes) throws IOException {
         java.util.Set<String> inodes = new java.util.HashSet<>();
         for (String table : List.of("/proc/net/udp", "/proc/net/udp6")) {
             for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(table))) {
