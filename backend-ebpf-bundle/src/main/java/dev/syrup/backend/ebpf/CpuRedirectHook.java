@@ -278,6 +278,11 @@ public final class CpuRedirectHook implements Hook {
     }
 
     @Override
+    public long mapBytes(Path object) throws SyrupException {
+        return PolicyObjects.mapBytes(object, CpuRedirectDeployment.INTERNAL_MAPS);
+    }
+
+    @Override
     public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
             throws SyrupException {
         return PolicyTestRun.run(object, PROGRAM, CpuRedirectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,

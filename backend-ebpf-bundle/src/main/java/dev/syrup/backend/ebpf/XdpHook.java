@@ -139,6 +139,11 @@ public abstract class XdpHook implements Hook {
     }
 
     @Override
+    public long mapBytes(Path object) throws SyrupException {
+        return PolicyObjects.mapBytes(object, XdpDeployment.INTERNAL_MAPS);
+    }
+
+    @Override
     public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
             throws SyrupException {
         return PolicyTestRun.run(object, PROGRAM, XdpDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,

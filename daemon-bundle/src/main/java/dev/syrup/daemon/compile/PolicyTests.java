@@ -22,7 +22,13 @@ public final class PolicyTests {
     private PolicyTests() {
     }
 
-    public static TestResult run(Hook hook, Builtins builtins, PolicyCompiler compiler, PolicyTest t) throws SyrupException {
+    /** A check of the compiled object before it is loaded (the owner's limits). */
+    public interface Admission {
+        void admit(Path object) throws SyrupException;
+    }
+
+    public static TestResult run(Hook hook, Builtins builtins, PolicyCompiler compiler, PolicyTest t, Admission admission)
+            throws SyrupException {
         if (t.executors() < 1 || t.executors() > MAX_EXECUTORS) {
             throw new SyrupException(Kind.INVALID, "executors must be 1.." + MAX_EXECUTORS + ", not " + t.executors());
         }
@@ -38,6 +44,7 @@ public final class PolicyTests {
         Map<String, String> defines = new HashMap<>(t.defines());
         defines.putIfAbsent("NUM_EXECUTORS", Integer.toString(t.executors()));
         Path object = compiler.compile(source, hook.testWrapper(source.file().toString()), defines);
+        admission.admit(object);
         return hook.test(object, t.inputs(), t.maps(), t.executors());
     }
 }
