@@ -61,6 +61,12 @@ class TestOpKernelTest {
         assertEquals("0,0,0", a.ok("test " + route + " 4 0 GET,user=1;GET,user=2;SCAN,user=3"));
         assertEquals("3,0,2", a.ok("test " + route + " 4 0 GET,user=1;GET,user=2;SCAN,user=3 route=1:3,3:2"));
         assertEquals(List.of(), syrupd.deployer().list(), "no deployment was made");
+        Path apps = syrupd.root.resolve("apps");
+        if (Files.exists(apps)) {
+            try (var files = Files.walk(apps)) {
+                assertEquals(List.of(), files.filter(Files::isRegularFile).toList(), "the tested text is not kept");
+            }
+        }
     }
 
     @Test
