@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-KNOWN=(maps fig2 fig6 fig7 table2 stats xdp dispatch client)
+KNOWN=(maps fig2 fig6 fig7 table2 stats xdp dispatch client deploy socket)
 # Other names for the same benchmark: the paper's Table 3 is part of `maps`.
 declare -A ALIAS=([table3]=maps)
 # Paper experiments that need a hook this build does not have, and why.

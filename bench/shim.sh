@@ -2,6 +2,7 @@
 # and step(); run from $ROOT.
 
 # shim_build MODULE BENCH_CLASS [MODULE...]: compiles MODULE's tests with the modules it needs
+# (SHIM_MVN_ARGS: more Maven arguments for the offline build, e.g. -Dmaven.repo.local=DIR)
 # (-am: the API classes come from this checkout, not from whatever another build last installed),
 # snapshots the classes of MODULE and of each other MODULE named (others may rebuild or clean them
 # meanwhile) and sets CP to run BENCH_CLASS (a test class, path relative to test-classes).
@@ -12,7 +13,7 @@ shim_build() {
     mvn -B -ntp -q "$@" test-compile dependency:build-classpath \
       -Dmdep.includeScope=test -Dmdep.outputFile="$OUT/classpath.txt" >"$OUT/build.log" 2>&1
   }
-  _shim_mvn -o -pl "$module" -am || _shim_mvn -pl "$module" -am || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+  _shim_mvn -o ${SHIM_MVN_ARGS:-} -pl "$module" -am || _shim_mvn -pl "$module" -am || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
   for m in "$module" "$@"; do
     cp -r "$m/target/classes" "$OUT/$m-classes"
     sed -i "s|$ROOT/$m/target/classes|$OUT/$m-classes|g" "$OUT/classpath.txt"

@@ -357,29 +357,40 @@ static int parse_id(const char *id)
 	return *end == 0 && n > 0 && n < (1L << 30) ? (int)n : -1;
 }
 
+/* Reads policy_file into a new buffer (free it); its length in *len. 0 or -errno. */
+static int read_policy(const char *policy_file, char **text, size_t *len)
+{
+	int fd = open(policy_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail("NOT_FOUND", errno, "cannot open policy %s: %s", policy_file, strerror(errno));
+	*text = malloc(MAX_BODY + 1);
+	if (!*text) {
+		close(fd);
+		return fail("CLIENT", ENOMEM, "out of memory");
+	}
+	*len = 0;
+	ssize_t n;
+	while ((n = read(fd, *text + *len, MAX_BODY + 1 - *len)) > 0)
+		*len += (size_t)n;
+	close(fd);
+	if (n < 0 || *len > MAX_BODY) {
+		free(*text);
+		return fail("INVALID", n < 0 ? errno : E2BIG, "cannot read policy %s (%s)", policy_file,
+			    n < 0 ? strerror(errno) : "larger than 64 KiB");
+	}
+	return 0;
+}
+
 int syr_deploy_policy(const char *policy_file, const char *hook, enum syr_protocol protocol, int port,
 		      const char *const *defines, int replace)
 {
 	struct buf b;
 	struct reply r;
-	int fd = open(policy_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail("NOT_FOUND", errno, "cannot open policy %s: %s", policy_file, strerror(errno));
-	char *text = malloc(MAX_BODY + 1);
-	if (!text) {
-		close(fd);
-		return fail("CLIENT", ENOMEM, "out of memory");
-	}
-	size_t len = 0;
-	ssize_t n;
-	while ((n = read(fd, text + len, MAX_BODY + 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	if (n < 0 || len > MAX_BODY) {
-		free(text);
-		return fail("INVALID", n < 0 ? errno : E2BIG, "cannot read policy %s (%s)", policy_file,
-			    n < 0 ? strerror(errno) : "larger than 64 KiB");
-	}
+	char *text;
+	size_t len;
+	int rc = read_policy(policy_file, &text, &len);
+	if (rc < 0)
+		return rc;
 	if (new_request(&b, "DEPLOY") < 0) {
 		free(text);
 		return -ENOMEM;
@@ -394,7 +405,7 @@ int syr_deploy_policy(const char *policy_file, const char *hook, enum syr_protoc
 	field(&b, "replace", replace ? "1" : "0");
 	for (const char *const *d = defines; d && *d; d++)
 		field(&b, "define", *d);
-	int rc = call(&b, &r, NULL);
+	rc = call(&b, &r, NULL);
 	if (rc < 0)
 		return rc;
 	char record[512], *tab;
@@ -405,6 +416,71 @@ int syr_deploy_policy(const char *policy_file, const char *hook, enum syr_protoc
 	*tab = 0;
 	int id = parse_id(record);
 	return id > 0 ? id : fail("CLIENT", EPROTO, "unexpected deployment id '%s'", record);
+}
+
+int syr_test_policy(const char *policy_file, const char *hook, int executors, const char *const *defines,
+		    const char *const *requests, int count, const char *const *maps, struct syr_test_result *out,
+		    int *decisions)
+{
+	struct buf b;
+	struct reply r;
+	char *text;
+	size_t len;
+	int rc = read_policy(policy_file, &text, &len);
+	if (rc < 0)
+		return rc;
+	if (new_request(&b, "TEST") < 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	const char *base = strrchr(policy_file, '/');
+	field_n(&b, "source", text, len);
+	free(text);
+	field(&b, "name", base ? base + 1 : policy_file);
+	field(&b, "hook", hook);
+	field_u(&b, "executors", (unsigned)executors);
+	field_u(&b, "count", (unsigned)count);
+	for (const char *const *d = defines; d && *d; d++)
+		field(&b, "define", *d);
+	for (const char *const *q = requests; q && *q; q++)
+		field(&b, "request", *q);
+	for (const char *const *m = maps; m && *m; m++)
+		field(&b, "map", *m);
+	rc = call(&b, &r, NULL);
+	if (rc < 0)
+		return rc;
+	char num[64];
+	char *list = malloc(MAX_BODY);
+	if (!list) {
+		free(r.body);
+		return fail("CLIENT", ENOMEM, "out of memory");
+	}
+	memset(out, 0, sizeof(*out));
+	if (reply_get(&r, "ns_per_decision", num, sizeof(num)) < 0 || reply_get(&r, "decisions", list, MAX_BODY) < 0) {
+		free(list);
+		free(r.body);
+		return fail("CLIENT", EPROTO, "TEST reply without decisions");
+	}
+	free(r.body);
+	out->ns_per_decision = strtod(num, NULL);
+	for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int d;
+		if (!strcmp(t, "PASS"))
+			d = SYR_TEST_PASS, out->pass++;
+		else if (!strcmp(t, "DROP"))
+			d = SYR_TEST_DROP, out->drop++;
+		else if (!strcmp(t, "NONE"))
+			d = SYR_TEST_NONE, out->none++;
+		else if (!strcmp(t, "OTHER") || (d = atoi(t)) < 0 || d >= SYR_TEST_MAX_EXECUTORS)
+			d = SYR_TEST_OTHER, out->other++;
+		else
+			out->executor[d]++;
+		if (decisions)
+			decisions[out->inputs] = d;
+		out->inputs++;
+	}
+	free(list);
+	return 0;
 }
 
 int syr_undeploy(int deployment)

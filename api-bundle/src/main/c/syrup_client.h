@@ -66,6 +66,33 @@ int syr_map_add_elem(int map_fd, uint32_t key, uint64_t delta, uint64_t *result)
 /* Whether map_fd is mmap'ed (1), goes through syrupd (0), or is unknown (-EBADF). */
 int syr_map_is_mapped(int map_fd);
 
+/* Decisions of syr_test_policy besides an executor index. */
+#define SYR_TEST_PASS (-1)
+#define SYR_TEST_DROP (-2)
+#define SYR_TEST_OTHER (-3) /* an index beyond the hook's executor slots */
+#define SYR_TEST_NONE (-4)  /* the hook never hands this input to the policy */
+#define SYR_TEST_MAX_EXECUTORS 128
+
+struct syr_test_result {
+	int inputs;                                 /* inputs run */
+	uint64_t executor[SYR_TEST_MAX_EXECUTORS];  /* inputs per executor index */
+	uint64_t pass, drop, other, none;           /* (indexes >= SYR_TEST_MAX_EXECUTORS count as other) */
+	double ns_per_decision;                     /* the kernel's average per run */
+};
+
+/*
+ * Runs the policy in the C file policy_file on inputs in the kernel without deploying it
+ * (BPF_PROG_TEST_RUN: nothing is attached), compiled for hook as a deploy would compile it.
+ * executors: NUM_EXECUTORS. defines, requests, maps: NULL or NULL-terminated arrays of
+ * "NAME=VALUE", requests ("GET", "SCAN,user=3", "GET,key=42": UDP to port 9000, each from its own
+ * source port), and Map seeds ("NAME=key:value,key:value"). count: inputs in all, going round the
+ * requests (0: each once; at most 4096). out: the histogram and time; decisions: NULL or room for
+ * count (or the number of requests) ints, each an executor index or SYR_TEST_*. 0 or -errno.
+ */
+int syr_test_policy(const char *policy_file, const char *hook, int executors, const char *const *defines,
+                    const char *const *requests, int count, const char *const *maps, struct syr_test_result *out,
+                    int *decisions);
+
 /* The last error's message and kind (never NULL). */
 const char *syr_last_error(void);
 const char *syr_last_error_kind(void);

@@ -185,12 +185,39 @@ static int e2e(const char *socket_path, const char *policy)
 	return 0;
 }
 
+/* syr_test_policy: the policy routes by its `steer` Map; nothing is deployed. */
+static int test_mode(const char *socket_path, const char *policy)
+{
+	struct syr_test_result r;
+	int decisions[8];
+	const char *requests[] = {"GET", "SCAN,user=2", NULL};
+	const char *maps[] = {"steer=0:1", NULL};
+
+	CHECK(syr_connect(socket_path) == 0, "connect");
+	CHECK(syr_test_policy(policy, "socket_select", 2, NULL, requests, 8, NULL, &r, decisions) == 0,
+	      "test unseeded: %s", syr_last_error());
+	CHECK(r.inputs == 8 && r.executor[0] == 8 && r.executor[1] == 0, "unseeded: all on 0 (%d inputs, %llu, %llu)",
+	      r.inputs, (unsigned long long)r.executor[0], (unsigned long long)r.executor[1]);
+	CHECK(syr_test_policy(policy, "socket_select", 2, NULL, requests, 8, maps, &r, decisions) == 0,
+	      "test seeded: %s", syr_last_error());
+	CHECK(r.executor[1] == 8 && decisions[7] == 1, "seeded: all on 1 (%llu)", (unsigned long long)r.executor[1]);
+	CHECK(r.ns_per_decision > 0, "timed: %.1f ns", r.ns_per_decision);
+	CHECK(syr_test_policy(policy, "no_such_hook", 2, NULL, requests, 1, NULL, &r, NULL) < 0 &&
+		      strcmp(syr_last_error_kind(), "UNKNOWN_HOOK") == 0,
+	      "unknown hook: %s", syr_last_error_kind());
+	syr_disconnect();
+	printf("OK test %.1f ns per decision\n", r.ns_per_decision);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && strcmp(argv[1], "test") == 0)
+		return test_mode(argv[2], argv[3]);
 	if (argc >= 2 && strcmp(argv[1], "offline") == 0)
 		return offline();
 	if (argc >= 4 && strcmp(argv[1], "e2e") == 0)
 		return e2e(argv[2], argv[3]);
-	fprintf(stderr, "usage: %s offline | e2e SOCKET POLICY.c\n", argv[0]);
+	fprintf(stderr, "usage: %s offline | e2e SOCKET POLICY.c | test SOCKET POLICY.c\n", argv[0]);
 	return 2;
 }

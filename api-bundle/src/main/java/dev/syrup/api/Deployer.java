@@ -59,4 +59,20 @@ public interface Deployer {
     default SyrupMap map(String id, String name, MapEvent.Origin origin) throws SyrupException {
         return map(id, name);
     }
+
+    /**
+     * Runs a policy on inputs in the kernel without deploying it ({@link PolicyTest}); compile and
+     * verifier errors are those a deploy would report.
+     *
+     * @throws SyrupException as {@link #deploy} for the policy, {@code UNAVAILABLE} when the hook
+     *                        cannot test-run policies
+     */
+    default TestResult test(PolicyTest test) throws SyrupException {
+        throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "this deployer cannot test policies");
+    }
+
+    /** The kernel program deployment {@code id}'s policy runs as, for bpftool; empty when it has none. */
+    default java.util.Optional<KernelProgram> program(String id) throws SyrupException {
+        return java.util.Optional.empty();
+    }
 }

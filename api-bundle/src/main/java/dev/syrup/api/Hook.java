@@ -76,4 +76,30 @@ public interface Hook {
     default long mapBytes(java.nio.file.Path object) throws SyrupException {
         return 0;
     }
+
+    /**
+     * The glue {@code syrup:test} compiles the policy with: by default {@link #wrapper}, the very
+     * object a deployment loads. A hook whose program type the kernel cannot test-run returns a
+     * shim of a type that can, running the same {@code schedule()} on the same bytes.
+     */
+    default String testWrapper(String policyInclude) {
+        return wrapper(policyInclude);
+    }
+
+    /**
+     * Loads {@code object} (compiled from {@link #testWrapper}), seeds its Maps, runs it once per
+     * input with BPF_PROG_TEST_RUN and reads each decision from the glue's counters; then unloads
+     * it. Nothing is attached.
+     *
+     * @param inputs    Ethernet frames
+     * @param maps      Map name to (key to value), written before the first input
+     * @param executors how many executors the policy was compiled for
+     * @throws SyrupException {@code VERIFIER} as for a deployment, {@code INVALID} for a seed of a
+     *                        Map the policy does not declare, {@code UNAVAILABLE} when this hook
+     *                        cannot test policies (the default)
+     */
+    default TestResult test(java.nio.file.Path object, java.util.List<byte[]> inputs,
+            java.util.Map<String, java.util.Map<Long, Long>> maps, int executors) throws SyrupException {
+        throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "hook " + name() + " cannot test-run policies");
+    }
 }

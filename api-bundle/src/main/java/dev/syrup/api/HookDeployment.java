@@ -52,6 +52,11 @@ public interface HookDeployment extends AutoCloseable {
         throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "this hook keeps no decision counters");
     }
 
+    /** The kernel program the running policy is (empty before install, or for a hook whose policy is no BPF program). */
+    default java.util.Optional<KernelProgram> program() {
+        return java.util.Optional.empty();
+    }
+
     /** Detaches, restores the default, releases every fd, program, map and pin. Idempotent. */
     @Override
     void close();

@@ -3,6 +3,7 @@ package dev.syrup.client;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.TestResult;
 import dev.syrup.client.internal.Unix;
 import java.io.IOException;
 import java.nio.channels.DatagramChannel;
@@ -121,6 +122,65 @@ public final class Syrup implements AutoCloseable {
         }
         Message r = call(m, null);
         return new PolicyHandle(this, DeploymentInfo.parse(r.require("deployment")));
+    }
+
+    /**
+     * Runs the policy in the C file {@code policy} on inputs in the kernel without deploying it
+     * (BPF_PROG_TEST_RUN; nothing is attached), compiled for {@code hook} as a deploy would compile
+     * it: what it decides for each input, to check a policy before deploying it.
+     *
+     * @param executors how many executors it schedules onto ({@code NUM_EXECUTORS})
+     * @param requests  inputs as requests: {@code GET}, {@code SCAN,user=3}, {@code GET,key=42}
+     *                  (UDP to port 9000, each from its own source port)
+     * @param frames    inputs as Ethernet frames (e.g. from {@link dev.syrup.api.TestPackets#pcap})
+     * @param count     inputs in all, going round the requests then the frames (0: each once; at most 4096)
+     * @param maps      Map contents to seed: Map name to (key to value)
+     */
+    public TestResult testPolicy(Path policy, String hook, int executors, Map<String, String> defines, List<String> requests,
+            List<byte[]> frames, int count, Map<String, Map<Long, Long>> maps) throws SyrupException {
+        String text;
+        try {
+            text = Files.readString(policy, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new SyrupException(Kind.NOT_FOUND, "cannot read policy " + policy + ": " + e.getMessage(), e);
+        }
+        return test(Message.request(Message.TEST).add("source", text).add("name", policy.getFileName().toString()), hook,
+                executors, defines, requests, frames, count, maps);
+    }
+
+    /** As {@link #testPolicy}, for one of syrupd's built-in policies. */
+    public TestResult testBuiltin(String name, String hook, int executors, Map<String, String> defines, List<String> requests,
+            List<byte[]> frames, int count, Map<String, Map<Long, Long>> maps) throws SyrupException {
+        return test(Message.request(Message.TEST).add("policy", name), hook, executors, defines, requests, frames, count, maps);
+    }
+
+    private TestResult test(Message m, String hook, int executors, Map<String, String> defines, List<String> requests,
+            List<byte[]> frames, int count, Map<String, Map<Long, Long>> maps) throws SyrupException {
+        m.add("hook", hook).add("executors", executors).add("count", count);
+        for (Map.Entry<String, String> d : new TreeMap<>(defines).entrySet()) {
+            m.add("define", d.getKey() + "=" + d.getValue());
+        }
+        requests.forEach(r -> m.add("request", r));
+        frames.forEach(f -> m.add("frame", java.util.HexFormat.of().formatHex(f)));
+        for (Map.Entry<String, Map<Long, Long>> e : maps.entrySet()) {
+            if (!e.getValue().isEmpty()) {
+                m.add("map", e.getKey() + "=" + e.getValue().entrySet().stream()
+                        .map(kv -> Long.toUnsignedString(kv.getKey()) + ":" + Long.toUnsignedString(kv.getValue()))
+                        .collect(java.util.stream.Collectors.joining(",")));
+            }
+        }
+        Message r = call(m, null);
+        String decisions = r.require("decisions");
+        List<Integer> out = new ArrayList<>();
+        try {
+            for (String d : decisions.isEmpty() ? new String[0] : decisions.split(",")) {
+                out.add(TestResult.parse(d));
+            }
+            return new TestResult(out, Double.parseDouble(r.require("ns_per_decision")),
+                    Long.parseLong(r.require("timed_runs")), r.require("program"));
+        } catch (NumberFormatException e) {
+            throw new SyrupException(Kind.INVALID, "syrupd's TEST reply does not parse: " + e.getMessage(), e);
+        }
     }
 
     /** This application's deployments (all of them for {@code admin}). */

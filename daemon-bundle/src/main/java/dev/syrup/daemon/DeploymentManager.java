@@ -7,14 +7,17 @@ import dev.syrup.api.Deployment;
 import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
+import dev.syrup.api.PolicyTest;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.api.TestResult;
 import dev.syrup.api.map.MapEvent;
 import dev.syrup.api.map.SyrupMap;
 import dev.syrup.daemon.compile.Builtins;
 import dev.syrup.daemon.compile.PolicyCompiler;
 import dev.syrup.daemon.compile.PolicySource;
+import dev.syrup.daemon.compile.PolicyTests;
 import dev.syrup.daemon.metrics.DeploymentMBeans;
 import dev.syrup.daemon.events.EventingMap;
 import dev.syrup.daemon.events.MapEventBus;
@@ -337,6 +340,24 @@ public final class DeploymentManager implements Deployer {
         return bytes;
     }
 
+    @Override
+    public TestResult test(PolicyTest test) throws SyrupException {
+        Hook hook;
+        synchronized (this) {
+            hook = hooks.get(test.hook());
+            if (hook == null) {
+                throw new SyrupException(Kind.UNKNOWN_HOOK, "no hook '" + test.hook() + "'; installed hooks: "
+                        + (hooks.isEmpty() ? "none" : String.join(", ", hooks.keySet())));
+            }
+        }
+        // Compiles and runs: not under the manager's lock, except to check the owner's Map limit as a deploy does.
+        return PolicyTests.run(hook, builtins, compiler, test, object -> {
+            synchronized (this) {
+                admitMaps(hook, object, test.owner(), null);
+            }
+        });
+    }
+
     private static void requireAvailable(Hook hook) throws SyrupException {
         Availability a = hook.availability();
         if (!a.available()) {
@@ -409,6 +430,11 @@ public final class DeploymentManager implements Deployer {
             hd = get(id).deployment;
         }
         return hd.stats(); // a kernel read: not under the manager's lock
+    }
+
+    @Override
+    public synchronized java.util.Optional<dev.syrup.api.KernelProgram> program(String id) throws SyrupException {
+        return get(id).deployment.program();
     }
 
     @Override

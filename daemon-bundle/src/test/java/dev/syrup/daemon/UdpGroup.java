@@ -18,19 +18,19 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * N UDP sockets in one SO_REUSEPORT group on 127.0.0.1, created in index order (so executor
  * index = socket index), each drained by its own thread that counts GETs and SCANs.
  */
-final class UdpGroup implements AutoCloseable {
+public final class UdpGroup implements AutoCloseable {
 
     static final int GET = 0;
     static final int SCAN = 1;
     private static final int RCVBUF = 8 << 20;
 
-    final int port;
+    public final int port;
     private final List<DatagramChannel> sockets = new ArrayList<>();
     private final List<Thread> readers = new ArrayList<>();
     /** [socket * 2 + type] */
     private final AtomicLongArray counts;
 
-    UdpGroup(int n) throws IOException {
+    public UdpGroup(int n) throws IOException {
         counts = new AtomicLongArray(n * 2);
         int p = 0;
         java.util.Map<DatagramChannel, Long> inodes = new java.util.HashMap<>();
@@ -83,7 +83,7 @@ final class UdpGroup implements AutoCloseable {
      * exceed it with SO_RCVBUFFORCE, which Java does not offer: set it on a duplicate of each
      * of our sockets (found through /proc like syrupd finds an application's).
      */
-    static void forceReceiveBuffers(int port, int bytes) throws IOException {
+    public static void forceReceiveBuffers(int port, int bytes) throws IOException {
         java.util.Set<String> inodes = new java.util.HashSet<>();
         for (String table : List.of("/proc/net/udp", "/proc/net/udp6")) {
             for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(table))) {
@@ -136,7 +136,7 @@ final class UdpGroup implements AutoCloseable {
         return counts.get(socket * 2 + type);
     }
 
-    long total() {
+    public long total() {
         long t = 0;
         for (int i = 0; i < counts.length(); i++) {
             t += counts.get(i);
@@ -144,7 +144,7 @@ final class UdpGroup implements AutoCloseable {
         return t;
     }
 
-    long[] perSocket() {
+    public long[] perSocket() {
         long[] out = new long[sockets.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = received(i);
@@ -159,7 +159,7 @@ final class UdpGroup implements AutoCloseable {
     }
 
     /** Waits until {@code expected} datagrams arrived (or the time is up); returns the total. */
-    long await(long expected, long millis) throws InterruptedException {
+    public long await(long expected, long millis) throws InterruptedException {
         long end = System.currentTimeMillis() + millis;
         long seen;
         while ((seen = total()) < expected && System.currentTimeMillis() < end) {
@@ -185,12 +185,12 @@ final class UdpGroup implements AutoCloseable {
     }
 
     /** Sends datagrams from one source socket (one source port), paced so readers keep up. */
-    static final class Sender implements AutoCloseable {
+    public static final class Sender implements AutoCloseable {
         private final DatagramChannel ch;
         private final InetSocketAddress to;
         private final ByteBuffer buf = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
 
-        Sender(int port) throws IOException {
+        public Sender(int port) throws IOException {
             ch = DatagramChannel.open();
             ch.bind(new InetSocketAddress("127.0.0.1", 0));
             to = new InetSocketAddress("127.0.0.1", port);
@@ -203,7 +203,7 @@ final class UdpGroup implements AutoCloseable {
         }
 
         /** Sends n datagrams; every {@code scanEvery}-th is a SCAN (0: none). */
-        void send(int n, int scanEvery) throws IOException, InterruptedException {
+        public void send(int n, int scanEvery) throws IOException, InterruptedException {
             for (int i = 0; i < n; i++) {
                 one(scanEvery > 0 && i % scanEvery == 0 ? SCAN : GET, i);
                 if (i % 200 == 199) {

@@ -77,6 +77,24 @@ public class SyrupCommandsIT extends SyrupTestSupport {
     }
 
     @Test
+    public void testAndJsonInTheDistribution() throws Exception {
+        String t = executeCommand("syrup:test round_robin --hook socket_select --request GET --count 8 --executors 4 --json");
+        assertTrue(t, t.contains("\"histogram\":{\"0\":2,\"1\":2,\"2\":2,\"3\":2}"));
+        String sita = executeCommand("syrup:test sita --hook xdp_skb --request SCAN --request GET --count 4 --executors 2 --no-format");
+        assertTrue(sita, sita.contains("executor 0") && sita.contains("ns per decision"));
+        String id = lastWord(executeCommand("syrup:deploy mica --hook socket_select --port " + group.port));
+        String json = executeCommand("syrup:list --json");
+        Matcher m = Pattern.compile("\"id\":\"" + id + "\".*?\"program\":\\{\"id\":(\\d+),.*?\"tag\":\"([0-9a-f]{16})\"").matcher(json);
+        assertTrue(json, m.find());
+        String list = executeCommand("syrup:list --no-format");
+        assertTrue(list, list.contains(m.group(1)) && list.contains(m.group(2)));
+        String hooks = executeCommand("syrup:hooks --json");
+        assertTrue(hooks, hooks.startsWith("[") && hooks.contains("\"name\":\"socket_select\""));
+        String source = executeCommand("syrup:policies mica");
+        assertTrue(source, source.contains("uint32_t schedule("));
+    }
+
+    @Test
     public void roundRobinDeployedFromTheShellSplitsTheLoad() throws Exception {
         group.send(4000);
         assertEquals(4000, group.await(4000));

@@ -179,6 +179,11 @@ final class CpuRedirectDeployment implements HookDeployment {
     }
 
     @Override
+    public synchronized java.util.Optional<dev.syrup.api.KernelProgram> program() {
+        return running == null ? java.util.Optional.empty() : java.util.Optional.of(PolicyObjects.kernelProgram(running.program(CpuRedirectHook.PROGRAM)));
+    }
+
+    @Override
     public synchronized List<SyrupMap> maps() {
         return maps;
     }

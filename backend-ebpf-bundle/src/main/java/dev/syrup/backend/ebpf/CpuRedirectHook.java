@@ -1,14 +1,15 @@
 package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.ExecutorKind;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
+import dev.syrup.api.TestResult;
 import dev.syrup.bpf.Capability;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
 import org.osgi.service.component.annotations.Activate;
@@ -297,5 +299,12 @@ public final class CpuRedirectHook implements Hook {
     @Override
     public long mapBytes(Path object) throws SyrupException {
         return PolicyObjects.mapBytes(object, CpuRedirectDeployment.INTERNAL_MAPS);
+    }
+
+    @Override
+    public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
+            throws SyrupException {
+        return PolicyTestRun.run(object, PROGRAM, RULES, CpuRedirectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,
+                "xdp " + PROGRAM + " (the object cpu_redirect deploys)");
     }
 }

@@ -71,6 +71,30 @@ final class DecisionStats {
         return BpfMap.create(MapType.PERCPU_ARRAY, MAP, 4, 8, slots(maxExecutors), 0);
     }
 
+    /** Every slot, summed over CPUs: executors 0..maxExecutors-1, then PASS, DROP, OTHER. */
+    static long[] sums(BpfMap map, int maxExecutors) {
+        long[] sums = new long[slots(maxExecutors)];
+        for (int slot = 0; slot < sums.length; slot++) {
+            sums[slot] = sum(map, slot);
+        }
+        return sums;
+    }
+
+    /** One slot, summed over CPUs. */
+    static long sum(BpfMap map, int slot) {
+        int cpus = map.lookupValueSize() / 8;
+        byte[] key = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(slot).array();
+        byte[] v = map.lookup(key).orElse(null);
+        long sum = 0;
+        if (v != null) {
+            ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                sum += b.getLong(cpu * 8);
+            }
+        }
+        return sum;
+    }
+
     /**
      * Reads every slot and sums it over CPUs. {@code executors} limits how many executor
      * entries are reported (the deployment's executor count); decisions for higher indexes

@@ -198,6 +198,13 @@ final class PolicyObjects {
         }
     }
 
+    /** What bpftool shows of a loaded program. */
+    static dev.syrup.api.KernelProgram kernelProgram(dev.syrup.bpf.BpfProgram p) {
+        dev.syrup.bpf.ProgramInfo i = p.info();
+        return new dev.syrup.api.KernelProgram(i.id(), i.name(), i.type() == null ? Integer.toString(i.typeId())
+                : i.type().name().toLowerCase(java.util.Locale.ROOT), i.tag());
+    }
+
     static void closeQuietly(BpfObject o) {
         if (o != null) {
             o.close();

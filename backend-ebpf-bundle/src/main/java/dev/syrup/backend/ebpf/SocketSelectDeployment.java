@@ -216,6 +216,11 @@ final class SocketSelectDeployment implements HookDeployment {
     }
 
     @Override
+    public synchronized java.util.Optional<dev.syrup.api.KernelProgram> program() {
+        return running == null ? java.util.Optional.empty() : java.util.Optional.of(PolicyObjects.kernelProgram(running.program(SocketSelectHook.PROGRAM)));
+    }
+
+    @Override
     public synchronized List<SyrupMap> maps() {
         return maps;
     }

@@ -159,6 +159,11 @@ final class XdpDeployment implements HookDeployment {
     }
 
     @Override
+    public synchronized java.util.Optional<dev.syrup.api.KernelProgram> program() {
+        return running == null ? java.util.Optional.empty() : java.util.Optional.of(PolicyObjects.kernelProgram(running.program(XdpHook.PROGRAM)));
+    }
+
+    @Override
     public synchronized List<SyrupMap> maps() {
         return maps;
     }

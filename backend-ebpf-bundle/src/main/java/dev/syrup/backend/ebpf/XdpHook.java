@@ -1,22 +1,25 @@
 package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Dispatcher.XdpMode;
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.ExecutorKind;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
-import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
+import dev.syrup.api.TestResult;
 import dev.syrup.bpf.Capability;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -156,5 +159,12 @@ public abstract class XdpHook implements Hook {
     @Override
     public long mapBytes(Path object) throws SyrupException {
         return PolicyObjects.mapBytes(object, XdpDeployment.INTERNAL_MAPS);
+    }
+
+    @Override
+    public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
+            throws SyrupException {
+        return PolicyTestRun.run(object, PROGRAM, rules(name()), XdpDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,
+                "xdp " + PROGRAM + " (the object " + name() + " deploys)");
     }
 }

@@ -5,7 +5,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.net.JarURLConnection;
+import java.net.URL;
+import java.util.Enumeration;
 import java.util.List;
+import java.util.TreeSet;
+import java.util.jar.JarFile;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.FrameworkUtil;
 
 /**
  * The policies syrupd ships, as C files inside this bundle. They are written out to the
@@ -13,13 +20,60 @@ import java.util.List;
  */
 public final class Builtins {
 
-    /** Built-in names, sorted. Each is {@code policies/<name>.c} in this bundle. */
-    public static final List<String> NAMES = List.of("hash", "round_robin", "scan_avoid", "sita", "token");
+    /** Where the built-ins are in this bundle. */
+    static final String DIR = "dev/syrup/daemon/policies";
+
+    /**
+     * Built-in names, sorted: every {@code <name>.c} in this bundle's {@value #DIR}, so adding a
+     * built-in is adding its file.
+     */
+    public static final List<String> NAMES = discover(Builtins.class.getClassLoader());
 
     private final Path dir;
 
     public Builtins(Path dir) {
         this.dir = dir;
+    }
+
+    /** The {@code *.c} files under {@link #DIR}: the bundle's entries under OSGi, else the class path's directory or jar. */
+    static List<String> discover(ClassLoader loader) {
+        TreeSet<String> names = new TreeSet<>();
+        try {
+            Bundle bundle = FrameworkUtil.getBundle(Builtins.class);
+            if (bundle != null) {
+                Enumeration<URL> entries = bundle.findEntries(DIR, "*.c", false);
+                while (entries != null && entries.hasMoreElements()) {
+                    add(names, entries.nextElement().getPath());
+                }
+                return List.copyOf(names);
+            }
+            URL dir = loader.getResource(DIR);
+            if (dir == null) {
+                return List.of();
+            }
+            if (dir.getProtocol().equals("file")) {
+                try (var files = Files.list(Path.of(dir.toURI()))) {
+                    files.forEach(f -> add(names, f.getFileName().toString()));
+                }
+            } else if (dir.getProtocol().equals("jar")) {
+                JarURLConnection c = (JarURLConnection) dir.openConnection();
+                c.setUseCaches(false);
+                try (JarFile jar = c.getJarFile()) {
+                    jar.stream().map(e -> e.getName()).filter(n -> n.startsWith(DIR + "/") && n.indexOf('/', DIR.length() + 1) < 0)
+                            .forEach(n -> add(names, n));
+                }
+            }
+        } catch (IOException | java.net.URISyntaxException e) {
+            throw new IllegalStateException("cannot list the built-in policies in " + DIR + ": " + e.getMessage(), e);
+        }
+        return List.copyOf(names);
+    }
+
+    private static void add(TreeSet<String> names, String path) {
+        String file = path.substring(path.lastIndexOf('/') + 1);
+        if (file.endsWith(".c") && file.length() > 2) {
+            names.add(file.substring(0, file.length() - 2));
+        }
     }
 
     public static boolean isBuiltin(String name) {
@@ -28,7 +82,11 @@ public final class Builtins {
 
     /** The built-in's C text. */
     public static byte[] text(String name) throws SyrupException {
-        try (InputStream in = Builtins.class.getResourceAsStream("/dev/syrup/daemon/policies/" + name + ".c")) {
+        if (!isBuiltin(name)) {
+            throw new SyrupException(SyrupException.Kind.NOT_FOUND, "no built-in policy '" + name + "'; built-ins: "
+                    + String.join(", ", NAMES));
+        }
+        try (InputStream in = Builtins.class.getResourceAsStream("/" + DIR + "/" + name + ".c")) {
             if (in == null) {
                 throw new SyrupException(SyrupException.Kind.NOT_FOUND, "no built-in policy '" + name + "'");
             }

@@ -19,10 +19,28 @@ public class AppsCommand implements Action {
     @Option(name = "--no-format", description = "Plain output, no table borders")
     boolean noFormat;
 
+    @Option(name = "--json", description = "One JSON document instead of the table")
+    boolean json;
+
     @Override
     public Object execute() {
         if (server == null) {
+            if (json) {
+                dev.syrup.daemon.shell.Json.print(System.out, dev.syrup.daemon.shell.Json.object().putNull("socket"));
+                return null;
+            }
             System.out.println("the control socket is not running (it needs the syrup-ebpf feature)");
+            return null;
+        }
+        if (json) {
+            var o = dev.syrup.daemon.shell.Json.object().put("socket", server.socketPath().toString())
+                    .put("listening", server.listening()).put("connections", server.connections());
+            var ps = o.putArray("processes");
+            for (ApplicationProcess p : server.processes()) {
+                var d = ps.addObject().put("app", p.app()).put("pid", p.pid()).putArray("deployments");
+                p.deployments().forEach(d::add);
+            }
+            dev.syrup.daemon.shell.Json.print(System.out, o);
             return null;
         }
         System.out.println("control socket " + server.socketPath() + (server.listening() ? "" : " (not listening: taken by another syrupd)")

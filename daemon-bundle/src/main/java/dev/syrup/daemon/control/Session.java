@@ -251,6 +251,9 @@ final class Session implements Runnable {
                 }
                 return m;
             }
+            case Message.TEST:
+                // Any application may test: nothing is deployed, claimed or attached.
+                return test(r);
             default:
                 throw new SyrupException(Kind.INVALID, "unknown op '" + r.op() + "'");
         }
@@ -324,6 +327,34 @@ final class Session implements Runnable {
             throw new SyrupException(Kind.KERNEL, "cannot watch process " + peer.pid() + ": " + e.getMessage(), e);
         }
         return Message.ok().add("deployment", info(d).format());
+    }
+
+    /**
+     * TEST: the policy as DEPLOY takes it (a tenant's text under the include rules, stored only for
+     * the test and removed after it; a built-in; an administrator's path), run on the inputs.
+     */
+    private Message test(Message r) throws SyrupException {
+        String text = r.get("source").orElse(null);
+        String policy = null;
+        if (text != null) {
+            if (!admin()) {
+                PolicySources.checkIncludes(text);
+            }
+        } else {
+            policy = r.require("policy");
+            if (!deployer.builtins().contains(policy) && !admin()) {
+                throw new SyrupException(Kind.DENIED, "'" + policy + "' is not a built-in policy ("
+                        + String.join(", ", deployer.builtins()) + "); send the policy's text instead of a path");
+            }
+        }
+        java.nio.file.Path file = text == null ? null : sources.write(app, r.get("name").orElse("policy.c"), text);
+        try {
+            return TestOp.run(r, file != null ? file.toString() : policy, deployer, app);
+        } finally {
+            if (file != null) {
+                sources.abandoned(file);
+            }
+        }
     }
 
     private Message openMap(Message r, BpfMap[] passOut) throws SyrupException {

@@ -12,6 +12,7 @@ import dev.syrup.daemon.shell.completers.PolicyCompleter;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.karaf.shell.api.action.Action;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
@@ -60,6 +61,9 @@ public class DeployCommand implements Action {
     @Option(name = "-D", multiValued = true, description = "Preprocessor definition NAME=VALUE passed to the compiler (repeatable)")
     List<String> defines;
 
+    @Option(name = "--json", description = "Print the deployment as one JSON document")
+    boolean json;
+
     /** Set from {@link #policyAndOptions} by {@link #readTrailingOptions()}. */
     String policy;
 
@@ -77,7 +81,17 @@ public class DeployCommand implements Action {
         }
         Target target = new Target(Protocol.parse(proto), port, java.util.Optional.ofNullable(iface));
         DeployRequest req = new DeployRequest(policy, hook, target, parse(defines), replace, DeployRequest.ADMIN);
-        Deployment d = deployWithFallback(req, System.out);
+        Deployment d = deployWithFallback(req, json ? System.err : System.out);
+        if (json) {
+            Optional<dev.syrup.api.KernelProgram> p;
+            try {
+                p = deployer.program(d.id());
+            } catch (SyrupException e) {
+                p = Optional.empty();
+            }
+            Json.print(System.out, Json.deployment(d, p));
+            return null;
+        }
         System.out.println((d.replaced() > 0 && replace ? "Replaced policy of" : "Deployed") + " " + d.policy() + " at "
                 + d.hook() + " " + d.target() + " over " + d.executors() + " executor(s): " + d.id());
         return null;
@@ -108,6 +122,7 @@ public class DeployCommand implements Action {
             String word = policyAndOptions.get(i);
             switch (word) {
                 case "--replace" -> replace = true;
+                case "--json" -> json = true;
                 case "--hook", "--port", "--proto", "--iface", "--fallback", "-D" -> {
                     if (i + 1 >= policyAndOptions.size()) {
                         throw new SyrupException(Kind.INVALID, word + " needs a value");
@@ -131,7 +146,7 @@ public class DeployCommand implements Action {
                         defines.add(word.substring(2));
                     } else if (word.startsWith("-")) {
                         throw new SyrupException(Kind.INVALID, "unknown option " + word
-                                + " (expected --hook, --port, --proto, --iface, --fallback, --replace, -D NAME=VALUE)");
+                                + " (expected --hook, --port, --proto, --iface, --fallback, --replace, --json, -D NAME=VALUE)");
                     } else if (policy != null) {
                         throw new SyrupException(Kind.INVALID, "one policy at a time: got '" + policy + "' and '" + word + "'");
                     } else {

@@ -19,8 +19,23 @@ public class HooksCommand implements Action {
     @Option(name = "--no-format", description = "Plain output, no table borders")
     boolean noFormat;
 
+    @Option(name = "--json", description = "One JSON document instead of the table")
+    boolean json;
+
     @Override
     public Object execute() {
+        if (json) {
+            var out = Json.array();
+            for (Hook h : deployer.hooks()) {
+                var o = out.addObject().put("name", h.name()).put("input", h.input().label())
+                        .put("executor", h.executor().label()).put("available", h.availability().available());
+                if (!h.availability().available()) {
+                    o.put("reason", h.availability().reason());
+                }
+            }
+            Json.print(System.out, out);
+            return null;
+        }
         ShellTable table = new ShellTable();
         table.column("Name");
         table.column("Input");

@@ -33,9 +33,20 @@ public class MapDumpCommand implements Action {
     @Option(name = "--no-format", description = "Plain output, no table borders")
     boolean noFormat;
 
+    @Option(name = "--json", description = "One JSON document instead of the table")
+    boolean json;
+
     @Override
     public Object execute() throws SyrupException {
         SyrupMap m = deployer.map(id, map);
+        if (json) {
+            var out = Json.array();
+            for (Map.Entry<Integer, Long> e : m.dump().entrySet()) {
+                Json.putU64(out.addObject().put("key", Integer.toUnsignedLong(e.getKey())), "value", e.getValue());
+            }
+            Json.print(System.out, out);
+            return null;
+        }
         ShellTable table = new ShellTable();
         table.column("Key");
         table.column("Value");

@@ -10,6 +10,7 @@ import org.apache.karaf.shell.api.action.Action;
 import org.apache.karaf.shell.api.action.Argument;
 import org.apache.karaf.shell.api.action.Command;
 import org.apache.karaf.shell.api.action.Completion;
+import org.apache.karaf.shell.api.action.Option;
 import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;
 
@@ -31,12 +32,21 @@ public class MapGetCommand implements Action {
     @Argument(index = 2, name = "key", required = true, description = "Key, an unsigned 32-bit number")
     String key;
 
+    @Option(name = "--json", description = "One JSON document instead of the table")
+    boolean json;
+
     @Override
     public Object execute() throws SyrupException {
         int k = parseKey(key);
         OptionalLong v = deployer.map(id, map).lookup(k);
         if (v.isEmpty()) {
             throw new SyrupException(Kind.NOT_FOUND, map + " has no key " + key);
+        }
+        if (json) {
+            var o = Json.object().put("key", Integer.toUnsignedLong(k));
+            Json.putU64(o, "value", v.getAsLong());
+            Json.print(System.out, o);
+            return null;
         }
         System.out.println(Long.toUnsignedString(v.getAsLong()));
         return null;

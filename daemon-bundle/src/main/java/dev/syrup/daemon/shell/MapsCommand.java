@@ -30,9 +30,13 @@ public class MapsCommand implements Action {
     @Option(name = "--no-format", description = "Plain output, no table borders")
     boolean noFormat;
 
+    @Option(name = "--json", description = "One JSON document instead of the table")
+    boolean json;
+
     @Override
     public Object execute() throws SyrupException {
         List<String> ids = id != null ? List.of(id) : deployer.list().stream().map(Deployment::id).toList();
+        var out = Json.array();
         ShellTable table = new ShellTable();
         for (String c : new String[] {"Deployment", "Name", "Type", "KeySize", "ValueSize", "MaxEntries", "InUse", "PinnedPath"}) {
             table.column(c);
@@ -48,9 +52,25 @@ public class MapsCommand implements Action {
                 continue; // undeployed while listing
             }
             for (SyrupMap m : maps) {
+                if (json) {
+                    var o = out.addObject().put("deployment", d).put("name", m.name()).put("type", m.type())
+                            .put("key_size", m.keySize()).put("value_size", m.valueSize()).put("max_entries", m.maxEntries());
+                    String used = inUse(m);
+                    if (used.equals("?")) {
+                        o.putNull("in_use");
+                    } else {
+                        o.put("in_use", Long.parseLong(used));
+                    }
+                    o.put("pinned", m.pinnedPath().orElse(null));
+                    continue;
+                }
                 table.addRow().addContent(d, m.name(), m.type(), m.keySize(), m.valueSize(), m.maxEntries(),
                         inUse(m), m.pinnedPath().orElse("-"));
             }
+        }
+        if (json) {
+            Json.print(System.out, out);
+            return null;
         }
         table.print(System.out, !noFormat);
         return null;

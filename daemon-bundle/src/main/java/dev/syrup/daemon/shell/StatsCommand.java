@@ -33,10 +33,23 @@ public class StatsCommand implements Action {
     @Option(name = "--no-format", description = "Plain output, no table borders")
     boolean noFormat;
 
+    @Option(name = "--json", description = "One JSON document (one per refresh with --watch)")
+    boolean json;
+
+    @Option(name = "--watch", aliases = "-w", description = "Refresh every --interval until Ctrl-C")
+    boolean watch;
+
+    @Option(name = "--count", description = "With --watch: stop after this many refreshes (0: until Ctrl-C)")
+    long count;
+
     @Override
     public Object execute() throws SyrupException, InterruptedException {
-        if (intervalMs < 0 || intervalMs > 600_000) {
-            throw new SyrupException(SyrupException.Kind.INVALID, "--interval must be 0.." + 600_000 + " ms");
+        if (intervalMs < 0 || intervalMs > 600_000 || (watch && intervalMs == 0)) {
+            throw new SyrupException(SyrupException.Kind.INVALID, "--interval must be " + (watch ? 1 : 0) + ".." + 600_000 + " ms");
+        }
+        if (watch) {
+            watch(System.out);
+            return null;
         }
         DeploymentStats first = deployer.stats(id);
         long t0 = System.nanoTime();
@@ -47,8 +60,59 @@ public class StatsCommand implements Action {
             last = deployer.stats(id);
             seconds = (System.nanoTime() - t0) / 1e9;
         }
-        print(System.out, first, last, seconds, !noFormat);
+        if (json) {
+            Json.print(System.out, json(id, first, last, seconds));
+        } else {
+            print(System.out, first, last, seconds, !noFormat);
+        }
         return null;
+    }
+
+    /**
+     * Like {@code scx_stats --monitor}: every interval, the counts and the rates over that
+     * interval, until Ctrl-C (the shell interrupts this thread) or {@code --count} refreshes.
+     */
+    void watch(PrintStream out) throws SyrupException {
+        DeploymentStats last = deployer.stats(id);
+        long t = System.nanoTime();
+        for (long n = 0; count == 0 || n < count; n++) {
+            try {
+                Thread.sleep(intervalMs);
+            } catch (InterruptedException e) {
+                return; // Ctrl-C
+            }
+            DeploymentStats now = deployer.stats(id);
+            long t1 = System.nanoTime();
+            double seconds = (t1 - t) / 1e9;
+            if (json) {
+                Json.print(out, json(id, last, now, seconds).put("time", java.time.Instant.now().toString()));
+            } else {
+                out.println(id + " at " + java.time.LocalTime.now().withNano(0) + " (Ctrl-C to stop)");
+                print(out, last, now, seconds, !noFormat);
+            }
+            out.flush();
+            last = now;
+            t = t1;
+        }
+    }
+
+    /** The counts of {@code last}, and with {@code seconds > 0} the rates since {@code first}. */
+    static com.fasterxml.jackson.databind.node.ObjectNode json(String id, DeploymentStats first, DeploymentStats last,
+            double seconds) {
+        var o = Json.object().put("id", id);
+        o.setAll(Json.stats(last));
+        if (seconds > 0) {
+            var r = o.putObject("rates");
+            r.put("seconds", seconds);
+            var per = r.putArray("executors");
+            int n = Math.max(first.executors().size(), last.executors().size());
+            for (int i = 0; i < n; i++) {
+                per.add((last.executor(i) - first.executor(i)) / seconds);
+            }
+            r.put("pass", (last.pass() - first.pass()) / seconds).put("drop", (last.drop() - first.drop()) / seconds)
+                    .put("decisions", (last.decisions() - first.decisions()) / seconds);
+        }
+        return o;
     }
 
     /** The table; {@code seconds == 0}: no rate column. */

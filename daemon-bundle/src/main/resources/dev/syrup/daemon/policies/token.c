@@ -20,10 +20,14 @@ static uint32_t next;
 
 uint32_t schedule(void *pkt_start, void *pkt_end)
 {
-	struct syr_request *req = pkt_start + sizeof(struct udphdr);
+	void *l4 = syr_l4(pkt_start, pkt_end);
+	struct syr_request *req;
 	uint32_t user;
 	uint64_t *t;
 
+	if (!l4)
+		return SYR_DROP;
+	req = l4 + sizeof(struct udphdr);
 	if ((void *)(req + 1) > pkt_end)
 		return SYR_DROP;
 	user = req->user_id;

@@ -93,4 +93,19 @@ class CClientKernelTest {
         assertTrue(out.contains("OK e2e"), out);
         assertEquals(List.of(), syrupd.deployer().list(), "the program undeployed what it deployed");
     }
+
+    @Test
+    void cClientTestsAPolicyWithoutDeploying() throws Exception {
+        Path exe = compile();
+        Path policy = syrupd.file("c_steer.c", POLICY);
+        Process p = new ProcessBuilder("setpriv", "--reuid=" + UID_A, "--regid=" + UID_A, "--clear-groups",
+                exe.toString(), "test", syrupd.socket().toString(), policy.toString())
+                .directory(Path.of("/tmp").toFile()).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the C test program finished");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        System.out.print("C client (uid " + UID_A + "): " + out);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("OK test"), out);
+        assertEquals(List.of(), syrupd.deployer().list(), "a test deploys nothing");
+    }
 }

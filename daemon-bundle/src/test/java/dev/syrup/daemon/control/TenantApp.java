@@ -136,6 +136,17 @@ public final class TenantApp {
             case "registerfd": // registerfd <id> <index> <fd number>
                 syrup.registerSocketFd(a[1], Integer.parseInt(a[3]), Integer.parseInt(a[2]));
                 return "";
+            case "test": { // test <file|builtin> <executors> <count> <request;request...> [map spec]: the decisions
+                Path p = Path.of(a[1]);
+                List<String> requests = List.of(a[4].split(";"));
+                Map<String, Map<Long, Long>> maps = a.length > 5 ? dev.syrup.api.TestPackets.seeds(List.of(a[5])) : Map.of();
+                int executors = Integer.parseInt(a[2]);
+                int count = Integer.parseInt(a[3]);
+                dev.syrup.api.TestResult r = Files.exists(p)
+                        ? syrup.testPolicy(p, "socket_select", executors, Map.of(), requests, List.of(), count, maps)
+                        : syrup.testBuiltin(a[1], "socket_select", executors, Map.of(), requests, List.of(), count, maps);
+                return r.decisions().stream().map(dev.syrup.api.TestResult::label).collect(Collectors.joining(","));
+            }
             case "undeploy":
                 syrup.undeploy(a[1]);
                 return "";
