@@ -91,6 +91,8 @@ public final class ThreadDeployment implements HookDeployment {
     private volatile long heartbeat = System.nanoTime();
     private volatile long stallUntil;
     private volatile boolean restoredByWatchdog;
+    /** An install holds the deployment while it loads: the agent waits for it, and is not stalled. */
+    private volatile boolean installing;
     private volatile long watchdogRestores;
     private volatile long lastWatchdogLatencyNs = -1;
 
@@ -282,6 +284,16 @@ public final class ThreadDeployment implements HookDeployment {
     @Override
     public synchronized void install(Path object) throws SyrupException {
         checkOpen();
+        installing = true;
+        try {
+            doInstall(object);
+        } finally {
+            heartbeat = System.nanoTime();
+            installing = false;
+        }
+    }
+
+    private void doInstall(Path object) throws SyrupException {
         BpfObject obj = null;
         int[] fds = new int[0];
         try {
@@ -663,7 +675,7 @@ public final class ThreadDeployment implements HookDeployment {
             LockSupport.parkNanos(2_000_000);
             long beat = heartbeat;
             long late = System.nanoTime() - beat;
-            if (late <= limit) {
+            if (late <= limit || installing) {
                 restored = false;
                 continue;
             }

@@ -14,7 +14,7 @@ import java.util.List;
 public final class Builtins {
 
     /** Built-in names, sorted. Each is {@code policies/<name>.c} in this bundle. */
-    public static final List<String> NAMES = List.of("hash", "round_robin", "scan_avoid", "sita", "token");
+    public static final List<String> NAMES = List.of("get_priority", "hash", "round_robin", "scan_avoid", "sita", "token");
 
     private final Path dir;
 
