@@ -345,6 +345,15 @@ public final class DeploymentManager implements Deployer {
     }
 
     @Override
+    public int registerThread(String id, long pid, int uid, int tid) throws SyrupException {
+        HookDeployment hd;
+        synchronized (this) {
+            hd = get(id).deployment;
+        }
+        return hd.registerThread(pid, uid, tid); // /proc reads and syscalls: not under the manager's lock
+    }
+
+    @Override
     public synchronized List<Deployment> list() {
         return live.values().stream().map(Live::snapshot).toList();
     }

@@ -193,8 +193,13 @@ public final class ThreadDeployment implements HookDeployment {
      *                        INVALID} for a SCHED_DEADLINE thread (its parameters cannot be
      *                        restored with sched_setscheduler)
      */
-    public synchronized int registerThread(int pid, int uid, int tid) throws SyrupException {
+    @Override
+    public synchronized int registerThread(long callerPid, int uid, int tid) throws SyrupException {
         checkOpen();
+        if (callerPid <= 0 || callerPid > Integer.MAX_VALUE) {
+            throw new SyrupException(Kind.INVALID, "bad pid " + callerPid);
+        }
+        int pid = (int) callerPid;
         ProcThreads.checkOwner(pid, uid, tid);
         if (boundPid != 0 && boundPid != pid) {
             throw new SyrupException(Kind.DENIED, "thread_scheduler deployment " + pinDir.getFileName()

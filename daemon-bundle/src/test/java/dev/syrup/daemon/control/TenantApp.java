@@ -95,6 +95,22 @@ public final class TenantApp {
                         ? syrup.deployPolicy(p, "socket_select", Protocol.UDP, port, Map.of(), replace)
                         : syrup.deployBuiltin(a[1], "socket_select", Protocol.UDP, port, Map.of(), replace)).id();
             }
+            case "deploythread": // deploythread <builtin> <port>: at thread_scheduler
+                return syrup.deployBuiltin(a[1], "thread_scheduler", Protocol.UDP, Integer.parseInt(a[2]), Map.of(), false).id();
+            case "spawn": { // a thread that parks until the process exits; prints its tid
+                java.util.concurrent.CompletableFuture<Integer> tid = new java.util.concurrent.CompletableFuture<>();
+                Thread t = new Thread(() -> {
+                    tid.complete(Syrup.currentTid());
+                    while (true) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(1_000_000_000L);
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+                return Integer.toString(tid.get());
+            }
+            case "regthread": // regthread <id> <tid>: 0 = every thread of this process
+                return Integer.toString(syrup.registerThread(a[1], Integer.parseInt(a[2])));
             case "register": // register <id> <index> <socket>
                 syrup.registerSocket(a[1], sockets.get(Integer.parseInt(a[3])), Integer.parseInt(a[2]));
                 return "";
