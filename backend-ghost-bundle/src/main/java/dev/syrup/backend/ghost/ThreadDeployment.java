@@ -76,6 +76,7 @@ public final class ThreadDeployment implements HookDeployment {
     private final BpfMap threads;
     private final BpfMap decisions;
     private final MappedArray decided;
+    private final SavedThreads saved;
     private final Slot[] slots;
 
     /** The running policy; guarded by this. */
@@ -133,11 +134,17 @@ public final class ThreadDeployment implements HookDeployment {
         this.perCore = new long[cores.size()];
         BpfMap t = null;
         BpfMap d = null;
+        MappedArray view = null;
         try {
             t = BpfMap.create(MapType.HASH, ThreadGlue.THREADS_MAP, 4, 4, settings.maxThreads(), 0);
             d = BpfMap.create(MapType.ARRAY, ThreadGlue.DECISIONS_MAP, 4, 8, 2 * settings.maxThreads(), BpfMap.BPF_F_MMAPABLE);
-            this.decided = MappedArray.map(d);
+            view = MappedArray.map(d);
+            this.saved = new SavedThreads(pinDir, settings.maxThreads());
+            this.decided = view;
         } catch (BpfException | IllegalArgumentException e) {
+            if (view != null) {
+                view.close();
+            }
             if (t != null) {
                 t.close();
             }
@@ -236,8 +243,10 @@ public final class ThreadDeployment implements HookDeployment {
             s.mapValues[m] = valueAt(watched.get(m), index);
         }
         try {
+            saved.put(tid, original); // first: a crash from here on still finds it
             threads.updateInt(tid, index);
         } catch (BpfException e) {
+            saved.remove(tid);
             throw new SyrupException(Kind.KERNEL, "cannot register thread " + tid + ": " + e.getMessage(), e);
         }
         slots[index] = s;
@@ -513,6 +522,41 @@ public final class ThreadDeployment implements HookDeployment {
         return lastWatchdogLatencyNs;
     }
 
+    Path savedPin() {
+        return SavedThreads.pinOf(pinDir);
+    }
+
+    /**
+     * Tests: the process dies here (kill -9): agent and watchdog stop, every fd goes (the kernel
+     * detaches the tracepoints), nothing is restored, the saved states stay pinned.
+     */
+    void abandon() {
+        synchronized (this) {
+            closed = true;
+        }
+        agent.interrupt();
+        watchdog.interrupt();
+        join(agent);
+        join(watchdog);
+        synchronized (this) {
+            closeFds(perfFds);
+            watched.forEach(MappedArray::close);
+            if (running != null) {
+                retire(running);
+            }
+            decided.close();
+            threads.close();
+            decisions.close();
+            saved.abandon();
+            try {
+                Files.deleteIfExists(pinDir);
+            } catch (IOException e) {
+                // a test's leftover
+            }
+        }
+        onClose.accept(this);
+    }
+
     /** Tests: the agent stops beating (and deciding) for {@code ms}, as a stuck agent would. */
     void stallAgent(long ms) {
         stallUntil = System.nanoTime() + ms * 1_000_000L;
@@ -655,6 +699,7 @@ public final class ThreadDeployment implements HookDeployment {
         if (restore) {
             restoreQuietly(s);
         }
+        saved.remove(s.tid);
     }
 
     private void restoreQuietly(Slot s) {
@@ -750,6 +795,7 @@ public final class ThreadDeployment implements HookDeployment {
             decided.close();
             threads.close();
             decisions.close();
+            saved.close();
             try {
                 Files.deleteIfExists(pinDir);
             } catch (IOException e) {

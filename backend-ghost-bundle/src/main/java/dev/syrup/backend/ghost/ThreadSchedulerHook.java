@@ -47,6 +47,7 @@ public final class ThreadSchedulerHook implements Hook {
     public static final String NAME = "thread_scheduler";
     public static final String PID = "dev.syrup.hook.thread_scheduler";
     static final Path TRACEFS = Path.of("/sys/kernel/tracing");
+    static final Path DEFAULT_ROOT = Path.of("/sys/fs/bpf/syrup");
 
     @ObjectClassDefinition(name = "Syrup thread_scheduler hook")
     public @interface Config {
@@ -126,6 +127,8 @@ public final class ThreadSchedulerHook implements Hook {
         this.settings = s;
         this.cores = s.cores().isEmpty() ? onlineCpus() : s.cores();
         this.configError = err;
+        // syrupd's default bpffs root: threads a crashed syrupd left scheduled go back at once
+        SavedThreads.recover(SavedThreads.dirOf(DEFAULT_ROOT.resolve("o").resolve("d")), Set.of());
     }
 
     public ThreadSchedulerHook(Settings s) {
@@ -222,6 +225,9 @@ public final class ThreadSchedulerHook implements Hook {
         if (settings.engine().equals("ghost") || (settings.engine().equals("auto") && Ghost.missing().isEmpty())) {
             throw new SyrupException(Kind.UNAVAILABLE, Ghost.missing().orElse("ghOSt engine"));
         }
+        // A deployment a previous syrupd left behind without closing (a crash): its threads first.
+        SavedThreads.recover(SavedThreads.dirOf(pinDir), open.stream().map(ThreadDeployment::savedPin)
+                .collect(java.util.stream.Collectors.toSet()));
         ThreadDeployment d = new ThreadDeployment(target, pinDir, cores, settings, open::remove);
         open.add(d);
         return d;

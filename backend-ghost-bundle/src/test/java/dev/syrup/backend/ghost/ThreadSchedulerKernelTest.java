@@ -82,6 +82,14 @@ class ThreadSchedulerKernelTest {
         for (Worker w : workers) {
             w.finish();
         }
+        Path savedDir = bpffsRoot == null ? null : bpffsRoot.resolveSibling(bpffsRoot.getFileName() + "-threads");
+        if (savedDir != null && Files.exists(savedDir)) {
+            try (var s = Files.list(savedDir)) {
+                List<Path> left = s.toList();
+                assertTrue(left.isEmpty(), "saved thread states left: " + left);
+            }
+            Files.delete(savedDir);
+        }
         if (bpffsRoot != null && Files.exists(bpffsRoot)) {
             try (var s = Files.walk(bpffsRoot)) {
                 List<Path> left = s.filter(p -> !p.equals(bpffsRoot) && !Files.isDirectory(p)).toList();
@@ -244,6 +252,34 @@ class ThreadSchedulerKernelTest {
         assertEquals(2, d.stats().executors().stream().filter(n -> n > 0).count(), "decisions per core: " + d.stats());
     }
 
+    /**
+     * Decision-to-enforcement latency at volume: a policy that pins a thread to core 0 when it
+     * wakes and gives it back to the kernel when it blocks, for a thread that sleeps 1 ms at a
+     * time, so nearly every event is a change the agent applies (time from the tracepoint's
+     * decision to the end of the agent's system calls).
+     */
+    @Test
+    void decisionToEnforcementLatency() throws Exception {
+        ThreadSchedulerHook hook = hook(50);
+        ThreadDeployment d = open(hook, "d9");
+        String flip = "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n"
+                + "\tstruct syr_thread *t = syr_thread(pkt_start, pkt_end);\n"
+                + "\tif (!t)\n\t\treturn SYR_PASS;\n"
+                + "\treturn t->event == SYR_THREAD_WOKE ? 0 : SYR_PASS;\n}\n";
+        d.install(ThreadPolicies.compile(dir, "flip", flip, hook.cores().size()));
+        GetThread g = new GetThread();
+        g.start();
+        d.registerThread(pid(), 0, g.tid());
+        long[] wake = g.measure(300);
+        g.finish();
+        long[] lat = d.latency();
+        System.out.printf("decision-to-enforcement (flip policy, 1 ms sleeps): p50 %d us, p99 %d us, max %d us over %d"
+                + " applied decisions; the thread's wake delay p99 %d us%n", lat[0] / 1000, lat[1] / 1000, lat[2] / 1000,
+                lat[3], wake[wake.length * 99 / 100] / 1000);
+        assertTrue(lat[3] >= 50, "applied decisions: " + lat[3]);
+        assertTrue(lat[0] < 2_000_000, "median decision-to-enforcement " + lat[0] / 1000 + " us");
+    }
+
     /** A stalled agent: the watchdog puts every thread back within 100 ms; the agent takes over again after. */
     @Test
     void watchdogRestoresWithin100ms() throws Exception {
@@ -287,6 +323,33 @@ class ThreadSchedulerKernelTest {
         hook.deactivate(); // bundle stop
         assertEquals(origS, sched.state(s.tid()));
         assertThrows(SyrupException.class, () -> d.registerThread(pid(), 0, s.tid()));
+    }
+
+    /**
+     * syrupd dies (kill -9) with a thread SCHED_FIFO: nothing restores it then; the next
+     * syrupd's first thread_scheduler open puts it back as it was registered, from the saved
+     * state pinned outside the daemon's pin tree.
+     */
+    @Test
+    void crashedDeploymentsThreadsComeBackWithTheNextSyrupd() throws Exception {
+        ThreadSchedulerHook hook = hook(50);
+        ThreadDeployment d = open(hook, "d7");
+        d.install(ThreadPolicies.compile(dir, "any", ANY, hook.cores().size()));
+        Worker w = worker("t-crash", Worker.Mode.PARK);
+        sched.setScheduler(w.tid(), Sched.SCHED_BATCH, 0);
+        State orig = sched.state(w.tid());
+        d.registerThread(pid(), 0, w.tid());
+        assertTrue(eventually(() -> sched.policy(w.tid()) == Sched.SCHED_FIFO, 2000));
+        Path saved = d.savedPin();
+        d.abandon();
+        assertTrue(Files.exists(saved), "saved states pinned at " + saved);
+        Thread.sleep(150);
+        assertEquals(Sched.SCHED_FIFO, sched.policy(w.tid()), "no agent, no watchdog: the thread stays as the policy left it");
+        ThreadSchedulerHook next = hook(50);
+        open(next, "d8");
+        assertEquals(orig, sched.state(w.tid()), "back as registered");
+        assertFalse(Files.exists(saved));
+        sched.setScheduler(w.tid(), Sched.SCHED_OTHER, 0);
     }
 
     /** A policy the verifier refuses changes nothing: the running one keeps deciding. */
