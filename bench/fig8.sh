@@ -71,8 +71,8 @@ kv_runs "{$RATES} rps, 50% SCAN, $THREADS threads" 0.5 default scan_avoid get_pr
 kv_report "50% GET / 50% SCAN, $THREADS threads on $(nproc) cores: GET and SCAN p99 vs offered load" default-GET
 
 # The paper's claim, measured in this run: (d)'s sustained GET load against the best single layer's.
-s=$(grep '^SUSTAINED' "$OUT/summary.md" | tail -n 1)
-get() { printf '%s\n' "$s" | tr ' ' '\n' | sed -n "s/^$1-GET=//p"; }
+# (the summary's table: "| LABEL-GET | <rps, or none of the loads tried> | ...")
+get() { awk -F'|' -v l=" $1-GET " '$2 == l && !seen { v = $3 + 0; seen = 1 } END { print v + 0 }' "$OUT/summary.md"; }
 b=$(get scan_avoid) c=$(get get_priority) d=$(get both) a=$(get default)
 best=$(( b > c ? b : c ))
 {

@@ -17,7 +17,7 @@ import org.osgi.framework.ServiceReference;
 /**
  * The thread_scheduler hook in the real distribution: listed with its engine and why ghOSt is
  * not, deployed from the shell, a thread of this JVM registered through the Deployer service
- * runs SCHED_FIFO, and stopping the ghost backend's bundle ends the deployment and puts the
+ * runs SCHED_IDLE once the shell marks it serving a SCAN, and stopping the ghost backend's bundle ends the deployment and puts the
  * thread back; starting it shows the hook again.
  */
 public class ThreadSchedulerIT extends SyrupTestSupport {
@@ -46,13 +46,16 @@ public class ThreadSchedulerIT extends SyrupTestSupport {
             ServiceReference<Deployer> ref = bundleContext.getServiceReference(Deployer.class);
             Deployer deployer = bundleContext.getService(ref);
             assertEquals(0, deployer.registerThread(id, ProcessHandle.current().pid(), 0, tid.get()));
-            assertTrue("registered thread runs SCHED_FIFO", waitForPolicy(tid.get(), 1));
+            assertEquals("a GET server runs as registered", 0, policy(tid.get()));
+            executeCommand("syrup:map-put " + id + " scan 0 1"); // thread 0 serves a SCAN now
+            assertTrue("a SCAN server runs SCHED_IDLE", waitForPolicy(tid.get(), 5));
 
             Bundle ghost = bundle("syrup-backend-ghost");
             ghost.stop();
             assertFalse(executeCommand("syrup:hooks --no-format").contains("thread_scheduler"));
             assertFalse("the deployment is gone", executeCommand("syrup:list --no-format").contains(id));
             assertEquals("the thread is back in SCHED_OTHER", 0, policy(tid.get()));
+            assertFalse(executeCommand("syrup:list --no-format").contains("thread_scheduler"));
             ghost.start();
             long until = System.currentTimeMillis() + 10_000;
             while (!executeCommand("syrup:hooks --no-format").contains("thread_scheduler") && System.currentTimeMillis() < until) {

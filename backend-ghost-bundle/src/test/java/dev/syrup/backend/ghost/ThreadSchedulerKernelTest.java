@@ -276,7 +276,7 @@ class ThreadSchedulerKernelTest {
         System.out.printf("decision-to-enforcement (flip policy, 1 ms sleeps): p50 %d us, p99 %d us, max %d us over %d"
                 + " applied decisions; the thread's wake delay p99 %d us%n", lat[0] / 1000, lat[1] / 1000, lat[2] / 1000,
                 lat[3], wake[wake.length * 99 / 100] / 1000);
-        assertTrue(lat[3] >= 50, "applied decisions: " + lat[3]);
+        assertTrue(lat[3] >= 20, "applied decisions: " + lat[3]); // decisions between two looks coalesce
         assertTrue(lat[0] < 2_000_000, "median decision-to-enforcement " + lat[0] / 1000 + " us");
     }
 
@@ -371,7 +371,8 @@ class ThreadSchedulerKernelTest {
     /**
      * GET priority (paper §5.3): SCAN threads spin on every core; a GET thread that sleeps and
      * wakes gets a core within a bound far below CFS's. Wake-up delay = time the thread observes
-     * minus the time it asked to wake at.
+     * minus the time it asked to wake at. Both variants of get_priority: SCANs SCHED_IDLE (the
+     * default), and with -D GET_FIFO the GET thread SCHED_FIFO as well (the bound asserted).
      */
     @Test
     void getThreadWakesPromptlyWhileScansOccupyEveryCore() throws Exception {
@@ -382,38 +383,56 @@ class ThreadSchedulerKernelTest {
             scans.add(worker("t-scan-" + i, Worker.Mode.SPIN));
         }
         long[] cfs = wakeDelays(300);
-        ThreadDeployment d = open(hook, "d6");
-        d.install(ThreadPolicies.compile(dir, "get_priority", ThreadPolicies.builtin("get_priority"), n, "NUM_THREADS=16"));
+        long[] idle = getPriority(hook, scans, "d6", false);
+        long[] fifo = getPriority(hook, scans, "d6f", true);
+        for (Worker w : scans) {
+            w.mode(Worker.Mode.PARK);
+        }
+        long p99cfs = p99(cfs), p99idle = p99(idle), p99fifo = p99(fifo);
+        System.out.printf("GET wake-up delay with %d SCAN threads spinning on %d cores: CFS p50 %d us p99 %d us;"
+                + " get_priority (SCANs SCHED_IDLE) p50 %d us p99 %d us; -D GET_FIFO p50 %d us p99 %d us (%.1fx lower p99)%n",
+                scans.size(), n, cfs[cfs.length / 2] / 1000, p99cfs / 1000, idle[idle.length / 2] / 1000, p99idle / 1000,
+                fifo[fifo.length / 2] / 1000, p99fifo / 1000, (double) p99cfs / Math.max(1, p99fifo));
+        assertTrue(p99fifo < 1_000_000, "GET p99 under get_priority -D GET_FIFO: " + p99fifo / 1000 + " us");
+        assertTrue(p99fifo * 2 < p99cfs, "GET p99 " + p99fifo / 1000 + " us vs CFS " + p99cfs / 1000 + " us");
+    }
+
+    private static long p99(long[] sorted) {
+        return sorted[sorted.length * 99 / 100];
+    }
+
+    private long[] getPriority(ThreadSchedulerHook hook, List<Worker> scans, String id, boolean fifo) throws Exception {
+        int n = hook.cores().size();
+        ThreadDeployment d = open(hook, id);
+        String[] defs = fifo ? new String[] {"NUM_THREADS=16", "GET_FIFO"} : new String[] {"NUM_THREADS=16"};
+        d.install(ThreadPolicies.compile(dir, "get_priority" + id, ThreadPolicies.builtin("get_priority"), n, defs));
         SyrupMap scan = d.maps().stream().filter(m -> m.name().equals("scan")).findFirst().orElseThrow();
         GetThread get = new GetThread();
         get.start();
+        State orig = sched.state(get.tid());
         int gi = d.registerThread(pid(), 0, get.tid());
         for (Worker w : scans) {
             int i = d.registerThread(pid(), 0, w.tid());
             scan.update(i, 1); // busy with a SCAN: request type changed
         }
-        assertTrue(eventually(() -> sched.policy(get.tid()) == Sched.SCHED_FIFO, 2000), "the GET thread is FIFO");
         for (Worker w : scans) {
-            assertEquals(Sched.SCHED_OTHER, sched.policy(w.tid()), "SCAN threads stay CFS");
+            assertTrue(eventually(() -> sched.policy(w.tid()) == Sched.SCHED_IDLE, 2000), "SCAN threads run SCHED_IDLE");
         }
-        long[] syrup = get.measure(300);
+        int getPolicy = fifo ? Sched.SCHED_FIFO : Sched.SCHED_OTHER;
+        assertTrue(eventually(() -> sched.policy(get.tid()) == getPolicy, 2000), "the GET thread: " + sched.state(get.tid()));
+        long[] delays = get.measure(300);
         // the request type changes: the GET thread starts a SCAN, and is demoted
         scan.update(gi, 1);
-        assertTrue(eventually(() -> sched.policy(get.tid()) == Sched.SCHED_OTHER, 2000), "demoted when serving a SCAN");
+        assertTrue(eventually(() -> sched.policy(get.tid()) == Sched.SCHED_IDLE, 2000), "demoted when serving a SCAN");
         get.finish();
-        for (Worker w : scans) {
-            w.mode(Worker.Mode.PARK);
-        }
         long[] lat = d.latency();
-        System.out.printf("decision-to-enforcement: p50 %d us, p99 %d us, max %d us over %d decisions applied%n",
-                lat[0] / 1000, lat[1] / 1000, lat[2] / 1000, lat[3]);
-        long p99cfs = cfs[cfs.length * 99 / 100], p99syrup = syrup[syrup.length * 99 / 100];
-        System.out.printf("GET wake-up delay with %d SCAN threads spinning on %d cores: CFS p50 %d us p99 %d us;"
-                + " get_priority p50 %d us p99 %d us (%.1fx lower p99)%n", scans.size(), n,
-                cfs[cfs.length / 2] / 1000, p99cfs / 1000, syrup[syrup.length / 2] / 1000, p99syrup / 1000,
-                (double) p99cfs / Math.max(1, p99syrup));
-        assertTrue(p99syrup < 1_000_000, "GET p99 under get_priority: " + p99syrup / 1000 + " us");
-        assertTrue(p99syrup * 2 < p99cfs, "GET p99 " + p99syrup / 1000 + " us vs CFS " + p99cfs / 1000 + " us");
+        System.out.printf("decision-to-enforcement (%s): p50 %d us, p99 %d us, max %d us over %d decisions applied%n",
+                fifo ? "GET_FIFO" : "SCANs IDLE", lat[0] / 1000, lat[1] / 1000, lat[2] / 1000, lat[3]);
+        d.close();
+        for (Worker w : scans) {
+            assertEquals(Sched.SCHED_OTHER, sched.policy(w.tid()), "restored at close");
+        }
+        return delays;
     }
 
     /** The GET thread under CFS, measured before the policy is deployed. */

@@ -95,8 +95,12 @@ public final class TenantApp {
                         ? syrup.deployPolicy(p, "socket_select", Protocol.UDP, port, Map.of(), replace)
                         : syrup.deployBuiltin(a[1], "socket_select", Protocol.UDP, port, Map.of(), replace)).id();
             }
-            case "deploythread": // deploythread <builtin> <port>: at thread_scheduler
-                return syrup.deployBuiltin(a[1], "thread_scheduler", Protocol.UDP, Integer.parseInt(a[2]), Map.of(), false).id();
+            case "deploythread": { // deploythread <file|builtin> <port>: at thread_scheduler
+                Path p = Path.of(a[1]);
+                int port = Integer.parseInt(a[2]);
+                return (Files.exists(p) ? syrup.deployPolicy(p, "thread_scheduler", Protocol.UDP, port, Map.of(), false)
+                        : syrup.deployBuiltin(a[1], "thread_scheduler", Protocol.UDP, port, Map.of(), false)).id();
+            }
             case "spawn": { // a thread that parks until the process exits; prints its tid
                 java.util.concurrent.CompletableFuture<Integer> tid = new java.util.concurrent.CompletableFuture<>();
                 Thread t = new Thread(() -> {

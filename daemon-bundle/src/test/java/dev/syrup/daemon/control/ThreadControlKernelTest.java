@@ -31,8 +31,12 @@ class ThreadControlKernelTest {
             add.invoke(s.manager, thread);
             ControlTestSupport.App a = s.app(ControlTestSupport.UID_A);
             ControlTestSupport.App b = s.app(ControlTestSupport.UID_B);
-            String id = a.ok("deploythread get_priority " + a.ok("open 1").trim()).trim();
-            String idB = b.ok("deploythread get_priority " + b.ok("open 1").trim()).trim();
+            // every registered thread runs SCHED_FIFO: what moves is plain to see
+            java.nio.file.Path any = s.root.resolve("any.c");
+            java.nio.file.Files.writeString(any, "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n\treturn SYR_ANY_CORE;\n}\n");
+            any.toFile().setReadable(true, false);
+            String id = a.ok("deploythread " + any + " " + a.ok("open 1").trim()).trim();
+            String idB = b.ok("deploythread " + any + " " + b.ok("open 1").trim()).trim();
             int ta = Integer.parseInt(a.ok("spawn").trim());
             int tb = Integer.parseInt(b.ok("spawn").trim());
             Sched.State origA = sched.state(ta), origB = sched.state(tb);
