@@ -33,12 +33,18 @@ final class SavedThreads implements AutoCloseable {
     SavedThreads(Path pinDir, int maxThreads) {
         this.pin = pinOf(pinDir);
         this.map = BpfMap.create(MapType.HASH, "syr_saved", 4, VALUE, maxThreads, 0);
-        try {
-            Files.createDirectories(pin.getParent());
-            map.pin(pin);
-        } catch (IOException | BpfException e) {
-            map.close();
-            throw new BpfException("pin " + pin + ": " + e.getMessage(), 1);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                Files.createDirectories(pin.getParent());
+                map.pin(pin);
+                break;
+            } catch (IOException | BpfException e) {
+                if (attempt < 3) {
+                    continue; // the last other deployment removed the directory just now
+                }
+                map.close();
+                throw new BpfException("pin " + pin + ": " + e.getMessage(), 1);
+            }
         }
     }
 
@@ -78,6 +84,16 @@ final class SavedThreads implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "unpin " + pin + ": " + e.getMessage());
         }
         map.close();
+        removeIfEmpty(pin.getParent());
+    }
+
+    /** The directory goes with its last deployment (another may be creating one: then it stays). */
+    private static void removeIfEmpty(Path dir) {
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            // not empty: other deployments' states
+        }
     }
 
     /** A crash: the pin stays for {@link #recover}. */
@@ -124,6 +140,7 @@ final class SavedThreads implements AutoCloseable {
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot list " + dir + ": " + e.getMessage());
         }
+        removeIfEmpty(dir);
         return restored;
     }
 
