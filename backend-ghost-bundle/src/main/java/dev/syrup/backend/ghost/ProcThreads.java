@@ -3,12 +3,9 @@ package dev.syrup.backend.ghost;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 /** Who a thread belongs to, from /proc: a registration names only its own process's threads. */
 final class ProcThreads {
@@ -51,19 +48,5 @@ final class ProcThreads {
                 throw new SyrupException(Kind.DENIED, "thread " + tid + " does not run as uid " + uid + " (Uid: " + uids + ")");
             }
         }
-    }
-
-    /** The tids of process {@code pid} now, ascending. */
-    static List<Integer> threadsOf(int pid) throws SyrupException {
-        List<Integer> out = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
-            for (Path p : ds) {
-                out.add(Integer.parseInt(p.getFileName().toString()));
-            }
-        } catch (IOException | NumberFormatException e) {
-            throw new SyrupException(Kind.NOT_FOUND, "no process " + pid);
-        }
-        out.sort(null);
-        return out;
     }
 }

@@ -257,21 +257,6 @@ public final class ThreadDeployment implements HookDeployment {
         return index;
     }
 
-    /** Every thread of process {@code pid} (as /proc lists them now); returns tid → index in tid order. */
-    public List<int[]> registerProcess(int pid, int uid) throws SyrupException {
-        List<int[]> out = new ArrayList<>();
-        for (int tid : ProcThreads.threadsOf(pid)) {
-            try {
-                out.add(new int[] {tid, registerThread(pid, uid, tid)});
-            } catch (SyrupException e) {
-                if (e.kind() != Kind.NOT_FOUND) { // a thread that ended meanwhile is not an error
-                    throw e;
-                }
-            }
-        }
-        return out;
-    }
-
     /** Puts the thread back as it was registered and forgets it; false when it was not registered. */
     public synchronized boolean unregisterThread(int tid) {
         for (int i = 0; i < slots.length; i++) {

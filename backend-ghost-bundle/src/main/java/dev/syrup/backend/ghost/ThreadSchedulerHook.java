@@ -20,6 +20,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.TimeUnit;
+import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -113,8 +114,17 @@ public final class ThreadSchedulerHook implements Hook {
     private final String configError;
     private final Set<ThreadDeployment> open = new CopyOnWriteArraySet<>();
 
+    /**
+     * Under OSGi: a configuration it cannot use makes the hook unavailable with the reason; threads
+     * a crashed syrupd left scheduled under the default bpffs root go back at once.
+     */
     @Activate
-    public ThreadSchedulerHook(Config c) {
+    public ThreadSchedulerHook(Config c, BundleContext context) {
+        this(c);
+        SavedThreads.recover(SavedThreads.dirOf(DEFAULT_ROOT.resolve("o").resolve("d")), Set.of());
+    }
+
+    ThreadSchedulerHook(Config c) {
         Settings s;
         String err = null;
         try {
@@ -127,8 +137,6 @@ public final class ThreadSchedulerHook implements Hook {
         this.settings = s;
         this.cores = s.cores().isEmpty() ? onlineCpus() : s.cores();
         this.configError = err;
-        // syrupd's default bpffs root: threads a crashed syrupd left scheduled go back at once
-        SavedThreads.recover(SavedThreads.dirOf(DEFAULT_ROOT.resolve("o").resolve("d")), Set.of());
     }
 
     public ThreadSchedulerHook(Settings s) {
