@@ -60,7 +60,7 @@ import java.util.function.Consumer;
 public final class ThreadDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(ThreadDeployment.class.getName());
-    static final Set<String> INTERNAL = Set.of(ThreadGlue.THREADS_MAP, ThreadGlue.DECISIONS_MAP);
+    static final Set<String> INTERNAL = Set.of(ThreadGlue.DECISIONS_MAP);
     private static final String[] TRACEPOINTS = {"sched_wakeup", "sched_switch", "sched_process_exit"};
     private static final String[] TP_PROGRAMS = {ThreadGlue.WAKEUP_PROGRAM, ThreadGlue.SWITCH_PROGRAM, ThreadGlue.EXIT_PROGRAM};
     private static final int LATENCY_SAMPLES = 8192;
@@ -74,14 +74,18 @@ public final class ThreadDeployment implements HookDeployment {
     private final Sched sched = Sched.get();
 
     private final BpfMap threads;
+    private final BpfMap events;
     private final BpfMap decisions;
     private final MappedArray decided;
+    private final MappedArray happened;
+    /** The hook's tracepoint programs, attached for the deployment's life. */
+    private final BpfObject eventObject;
     private final SavedThreads saved;
     private final Slot[] slots;
 
     /** The running policy; guarded by this. */
     private BpfObject running;
-    private int[] perfFds = new int[0];
+    private int[] perfFds;
     private List<SyrupMap> maps = List.of();
     private List<MappedArray> watched = List.of();
     private int boundPid;
@@ -110,6 +114,7 @@ public final class ThreadDeployment implements HookDeployment {
         /** What the agent applied last: null = as registered. */
         Applied applied;
         int seq;
+        int eventSeq;
         long[] mapValues = new long[0];
 
         Slot(int tid, int index, State original) {
@@ -132,27 +137,47 @@ public final class ThreadDeployment implements HookDeployment {
         this.onClose = onClose;
         this.slots = new Slot[settings.maxThreads()];
         this.perCore = new long[cores.size()];
-        BpfMap t = null;
-        BpfMap d = null;
-        MappedArray view = null;
+        BpfMap t = null, e = null, d = null;
+        MappedArray view = null, seen = null;
+        BpfObject ev = null;
+        SavedThreads sv = null;
+        int[] fds = new int[0];
         try {
             t = BpfMap.create(MapType.HASH, ThreadGlue.THREADS_MAP, 4, 4, settings.maxThreads(), 0);
+            e = BpfMap.create(MapType.ARRAY, ThreadGlue.EVENTS_MAP, 4, 8, 2 * settings.maxThreads(), BpfMap.BPF_F_MMAPABLE);
             d = BpfMap.create(MapType.ARRAY, ThreadGlue.DECISIONS_MAP, 4, 8, 2 * settings.maxThreads(), BpfMap.BPF_F_MMAPABLE);
             view = MappedArray.map(d);
-            this.saved = new SavedThreads(pinDir, settings.maxThreads());
-            this.decided = view;
-        } catch (BpfException | IllegalArgumentException e) {
-            if (view != null) {
-                view.close();
+            seen = MappedArray.map(e);
+            sv = new SavedThreads(pinDir, settings.maxThreads());
+            ev = loadEvents(t, e);
+            fds = new int[TRACEPOINTS.length];
+            Arrays.fill(fds, -1);
+            for (int i = 0; i < TRACEPOINTS.length; i++) {
+                fds[i] = sched.attachTracepoint(ThreadSchedulerHook.tracepointId(TRACEPOINTS[i]), ev.program(TP_PROGRAMS[i]).fd());
             }
-            if (t != null) {
-                t.close();
+        } catch (BpfException | SchedException | IllegalArgumentException | IllegalStateException | SyrupException x) {
+            closeFds(fds);
+            for (AutoCloseable c : new AutoCloseable[] {ev, view, seen, t, e, d}) {
+                if (c != null) {
+                    try {
+                        c.close();
+                    } catch (Exception ignored) {
+                        // closing what was made so far
+                    }
+                }
             }
-            if (d != null) {
-                d.close();
+            if (sv != null) {
+                sv.close();
             }
-            throw new SyrupException(Kind.KERNEL, "thread_scheduler: cannot create its maps: " + e.getMessage(), e);
+            throw x instanceof SyrupException se ? se
+                    : new SyrupException(Kind.KERNEL, "thread_scheduler: cannot set up its maps and event programs: " + x.getMessage(), x);
         }
+        this.decided = view;
+        this.happened = seen;
+        this.saved = sv;
+        this.eventObject = ev;
+        this.perfFds = fds;
+        this.events = e;
         this.threads = t;
         this.decisions = d;
         int rt = Math.min(99, settings.fifoPriority() + 1);
@@ -238,6 +263,7 @@ public final class ThreadDeployment implements HookDeployment {
         }
         Slot s = new Slot(tid, index, original);
         s.seq = (int) (decided.getLong(2 * index) >>> 32);
+        s.eventSeq = (int) (happened.getLong(2 * index) >>> 32);
         s.mapValues = new long[watched.size()];
         for (int m = 0; m < watched.size(); m++) {
             s.mapValues[m] = valueAt(watched.get(m), index);
@@ -294,10 +320,8 @@ public final class ThreadDeployment implements HookDeployment {
 
     private void doInstall(Path object) throws SyrupException {
         BpfObject obj = null;
-        int[] fds = new int[0];
         try {
             obj = BpfObject.open(object);
-            obj.reuseMap(ThreadGlue.THREADS_MAP, threads);
             obj.reuseMap(ThreadGlue.DECISIONS_MAP, decisions);
             reusePolicyMaps(obj);
             try {
@@ -306,19 +330,13 @@ public final class ThreadDeployment implements HookDeployment {
                 throw new SyrupException(Kind.VERIFIER, "the verifier refused " + e.programName() + ": "
                         + String.join("\n", e.reason()), e);
             }
-            fds = new int[TRACEPOINTS.length];
-            Arrays.fill(fds, -1);
-            for (int i = 0; i < TRACEPOINTS.length; i++) {
-                fds[i] = sched.attachTracepoint(ThreadSchedulerHook.tracepointId(TRACEPOINTS[i]), obj.program(TP_PROGRAMS[i]).fd());
-            }
+            obj.program(ThreadGlue.RUN_PROGRAM); // the glue's, or the object is not this hook's
         } catch (SyrupException e) {
-            closeFds(fds);
             if (obj != null) {
                 obj.close();
             }
             throw e;
-        } catch (BpfException | SchedException | IllegalStateException | java.util.NoSuchElementException e) {
-            closeFds(fds);
+        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
             if (obj != null) {
                 obj.close();
             }
@@ -326,10 +344,7 @@ public final class ThreadDeployment implements HookDeployment {
         }
         // The new version runs; the old one goes (both may have decided for a moment: the agent applies the latest).
         BpfObject old = running;
-        int[] oldFds = perfFds;
         running = obj;
-        perfFds = fds;
-        closeFds(oldFds);
         if (old != null) {
             retire(old);
         }
@@ -453,6 +468,39 @@ public final class ThreadDeployment implements HookDeployment {
         obj.close();
     }
 
+    /** The hook's event programs (built into the bundle) on the deployment's own maps. */
+    private static BpfObject loadEvents(BpfMap threads, BpfMap events) throws SyrupException {
+        Path elf;
+        try (java.io.InputStream in = ThreadDeployment.class.getResourceAsStream(ThreadGlue.EVENTS_OBJECT)) {
+            if (in == null) {
+                throw new IllegalStateException(ThreadGlue.EVENTS_OBJECT + " is missing from the bundle");
+            }
+            elf = Files.createTempFile("syrup-thread-events-", ".bpf.o");
+            Files.write(elf, in.readAllBytes());
+        } catch (IOException e) {
+            throw new SyrupException(Kind.KERNEL, "thread_scheduler: " + e.getMessage(), e);
+        }
+        BpfObject obj = null;
+        try {
+            obj = BpfObject.open(elf);
+            obj.reuseMap(ThreadGlue.THREADS_MAP, threads);
+            obj.reuseMap(ThreadGlue.EVENTS_MAP, events);
+            obj.load();
+            return obj;
+        } catch (RuntimeException e) {
+            if (obj != null) {
+                obj.close();
+            }
+            throw e;
+        } finally {
+            try {
+                Files.deleteIfExists(elf);
+            } catch (IOException e) {
+                // a temporary file
+            }
+        }
+    }
+
     private void closeFds(int[] fds) {
         for (int fd : fds) {
             if (fd >= 0) {
@@ -463,8 +511,12 @@ public final class ThreadDeployment implements HookDeployment {
 
     /** Runs the verified policy for one thread's event no tracepoint sees (BPF_PROG_TEST_RUN). */
     private void runPolicy(Slot s, int event) {
+        runPolicy(s, event, -1, System.nanoTime());
+    }
+
+    private void runPolicy(Slot s, int event, int cpu, long time) {
         ByteBuffer in = ByteBuffer.allocate(ThreadGlue.INPUT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        in.putInt(0, s.tid).putInt(4, s.index).putInt(8, event).putInt(12, -1).putLong(16, System.nanoTime());
+        in.putInt(0, s.tid).putInt(4, s.index).putInt(8, event).putInt(12, cpu).putLong(16, time);
         try {
             Xdp.testRun(running.program(ThreadGlue.RUN_PROGRAM), in.array(), 1);
         } catch (BpfException e) {
@@ -529,8 +581,11 @@ public final class ThreadDeployment implements HookDeployment {
             if (running != null) {
                 retire(running);
             }
+            eventObject.close();
             decided.close();
+            happened.close();
             threads.close();
+            events.close();
             decisions.close();
             saved.abandon();
             try {
@@ -580,6 +635,24 @@ public final class ThreadDeployment implements HookDeployment {
                 }
             }
         }
+        for (Slot s : slots) {
+            if (s == null) {
+                continue;
+            }
+            long e = happened.getLong(2 * s.index);
+            int eseq = (int) (e >>> 32);
+            if (eseq != s.eventSeq) {
+                s.eventSeq = eseq;
+                int event = (int) (e >>> 24) & 0xff;
+                int cpu = (int) (e & 0xffffff);
+                if (running != null) {
+                    runPolicy(s, event, cpu, happened.getLong(2 * s.index + 1));
+                }
+                if (event == ThreadGlue.EV_EXITED) {
+                    forget(s, false); // its tid may already belong to another thread
+                }
+            }
+        }
         if (running != null) {
             for (Slot s : slots) {
                 if (s == null) {
@@ -613,10 +686,6 @@ public final class ThreadDeployment implements HookDeployment {
     }
 
     private void apply(Slot s, int decision, long decidedAt, boolean count) {
-        if (decision == ThreadGlue.GONE) {
-            forget(s, false); // exited: its tid may already belong to another thread
-            return;
-        }
         Applied want;
         if (decision == ThreadGlue.ANY_CORE) {
             want = new Applied(Sched.SCHED_FIFO | Sched.SCHED_RESET_ON_FORK, settings.fifoPriority(), (BitSet) coreSet.clone());
@@ -777,8 +846,11 @@ public final class ThreadDeployment implements HookDeployment {
                 running = null;
             }
             maps = List.of();
+            eventObject.close();
             decided.close();
+            happened.close();
             threads.close();
+            events.close();
             decisions.close();
             saved.close();
             try {

@@ -6,24 +6,21 @@ package dev.syrup.backend.ghost;
  *
  * <p>The policy keeps Syrup's one signature, {@code uint32_t schedule(void *pkt_start, void
  * *pkt_end)}; its input is one {@code struct syr_thread} (a thread and what just happened to
- * it) between the two pointers, read with the same bounds check as a packet. The glue compiles
- * it twice into one object, sharing the policy's Maps:
- * <ul>
- * <li>{@code syr_thread_wakeup}, {@code syr_thread_switch}, {@code syr_thread_exit}: tracepoint
- *     programs on sched_wakeup, sched_switch and sched_process_exit. Each looks the thread up in
- *     {@code syr_threads} (tid → registration index: the kernel filters out every thread the
- *     application did not register), runs {@code schedule()} and stores the decision in the
- *     mmap'ed array {@code syr_decisions} the agent polls;
- * <li>{@code syr_thread_run}: the same, run by the agent with BPF_PROG_TEST_RUN for the events
- *     no tracepoint sees (registration, a per-thread Map entry changed by the application); the
- *     input is the test run's data.
- * </ul>
+ * it) between the two pointers, read with the same bounds check as a packet. The glue makes it
+ * {@code syr_thread_run}, an XDP program that is never attached: the agent runs it with
+ * BPF_PROG_TEST_RUN for each event (the input is the test run's data), and it stores its decision
+ * in {@code syr_decisions}, an mmap'ed array the agent applies.
+ *
+ * <p>The events come from the hook's own tracepoint programs ({@code thread_events.bpf.c},
+ * compiled at build time, no tenant code in them): the tenant's code never runs as a tracing
+ * program, so it never gets tracing helpers, and its object can be loaded with fewer privileges.
  */
 final class ThreadGlue {
 
-    static final String THREADS_MAP = "syr_threads";
     static final String DECISIONS_MAP = "syr_decisions";
     static final String RUN_PROGRAM = "syr_thread_run";
+    /** The event object's maps and programs (thread_events.bpf.c). */
+    static final String THREADS_MAP = "syr_threads", EVENTS_MAP = "syr_events", EVENTS_OBJECT = "thread_events.bpf.o";
     static final String WAKEUP_PROGRAM = "syr_thread_wakeup";
     static final String SWITCH_PROGRAM = "syr_thread_switch";
     static final String EXIT_PROGRAM = "syr_thread_exit";
@@ -34,8 +31,8 @@ final class ThreadGlue {
     /** Events (struct syr_thread.event). */
     static final int EV_NEW = 0, EV_WOKE = 1, EV_BLOCKED = 2, EV_PREEMPTED = 3, EV_EXITED = 4, EV_CHANGED = 5;
 
-    /** Decisions besides an executor index (SYR_PASS, SYR_DROP come from syrup.h). */
-    static final int ANY_CORE = 0xFFFFFFFD, GONE = 0xFFFFFFFC, PASS = 0xFFFFFFFF, DROP = 0xFFFFFFFE;
+    /** Decisions besides an executor index. */
+    static final int ANY_CORE = 0xFFFFFFFD, PASS = 0xFFFFFFFF, DROP = 0xFFFFFFFE;
 
     private ThreadGlue() {
     }
@@ -51,110 +48,48 @@ final class ThreadGlue {
                 #endif
                 #include "syrup.h"
 
-                #define SYR__GONE 0xFFFFFFFCu
-
                 static __always_inline uint32_t schedule(void *pkt_start, void *pkt_end);
 
                 #include "%1$s"
 
-                /* Registered threads: tid -> index (syrupd fills it). */
-                struct {
-                	__uint(type, BPF_MAP_TYPE_HASH);
-                	__uint(max_entries, %2$d);
-                	__type(key, __u32);
-                	__type(value, __u32);
-                } %3$s SEC(".maps");
-
-                /* Per index: [2i] = sequence << 32 | decision, [2i+1] = when it was decided. */
+                /* Per index: [2i] = sequence << 32 | decision, [2i+1] = the input's time. */
                 struct {
                 	__uint(type, BPF_MAP_TYPE_ARRAY);
                 	__uint(max_entries, 2 * %2$d);
                 	__uint(map_flags, BPF_F_MMAPABLE);
                 	__type(key, __u32);
                 	__type(value, __u64);
-                } %4$s SEC(".maps");
+                } %3$s SEC(".maps");
 
-                static __always_inline void syr__store(__u32 index, __u32 decision, __u64 now)
-                {
-                	__u32 k = 2 * index, kt = 2 * index + 1;
-                	__u64 *slot = bpf_map_lookup_elem(&%4$s, &k);
-                	__u64 *time = bpf_map_lookup_elem(&%4$s, &kt);
-
-                	if (!slot || !time)
-                		return;
-                	*time = now;
-                	*slot = (((*slot >> 32) + 1) << 32) | decision;
-                }
-
-                static __always_inline void syr__event(__u32 tid, __u32 event, __s32 cpu)
-                {
-                	__u32 *index = bpf_map_lookup_elem(&%3$s, &tid);
-                	struct syr_thread t = {};
-                	__u32 d;
-
-                	if (!index)
-                		return; /* not a thread of this deployment */
-                	t.tid = tid;
-                	t.index = *index;
-                	t.event = event;
-                	t.cpu = cpu;
-                	t.time_ns = bpf_ktime_get_ns();
-                	d = schedule(&t, &t + 1);
-                	if (event == SYR_THREAD_EXITED) {
-                		bpf_map_delete_elem(&%3$s, &tid);
-                		d = SYR__GONE;
-                	}
-                	syr__store(t.index, d, t.time_ns);
-                }
-
-                /* Tracepoint records (include/trace/events/sched.h; offsets checked by syrupd). */
-                struct syr__wakeup { __u64 common; char comm[16]; __s32 pid; __s32 prio; __s32 target_cpu; };
-                struct syr__switch { __u64 common; char prev_comm[16]; __s32 prev_pid; __s32 prev_prio; long prev_state;
-                	char next_comm[16]; __s32 next_pid; __s32 next_prio; };
-                struct syr__exit { __u64 common; char comm[16]; __s32 pid; __s32 prio; };
-
-                SEC("tracepoint/sched/sched_wakeup")
-                int %6$s(struct syr__wakeup *ctx)
-                {
-                	syr__event(ctx->pid, SYR_THREAD_WOKE, ctx->target_cpu);
-                	return 0;
-                }
-
-                SEC("tracepoint/sched/sched_switch")
-                int %7$s(struct syr__switch *ctx)
-                {
-                	syr__event(ctx->prev_pid, ctx->prev_state ? SYR_THREAD_BLOCKED : SYR_THREAD_PREEMPTED,
-                		   bpf_get_smp_processor_id());
-                	return 0;
-                }
-
-                SEC("tracepoint/sched/sched_process_exit")
-                int %8$s(struct syr__exit *ctx)
-                {
-                	syr__event(ctx->pid, SYR_THREAD_EXITED, bpf_get_smp_processor_id());
-                	return 0;
-                }
-
-                /* Run by syrupd (BPF_PROG_TEST_RUN): the input is the test run's data. */
+                /* Run by syrupd (BPF_PROG_TEST_RUN), never attached: the input is the test run's data. */
                 SEC("xdp")
-                int %5$s(struct xdp_md *ctx)
+                int %4$s(struct xdp_md *ctx)
                 {
                 	void *data = (void *)(long)ctx->data;
                 	void *data_end = (void *)(long)ctx->data_end;
                 	struct syr_thread *t = data;
-                	__u32 index, d;
+                	__u32 index, k, kt, d;
+                	__u64 time, *slot, *at;
 
                 	if ((void *)(t + 1) > data_end)
                 		return XDP_ABORTED;
                 	index = t->index;
+                	time = t->time_ns;
                 	d = schedule(data, data_end);
-                	if (index < %2$d)
-                		syr__store(index, d, bpf_ktime_get_ns());
+                	if (index >= %2$d)
+                		return XDP_ABORTED;
+                	k = 2 * index;
+                	kt = k + 1;
+                	slot = bpf_map_lookup_elem(&%3$s, &k);
+                	at = bpf_map_lookup_elem(&%3$s, &kt);
+                	if (!slot || !at)
+                		return XDP_ABORTED;
+                	*at = time;
+                	*slot = (((*slot >> 32) + 1) << 32) | d;
                 	return XDP_PASS;
                 }
 
                 char _license[] SEC("license") = "GPL";
-                """.formatted(policyInclude, maxThreads, THREADS_MAP, DECISIONS_MAP, RUN_PROGRAM,
-                WAKEUP_PROGRAM, SWITCH_PROGRAM, EXIT_PROGRAM);
+                """.formatted(policyInclude, maxThreads, DECISIONS_MAP, RUN_PROGRAM);
     }
 }

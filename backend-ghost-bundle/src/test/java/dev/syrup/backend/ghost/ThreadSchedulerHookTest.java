@@ -48,14 +48,16 @@ class ThreadSchedulerHookTest {
     }
 
     @Test
-    void glueHasTheTracepointsTheTestRunProgramAndTheMaps() {
+    void glueMakesTheTenantsCodeATestRunProgramOnly() {
         String g = new ThreadSchedulerHook(config("", "linux", 1, 50)).wrapper("/p/policy.c");
         assertTrue(g.contains("#include \"/p/policy.c\""));
-        for (String s : List.of("SEC(\"tracepoint/sched/sched_wakeup\")", "SEC(\"tracepoint/sched/sched_switch\")",
-                "SEC(\"tracepoint/sched/sched_process_exit\")", "SEC(\"xdp\")", ThreadGlue.THREADS_MAP,
-                ThreadGlue.DECISIONS_MAP, "BPF_F_MMAPABLE", "#define MAX_THREADS 256")) {
+        for (String s : List.of("SEC(\"xdp\")", ThreadGlue.RUN_PROGRAM, ThreadGlue.DECISIONS_MAP, "BPF_F_MMAPABLE",
+                "#define MAX_THREADS 256")) {
             assertTrue(g.contains(s), s);
         }
+        // the tracepoint programs are the hook's own object, never compiled with a tenant's code
+        assertFalse(g.contains("tracepoint"), g);
+        assertTrue(ThreadSchedulerHook.class.getResource(ThreadGlue.EVENTS_OBJECT) != null, "event object in the bundle");
     }
 
     @Test
