@@ -34,13 +34,16 @@ import java.util.function.Consumer;
 /**
  * A thread_scheduler deployment on the stock Linux engine.
  *
- * <p>Kernel side: the policy's object ({@link ThreadGlue}) with its three tracepoint programs
- * attached through perf events; {@code syr_threads} (tid → index) and {@code syr_decisions}
- * belong to the deployment and are reused by every policy version.
+ * <p>Kernel side: the hook's event programs ({@code thread_events.bpf.c}) attached to the
+ * scheduler tracepoints through perf events for the deployment's life, recording registered
+ * threads' events in {@code syr_events}; the policy's object ({@link ThreadGlue}), a test-run
+ * program writing {@code syr_decisions}. {@code syr_threads} (tid → index), {@code syr_events}
+ * and {@code syr_decisions} belong to the deployment and outlive policy versions.
  *
  * <p>Agent (a thread of syrupd, SCHED_FIFO above the policy's threads): every
- * {@code pollMicros} it runs the policy for per-thread Map entries the application changed
- * (BPF_PROG_TEST_RUN), then applies each new decision of {@code syr_decisions}:
+ * {@code pollMicros} it runs the policy (BPF_PROG_TEST_RUN) for each new event and each
+ * per-thread Map entry the application changed, then applies each new decision of
+ * {@code syr_decisions}:
  * <ul>
  * <li>index {@code i}: SCHED_FIFO (with SCHED_RESET_ON_FORK) at the configured priority, affinity
  *     = core {@code cores[i]};

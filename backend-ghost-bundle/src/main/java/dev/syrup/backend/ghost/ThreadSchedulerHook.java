@@ -33,7 +33,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * threads an application registers are the inputs, the configured cores the executors. The
  * policy runs verified ({@link ThreadGlue}); an engine enforces its decisions:
  * <ul>
- * <li>{@code linux} (stock kernels): tracepoints feed the policy, the agent applies each
+ * <li>{@code linux} (stock kernels): the scheduler tracepoints' events feed the policy, the agent applies each
  *     decision with sched_setaffinity / sched_setscheduler ({@link ThreadDeployment});
  * <li>{@code ghost}: the ghOSt ABI ({@link Ghost}); unavailable on a kernel without ghOSt.
  * </ul>
