@@ -35,6 +35,9 @@ class Fig8QuickBenchIT {
         ProcessBuilder pb = new ProcessBuilder("bash", QuickBenchIT.ROOT.resolve("bench/fig8.sh").toString(), "--quick")
                 .directory(QuickBenchIT.ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("SYRUP_RESULTS", results.toString());
+        try (java.net.DatagramSocket free = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            pb.environment().put("PORT", Integer.toString(free.getLocalPort())); // the bench's default port may be taken
+        }
         Process p = pb.start();
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroy);
