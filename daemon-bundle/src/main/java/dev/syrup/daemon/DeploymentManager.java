@@ -92,6 +92,11 @@ public final class DeploymentManager implements Deployer {
     private final Path bpffsRoot;
     /** The bpffs root, checked and held open: pins are removed through it, never by path. */
     private final PinRoot pins;
+    /**
+     * Directories of the bpffs root that are not owners' but hooks' own (saved thread states of
+     * thread_scheduler), which recovery must not take for leftovers.
+     */
+    private static final java.util.Set<String> NOT_OWNERS = java.util.Set.of("threads");
     private final DeploymentRecords records;
     private final AtomicLong ids = new AtomicLong();
     private final int maxTenantDeployments;
@@ -146,7 +151,7 @@ public final class DeploymentManager implements Deployer {
         }
         // Walked by fds: what is not a root-owned directory is removed itself, never followed.
         try {
-            for (String owner : pins.owners(java.util.Set.of())) {
+            for (String owner : pins.owners(NOT_OWNERS)) {
                 for (String id : pins.deployments(owner)) {
                     last = Math.max(last, DeploymentRecords.number(id));
                     DeploymentRecords.Record r = pending.get(id);
@@ -416,6 +421,15 @@ public final class DeploymentManager implements Deployer {
     @Override
     public synchronized void registerExecutor(String id, int index, long pid, int fd) throws SyrupException {
         get(id).deployment.registerExecutor(index, pid, fd);
+    }
+
+    @Override
+    public int registerThread(String id, long pid, int uid, int tid) throws SyrupException {
+        HookDeployment hd;
+        synchronized (this) {
+            hd = get(id).deployment;
+        }
+        return hd.registerThread(pid, uid, tid); // /proc reads and syscalls: not under the manager's lock
     }
 
     @Override
