@@ -27,6 +27,13 @@ import java.util.List;
  */
 public interface Dispatcher {
 
+    /**
+     * The directory, under syrupd's bpffs root, where the dispatcher pins its root programs,
+     * their maps and its claims, so that the policies in the slots go on deciding while syrupd
+     * is down; no owner has this name.
+     */
+    String PIN_DIR = "dispatch";
+
     /** XDP attach mode of an interface's root program (generic and native cannot share one interface). */
     enum XdpMode {
         /** Generic XDP ({@code XDP_FLAGS_SKB_MODE}): works on any device, after the skb is built. */
@@ -131,6 +138,15 @@ public interface Dispatcher {
      *                        {@code KERNEL} when loading or attaching fails
      */
     Claim claimXdp(String owner, Target target, XdpMode mode) throws SyrupException;
+
+    /**
+     * After a restart: the claim a previous syrupd left on {@code target} at {@code layer}
+     * ({@code socket_select} or {@code xdp}) will not be taken back, because its deployment is
+     * not re-adopted. Its port is unmapped and its slot emptied (the policy left there stops
+     * deciding). A claim held now, or none, is left alone.
+     */
+    default void discard(String layer, Target target) {
+    }
 
     /** Every claim held now, socket_select first, then by interface, protocol and port. */
     List<ClaimInfo> claims();

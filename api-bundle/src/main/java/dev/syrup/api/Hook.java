@@ -46,4 +46,13 @@ public interface Hook {
      *                        {@code UNAVAILABLE} when the hook cannot run here
      */
     HookDeployment open(Target target, java.nio.file.Path pinDir) throws SyrupException;
+
+    /**
+     * A deployment recorded at this hook by a previous syrupd will not be re-adopted (an
+     * application's, one whose re-adoption failed, one undeployed while waiting for the hook):
+     * release what the previous syrupd left in the kernel for it at {@code target}, such as its
+     * claim in a dispatcher. Its pins under {@code pinDir} are removed by the caller.
+     */
+    default void discard(Target target, java.nio.file.Path pinDir) {
+    }
 }

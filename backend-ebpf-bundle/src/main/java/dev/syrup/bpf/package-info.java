@@ -4,7 +4,7 @@
  * attachment, pidfd-based fd adoption and kernel object listing. Every kernel object has one
  * owner and is released by {@code close()}.
  */
-@Version("0.2.0")
+@Version("0.3.0")
 @Export
 package dev.syrup.bpf;
 

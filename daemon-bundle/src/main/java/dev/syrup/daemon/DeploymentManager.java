@@ -4,6 +4,7 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.Deployment;
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
@@ -89,6 +90,11 @@ public final class DeploymentManager implements Deployer {
     private final Map<String, Hook> hooks = new TreeMap<>();
     /** Guarded by {@code this}; insertion order is creation order. */
     private final Map<String, Live> live = new LinkedHashMap<>();
+    /**
+     * Recorded deployments that will not be re-adopted, dropped before their hook appeared: the
+     * hook is told when it does ({@link Hook#discard}). Guarded by {@code this}.
+     */
+    private final List<DeploymentRecords.Record> discards = new ArrayList<>();
     /** Recorded by a previous syrupd, re-adopted when their hook appears. Guarded by {@code this}. */
     private final Map<String, DeploymentRecords.Record> pending = new LinkedHashMap<>();
     /** One JMX MBean per deployment (decision counters), from deploy to undeploy. */
@@ -125,7 +131,8 @@ public final class DeploymentManager implements Deployer {
             }
         }
         try (var owners = Files.list(bpffsRoot)) {
-            for (Path owner : owners.filter(Files::isDirectory).toList()) {
+            for (Path owner : owners.filter(Files::isDirectory)
+                    .filter(o -> !o.getFileName().toString().equals(Dispatcher.PIN_DIR)).toList()) {
                 try (var dirs = Files.list(owner)) {
                     for (Path dir : dirs.filter(Files::isDirectory).toList()) {
                         String id = dir.getFileName().toString();
@@ -159,6 +166,12 @@ public final class DeploymentManager implements Deployer {
             LOG.log(System.Logger.Level.WARNING, "two hooks named {0}; keeping the first", hook.name());
         } else {
             LOG.log(System.Logger.Level.INFO, "hook {0} appeared ({1})", hook.name(), hook.availability());
+            for (DeploymentRecords.Record r : new ArrayList<>(discards)) {
+                if (r.request().hook().equals(hook.name())) {
+                    discards.remove(r);
+                    discard(hook, r);
+                }
+            }
             readopt(hook);
         }
     }
@@ -186,8 +199,24 @@ public final class DeploymentManager implements Deployer {
         LOG.log(System.Logger.Level.WARNING, "not re-adopting " + r.id() + " (" + r.request().policy() + " at " + r.request().hook()
                 + " " + r.request().target() + "): " + why + "; its record and pinned Maps are removed");
         records.delete(r.id());
+        Hook hook = hooks.get(r.request().hook());
+        if (hook != null) {
+            discard(hook, r);
+        } else {
+            discards.add(r);
+        }
         removePins(bpffsRoot.resolve(r.request().owner()).resolve(r.id()));
         removeEmptyOwnerDir(r.request().owner());
+    }
+
+    /** What a previous syrupd left in the kernel for {@code r} (a dispatcher's claim still deciding) goes. */
+    private void discard(Hook hook, DeploymentRecords.Record r) {
+        try {
+            hook.discard(r.request().target(), bpffsRoot.resolve(r.request().owner()).resolve(r.id()));
+        } catch (RuntimeException | LinkageError e) {
+            LOG.log(System.Logger.Level.WARNING, "hook " + hook.name() + " could not discard what the previous syrupd left for "
+                    + r.id() + ": " + e);
+        }
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -258,6 +287,9 @@ public final class DeploymentManager implements Deployer {
 
     @Override
     public synchronized Deployment deploy(DeployRequest req) throws SyrupException {
+        if (req.owner().equals(Dispatcher.PIN_DIR)) {
+            throw new SyrupException(Kind.INVALID, "'" + Dispatcher.PIN_DIR + "' cannot own deployments: the dispatcher pins there");
+        }
         Hook hook = hooks.get(req.hook());
         if (hook == null) {
             throw new SyrupException(Kind.UNKNOWN_HOOK, "no hook '" + req.hook() + "'; installed hooks: "

@@ -86,7 +86,10 @@ final class CpuRedirectDeployment implements HookDeployment {
             made.add(cpumap);
             BpfMap coreOf = BpfMap.create(MapType.ARRAY, CpuRedirectHook.CORES_MAP, 4, 4, cores.size(), 0);
             made.add(coreOf);
-            BpfMap counter = BpfMap.create(MapType.ARRAY, CpuRedirectHook.COUNTER_MAP, 4, 8, possible, 0);
+            // Pinned from the start, and taken over from a syrupd that died (its policy, left in
+            // the dispatcher's slot, went on counting into it).
+            BpfMap counter = PolicyObjects.pinnedOrNew(pinDir, BpfMap.create(MapType.ARRAY, CpuRedirectHook.COUNTER_MAP, 4, 8,
+                    possible, 0));
             made.add(counter);
             BpfMap stats = DecisionStats.create(CpuRedirectHook.MAX_EXECUTORS);
             made.add(stats);
@@ -94,8 +97,8 @@ final class CpuRedirectDeployment implements HookDeployment {
                 coreOf.updateInt(i, cores.get(i));
             }
             return new CpuRedirectDeployment(target, pinDir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter, stats);
-        } catch (BpfException e) {
-            made.forEach(BpfMap::close);
+        } catch (BpfException | SyrupException e) {
+            made.forEach(PolicyObjects::unpinAndClose);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the CPUMAP of " + target + ": " + e.getMessage(), e);
         }
@@ -226,18 +229,9 @@ final class CpuRedirectDeployment implements HookDeployment {
         maps = List.of();
     }
 
-    /** Pins the policy's own Maps and the arrival counter under the pin dir. */
     /** The policy's Maps, and the per-CPU arrival counter the second stage keeps (shown, pinned once). */
     private List<SyrupMap> pinMaps(BpfObject obj) throws SyrupException {
         List<SyrupMap> out = PolicyObjects.pinPolicyMaps(obj, pinDir, INTERNAL_MAPS);
-        try {
-            if (counter.pinnedPath().isEmpty()) {
-                counter.pin(pinDir.resolve(CpuRedirectHook.COUNTER_MAP));
-            }
-        } catch (BpfException e) {
-            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning " + CpuRedirectHook.COUNTER_MAP + " under "
-                    + pinDir + " failed: " + e.getMessage(), e);
-        }
         out.add(new KernelMap(CpuRedirectHook.COUNTER_MAP, counter));
         return List.copyOf(out);
     }

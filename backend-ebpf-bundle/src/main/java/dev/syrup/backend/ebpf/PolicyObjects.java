@@ -73,10 +73,11 @@ final class PolicyObjects {
      */
     private static void adoptPinned(BpfObject obj, Path pinDir, Set<String> internal) {
         for (MapInfo d : obj.declaredMaps()) {
-            Path pin = pinDir.resolve(d.name());
-            if (internal.contains(d.name()) || d.name().contains(".") || !Files.exists(pin)) {
+            String pinName = pinName(d.name(), internal);
+            if (pinName == null || !Files.exists(pinDir.resolve(pinName))) {
                 continue;
             }
+            Path pin = pinDir.resolve(pinName);
             try (BpfMap pinned = BpfMap.openPinned(pin)) {
                 String diff = SharedMaps.difference(d, pinned);
                 if (diff == null) {
@@ -106,20 +107,44 @@ final class PolicyObjects {
         try {
             Files.createDirectories(pinDir);
             for (BpfMap m : obj.maps()) {
-                if (internal.contains(m.name()) || m.name().contains(".")) {
+                String pinName = pinName(m.name(), internal);
+                if (pinName == null) {
                     continue;
                 }
-                Path pin = pinDir.resolve(m.name());
+                Path pin = pinDir.resolve(pinName);
                 if (!m.claimPin(pin)) {
                     m.pin(pin);
                 }
-                out.add(new KernelMap(m.name(), m));
+                if (pinName.equals(m.name())) {
+                    out.add(new KernelMap(m.name(), m));
+                }
             }
         } catch (IOException | BpfException e) {
             throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir
                     + " failed: " + e.getMessage(), e);
         }
         return out;
+    }
+
+    /**
+     * Where the map {@code name} of a policy is pinned in its pin dir: a Map under its own name;
+     * the policy's global variables ({@code .bss}, {@code .data}) as {@code globals-bss} and
+     * {@code globals-data} (bpffs takes no dot, and no C name has a '-'), so that they carry
+     * over a restart like its Maps (a round-robin counter goes on where it was); null for the
+     * hook's {@code internal} maps, {@code .rodata} (constants, set at each compile) and other
+     * sections, which are not kept.
+     */
+    static String pinName(String name, Set<String> internal) {
+        if (internal.contains(name)) {
+            return null;
+        }
+        if (name.endsWith(".bss")) {
+            return "globals-bss";
+        }
+        if (name.endsWith(".data")) {
+            return "globals-data";
+        }
+        return name.contains(".") ? null : name;
     }
 
     /** A policy version that no longer runs: its pins go ({@link #pinPolicyMaps}), then its kernel objects. */
@@ -152,6 +177,54 @@ final class PolicyObjects {
         if (o != null) {
             o.close();
         }
+    }
+
+    /**
+     * One of the hook's own maps of a deployment (its executors, its decision counters), pinned
+     * as {@code pinDir/<fresh's name>} so that it outlives a syrupd that dies without closing
+     * anything: the policy left in the dispatcher's slot still uses it, and the next syrupd's
+     * policy must use the same one (a socket sits in one REUSEPORT_SOCKARRAY only). When a map
+     * of {@code fresh}'s shape is pinned there already (a restart), that one is returned and
+     * {@code fresh} closed; a pin of another shape is replaced, with a warning. Its owner
+     * unpins it ({@link BpfMap#unpin}) before the pin dir goes.
+     */
+    static BpfMap pinnedOrNew(Path pinDir, BpfMap fresh) throws SyrupException {
+        Path pin = pinDir.resolve(fresh.name());
+        try {
+            if (Files.exists(pin)) {
+                try {
+                    BpfMap there = BpfMap.openPinned(pin);
+                    if (there.typeId() == fresh.typeId() && there.keySize() == fresh.keySize()
+                            && there.valueSize() == fresh.valueSize() && there.maxEntries() == fresh.maxEntries()
+                            && there.flags() == fresh.flags()) {
+                        fresh.close();
+                        LOG.log(System.Logger.Level.INFO, "map '" + fresh.name() + "' adopted from " + pin);
+                        return there;
+                    }
+                    there.close();
+                    LOG.log(System.Logger.Level.WARNING, "map " + pin + " has another shape than this syrupd's: replaced");
+                } catch (BpfException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cannot adopt " + pin + ": " + e.getMessage());
+                }
+                Files.deleteIfExists(pin);
+            }
+            Files.createDirectories(pinDir);
+            fresh.pin(pin);
+            return fresh;
+        } catch (IOException | BpfException e) {
+            fresh.close();
+            throw new SyrupException(Kind.KERNEL, "cannot pin " + fresh.name() + " under " + pinDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Unpins (a no-op when not pinned) and closes one of the hook's own maps ({@link #pinnedOrNew}). */
+    static void unpinAndClose(BpfMap m) {
+        try {
+            m.unpin();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "unpin " + m.name() + ": " + e.getMessage());
+        }
+        m.close();
     }
 
     /** The deployment's (by now empty) pin directory. */

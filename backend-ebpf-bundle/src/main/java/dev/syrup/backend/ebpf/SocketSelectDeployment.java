@@ -87,17 +87,17 @@ final class SocketSelectDeployment implements HookDeployment {
         Dispatcher.Claim claim = dispatcher.claimSocket(owner, target);
         BpfMap slots;
         try {
-            slots = BpfMap.create(MapType.REUSEPORT_SOCKARRAY, SocketSelectHook.EXECUTORS_MAP, 4, 8,
-                    SocketSelectHook.MAX_EXECUTORS, 0);
-        } catch (BpfException e) {
+            slots = PolicyObjects.pinnedOrNew(pinDir, BpfMap.create(MapType.REUSEPORT_SOCKARRAY, SocketSelectHook.EXECUTORS_MAP,
+                    4, 8, SocketSelectHook.MAX_EXECUTORS, 0));
+        } catch (BpfException | SyrupException e) {
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the executor map for " + target + ": " + e.getMessage(), e);
         }
         BpfMap stats;
         try {
-            stats = DecisionStats.create(SocketSelectHook.MAX_EXECUTORS);
-        } catch (BpfException e) {
-            slots.close();
+            stats = PolicyObjects.pinnedOrNew(pinDir, DecisionStats.create(SocketSelectHook.MAX_EXECUTORS));
+        } catch (BpfException | SyrupException e) {
+            PolicyObjects.unpinAndClose(slots);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
         }
@@ -138,6 +138,9 @@ final class SocketSelectDeployment implements HookDeployment {
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
             sockets = adopt();
+            if (running == null) {
+                knowSlots(sockets);
+            }
             if (!registered) {
                 fillSlots(sockets);
             }
@@ -264,7 +267,7 @@ final class SocketSelectDeployment implements HookDeployment {
         // Empties the slot and releases the claim (and the root program with the last claim);
         // only then can the policy program go.
         claim.close();
-        PolicyObjects.end(running, pinDir, INTERNAL_MAPS, keepMaps);
+        BpfObject last = running;
         running = null;
         // Empty the sockarray before letting it go: the kernel frees it later, and until then its
         // sockets count as taken, so a new deployment on them would get EBUSY.
@@ -276,9 +279,32 @@ final class SocketSelectDeployment implements HookDeployment {
             }
         }
         slotted.clear();
-        slots.close();
-        stats.close();
+        // Before the pin dir goes (PolicyObjects.end): nothing of the hook's is kept for the next
+        // syrupd after a close, the executor map having been emptied.
+        PolicyObjects.unpinAndClose(slots);
+        PolicyObjects.unpinAndClose(stats);
+        PolicyObjects.end(last, pinDir, INTERNAL_MAPS, keepMaps);
         maps = List.of();
+    }
+
+    /**
+     * Before the first install: what the executor map holds already, when it is one a previous
+     * syrupd left (a restart), by socket cookie. A socket found in its slot is then left there:
+     * taking it out and putting it back would let the policy that still decides miss it.
+     */
+    private void knowSlots(List<Fd> sockets) {
+        java.util.Map<Long, Long> inodeByCookie = new java.util.HashMap<>();
+        for (int i = 0; i < sockets.size(); i++) {
+            inodeByCookie.put(dev.syrup.bpf.Sockets.cookie(sockets.get(i)), executors.get(i).inode());
+        }
+        slotted.clear();
+        for (int i = 0; i < SocketSelectHook.MAX_EXECUTORS; i++) {
+            java.util.OptionalLong cookie = slots.lookup(i);
+            slotted.add(cookie.isPresent() ? inodeByCookie.getOrDefault(cookie.getAsLong(), -1L) : 0L);
+        }
+        while (!slotted.isEmpty() && slotted.get(slotted.size() - 1) == 0L) {
+            slotted.remove(slotted.size() - 1);
+        }
     }
 
     /**
@@ -291,6 +317,11 @@ final class SocketSelectDeployment implements HookDeployment {
             long inode = executors.get(i).inode();
             if (i < slotted.size() && slotted.get(i) == inode) {
                 continue;
+            }
+            int at = slotted.indexOf(inode);
+            if (at >= 0) { // a socket sits in one slot at most: moving it empties its old one
+                slots.delete(at);
+                slotted.set(at, 0L);
             }
             slots.delete(i);
             slots.updateFd(i, sockets.get(i));

@@ -119,6 +119,12 @@ public final class SocketSelectHook implements Hook {
                 EXECUTORS_MAP);
     }
 
+    /** The claim a previous syrupd left for a deployment that is not coming back stops deciding. */
+    @Override
+    public void discard(Target target, Path pinDir) {
+        dispatcher.discard("socket_select", target);
+    }
+
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
         if (target.iface().isPresent()) {

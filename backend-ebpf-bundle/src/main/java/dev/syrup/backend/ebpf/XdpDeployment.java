@@ -64,12 +64,15 @@ final class XdpDeployment implements HookDeployment {
 
     static XdpDeployment open(Dispatcher.Claim claim, Target target, Path pinDir, String hook) throws SyrupException {
         try {
-            BpfMap xsks = BpfMap.create(MapType.XSKMAP, XdpHook.EXECUTORS_MAP, 4, 4, XdpHook.MAX_EXECUTORS, 0);
+            // Pinned: after a syrupd that died, the policy left in the dispatcher's slot still
+            // redirects to these sockets, and the next syrupd's policy takes the same map.
+            BpfMap xsks = PolicyObjects.pinnedOrNew(pinDir, BpfMap.create(MapType.XSKMAP, XdpHook.EXECUTORS_MAP, 4, 4,
+                    XdpHook.MAX_EXECUTORS, 0));
             BpfMap stats;
             try {
-                stats = DecisionStats.create(XdpHook.MAX_EXECUTORS);
-            } catch (BpfException e) {
-                xsks.close();
+                stats = PolicyObjects.pinnedOrNew(pinDir, DecisionStats.create(XdpHook.MAX_EXECUTORS));
+            } catch (BpfException | SyrupException e) {
+                PolicyObjects.unpinAndClose(xsks);
                 throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
             }
             return new XdpDeployment(claim, target, pinDir, hook, xsks, stats);
@@ -193,7 +196,7 @@ final class XdpDeployment implements HookDeployment {
         closed = true;
         // Empties the slot and releases the claim (and detaches the root with the interface's last claim).
         claim.close();
-        PolicyObjects.end(running, pinDir, INTERNAL_MAPS, keepMaps);
+        BpfObject last = running;
         running = null;
         for (int i : executors.keySet()) {
             try {
@@ -203,8 +206,9 @@ final class XdpDeployment implements HookDeployment {
             }
         }
         executors.clear();
-        xsks.close();
-        stats.close();
+        PolicyObjects.unpinAndClose(xsks);
+        PolicyObjects.unpinAndClose(stats);
+        PolicyObjects.end(last, pinDir, INTERNAL_MAPS, keepMaps);
         maps = List.of();
     }
 }

@@ -111,6 +111,12 @@ public abstract class XdpHook implements Hook {
                 DecisionStats.declare(MAX_EXECUTORS));
     }
 
+    /** The claim a previous syrupd left for a deployment that is not coming back stops deciding. */
+    @Override
+    public void discard(Target target, Path pinDir) {
+        dispatcher.discard("xdp", target);
+    }
+
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
         if (target.iface().isEmpty()) {
