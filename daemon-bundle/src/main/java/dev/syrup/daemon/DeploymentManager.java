@@ -57,8 +57,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * policy, definitions and target, and the Maps with their contents (after a crash too, when
  * nothing was closed). What it cannot re-adopt it removes, saying why: an application's
  * deployment (it lived as long as the application's connection to the previous syrupd), one
- * whose target has no executors any more, and pins no record explains. While syrupd is down
- * the inputs go to the kernel's default ({@code docs/architecture.md}).
+ * whose target has no executors any more, and pins no record explains, and tells the hook
+ * ({@link Hook#discard}) so that what the previous syrupd left deciding in the kernel stops.
+ * After a shutdown the inputs go to the kernel's default until re-adoption; after a crash the
+ * policies left in the dispatcher's pinned slots go on deciding ({@code docs/architecture.md}).
  */
 @Component(service = Deployer.class, immediate = true, configurationPid = DeploymentManager.PID)
 @Designate(ocd = DeploymentManager.Config.class)
