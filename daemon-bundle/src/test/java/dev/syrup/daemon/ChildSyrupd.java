@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A syrupd in a process of its own, so that a test can kill it with SIGKILL: the manager, the
  * dispatcher pinning under {@code <bpffs root>/dispatch} and the socket_select hook, as the
- * distribution wires them, driven by lines on stdin ({@code deploy POLICY PORT},
+ * distribution wires them, driven by lines on stdin ({@code deploy POLICY PORT [OWNER]},
  * {@code undeploy ID}, {@code list}, {@code stop}), each answered by one line {@code ok ...} or
  * {@code error ...} on stdout. {@link Handle} starts and drives one from a test.
  */
@@ -42,7 +42,8 @@ public final class ChildSyrupd {
             try {
                 switch (w[0]) {
                     case "deploy" -> out.println("ok " + syrupd.deploy(new DeployRequest(w[1], SocketSelectHook.NAME,
-                            Target.port(Protocol.UDP, Integer.parseInt(w[2])), Map.of(), false, DeployRequest.ADMIN)).id());
+                            Target.port(Protocol.UDP, Integer.parseInt(w[2])), Map.of(), false,
+                            w.length > 3 ? w[3] : DeployRequest.ADMIN)).id());
                     case "undeploy" -> {
                         syrupd.undeploy(w[1]);
                         out.println("ok");

@@ -24,10 +24,11 @@ import java.util.Optional;
  * &lt;tree&gt;/v1/&lt;root&gt;/root                           the root program
  *                   /ports                          syrup_ports
  *                   /slots                          syrup_slots (a pinned PROG_ARRAY keeps its entries)
- *                   /claims/&lt;proto&gt;-&lt;port&gt;-&lt;slot&gt;-&lt;owner in hex&gt;   one empty directory per claim
+ *                   /claims/&lt;proto&gt;-&lt;port&gt;-&lt;slot&gt;-&lt;owner&gt;-&lt;deployment&gt;   one empty directory per claim
  * </pre>
  *
- * where {@code <root>} is {@code socket_select} or {@code xdp-<ifindex>}. Names carry no dot
+ * where {@code <root>} is {@code socket_select} or {@code xdp-<ifindex>}, and the owner and the
+ * deployment's pin dir (empty when the claimer gave none) are in hex. Names carry no dot
  * (bpffs refuses them). {@code v1} is the layout of the maps and of the records: a syrupd that
  * finds another version's tree removes it rather than guess what it means.
  */
@@ -38,21 +39,30 @@ final class DispatchPins {
     static final String VERSION = "v1";
     static final String ROOT_PIN = "root", PORTS_PIN = "ports", SLOTS_PIN = "slots", CLAIMS = "claims";
 
-    /** One claim as recorded in the tree. */
-    record Claim(Protocol protocol, int port, int slot, String owner) {
+    /** One claim as recorded in the tree; {@code deployment} (the claimer's pin dir) may be null. */
+    record Claim(Protocol protocol, int port, int slot, String owner, Path deployment) {
         String fileName() {
-            return protocol.label() + "-" + port + "-" + slot + "-" + HexFormat.of().formatHex(owner.getBytes(StandardCharsets.UTF_8));
+            return protocol.label() + "-" + port + "-" + slot + "-" + hex(owner) + "-"
+                    + (deployment == null ? "" : hex(deployment.toString()));
         }
 
         static Optional<Claim> parse(String name) {
-            String[] f = name.split("-", 4);
+            String[] f = name.split("-", 5);
             try {
                 Protocol p = Protocol.parse(f[0]);
-                return Optional.of(new Claim(p, Integer.parseInt(f[1]), Integer.parseInt(f[2]),
-                        new String(HexFormat.of().parseHex(f[3]), StandardCharsets.UTF_8)));
+                return Optional.of(new Claim(p, Integer.parseInt(f[1]), Integer.parseInt(f[2]), unhex(f[3]),
+                        f[4].isEmpty() ? null : Path.of(unhex(f[4]))));
             } catch (Exception e) {
                 return Optional.empty();
             }
+        }
+
+        private static String hex(String s) {
+            return HexFormat.of().formatHex(s.getBytes(StandardCharsets.UTF_8));
+        }
+
+        private static String unhex(String s) {
+            return new String(HexFormat.of().parseHex(s), StandardCharsets.UTF_8);
         }
     }
 

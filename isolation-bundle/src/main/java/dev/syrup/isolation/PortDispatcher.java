@@ -129,7 +129,12 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     }
 
     @Override
-    public synchronized Claim claimSocket(String owner, Target target) throws SyrupException {
+    public Claim claimSocket(String owner, Target target) throws SyrupException {
+        return claimSocket(owner, target, null);
+    }
+
+    @Override
+    public synchronized Claim claimSocket(String owner, Target target, Path deployment) throws SyrupException {
         checkOpen();
         requireOwner(owner);
         if (target.iface().isPresent()) {
@@ -140,7 +145,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             socketRoot = Root.load(pins, SOCKET_LAYER, SOCKET_LAYER, SK_OBJECT, SK_PROGRAM, null, 0, null);
         }
         try {
-            return socketRoot.claim(this, owner, target);
+            return socketRoot.claim(this, owner, target, deployment);
         } catch (SyrupException | RuntimeException e) {
             if (fresh) {
                 releaseIfIdle(socketRoot);
@@ -150,7 +155,12 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     }
 
     @Override
-    public synchronized Claim claimXdp(String owner, Target target, XdpMode mode) throws SyrupException {
+    public Claim claimXdp(String owner, Target target, XdpMode mode) throws SyrupException {
+        return claimXdp(owner, target, mode, null);
+    }
+
+    @Override
+    public synchronized Claim claimXdp(String owner, Target target, XdpMode mode, Path deployment) throws SyrupException {
         checkOpen();
         requireOwner(owner);
         if (mode == null) {
@@ -186,7 +196,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                     + mode.name().toLowerCase(java.util.Locale.ROOT) + "-mode claim is refused");
         }
         try {
-            return root.claim(this, owner, target);
+            return root.claim(this, owner, target, deployment);
         } catch (SyrupException | RuntimeException e) {
             if (fresh) {
                 releaseIfIdle(root);
@@ -199,11 +209,11 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
      * A leftover claim on {@code target} at {@code layer} (a previous syrupd's, whose deployment
      * will not be re-adopted): its port is unmapped and its slot emptied, so the policy the dead
      * syrupd left there stops deciding, and with the last claim the root goes. A claim held now,
-     * or none, is left alone. Adopts the layer's tree to find it when this dispatcher has not
+     * or none, is left alone. True when no claim holds the target afterwards. Adopts the layer's tree to find it when this dispatcher has not
      * loaded that root yet.
      */
     @Override
-    public synchronized void discard(String layer, Target target) {
+    public synchronized boolean discard(String layer, Target target) {
         checkOpen();
         Root root;
         try {
@@ -220,15 +230,15 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                     xdpRoots.put(ifindex, root);
                 }
             } else {
-                return;
+                return false;
             }
         } catch (SyrupException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot look for a leftover claim on " + target + " at " + layer + ": "
                     + e.getMessage());
-            return;
+            return false;
         }
         if (root == null) {
-            return;
+            return true;
         }
         Entry e = root.entries.get(target.protocol() + "/" + target.port());
         if (e != null && e.leftover) {
@@ -236,8 +246,11 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                     + ") that the previous syrupd left");
             e.handles = 1;
             root.release(e);
+            releaseIfIdle(root);
+            return true;
         }
         releaseIfIdle(root);
+        return e == null;
     }
 
     private static boolean closeAll(BpfMap[] maps) {
@@ -493,13 +506,23 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                     pins.unrecord(dir, c);
                     continue;
                 }
-                Entry e = new Entry(DispatchPins.target(c, iface), c.owner(), c.slot(), key);
+                Entry e = new Entry(DispatchPins.target(c, iface), c.owner(), c.slot(), key, c);
                 e.leftover = true;
                 e.handles = 0;
                 e.installed = slots.lookup(c.slot()).isPresent();
                 used[c.slot()] = true;
                 cursor = Math.max(cursor, (c.slot() + 1) % SLOTS);
                 entries.put(c.protocol() + "/" + c.port(), e);
+                if (c.deployment() != null && !Files.isDirectory(c.deployment())) {
+                    // syrupd removes the pins of a deployment it will not re-adopt (no record, an
+                    // application's): nothing will claim this again.
+                    LOG.log(System.Logger.Level.WARNING, "releasing the claim of " + c.owner() + " on " + e.target + " at " + layer
+                            + " (slot " + c.slot() + ") that the previous syrupd left: its deployment's pins ("
+                            + c.deployment() + ") are gone");
+                    e.handles = 1;
+                    release(e);
+                    continue;
+                }
                 LOG.log(System.Logger.Level.INFO, "claim of " + c.owner() + " on " + e.target + " at " + layer + " (slot " + c.slot()
                         + (e.installed ? ", its policy still deciding" : ", empty") + ") left by the previous syrupd: kept until"
                         + " its deployment is re-adopted or discarded");
@@ -551,7 +574,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                     && KernelObjects.programs().stream().anyMatch(p -> p.id() == id && p.name().equals(XDP_PROGRAM));
         }
 
-        Claim claim(PortDispatcher owner, String who, Target target) throws SyrupException {
+        Claim claim(PortDispatcher owner, String who, Target target, Path deployment) throws SyrupException {
             String k = target.protocol() + "/" + target.port();
             Entry e = entries.get(k);
             if (e != null) {
@@ -576,7 +599,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                         + (iface != null ? " on " + iface : "") + " are claimed");
             }
             byte[] key = portKey(target.protocol(), target.port());
-            DispatchPins.Claim record = new DispatchPins.Claim(target.protocol(), target.port(), slot, who);
+            DispatchPins.Claim record = new DispatchPins.Claim(target.protocol(), target.port(), slot, who, deployment);
             try {
                 // The record first: a crash after it and before the port is mapped leaves a record
                 // the next dispatcher finds inconsistent and drops, never a mapped port without one.
@@ -588,7 +611,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 throw new SyrupException(Kind.KERNEL, "cannot claim " + target + ": " + ex.getMessage(), ex);
             }
             used[slot] = true;
-            e = new Entry(target, who, slot, key);
+            e = new Entry(target, who, slot, key, record);
             entries.put(k, e);
             return new Handle(owner, this, e);
         }
@@ -620,7 +643,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             } catch (BpfException ex) {
                 LOG.log(System.Logger.Level.WARNING, "emptying slot " + e.slot + ": " + ex.getMessage());
             }
-            pins.unrecord(dir, new DispatchPins.Claim(e.target.protocol(), e.target.port(), e.slot, e.owner));
+            pins.unrecord(dir, e.record);
             used[e.slot] = false;
             e.installed = false;
             e.leftover = false;
@@ -726,12 +749,14 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         final String owner;
         final int slot;
         final byte[] key;
+        final DispatchPins.Claim record;
         int handles = 1;
         boolean installed;
         /** Recorded by a previous syrupd and not claimed again yet: no handle, no holder. */
         boolean leftover;
 
-        Entry(Target target, String owner, int slot, byte[] key) {
+        Entry(Target target, String owner, int slot, byte[] key, DispatchPins.Claim record) {
+            this.record = record;
             this.target = target;
             this.owner = owner;
             this.slot = slot;

@@ -78,7 +78,7 @@ final class CpuRedirectDeployment implements HookDeployment {
                         + possible + " possible CPUs); fix the cores of " + CpuRedirectHook.PID);
             }
         }
-        Dispatcher.Claim claim = dispatcher.claimXdp(owner, target, mode);
+        Dispatcher.Claim claim = dispatcher.claimXdp(owner, target, mode, pinDir);
         List<BpfMap> made = new ArrayList<>();
         try {
             int maxCpu = cores.stream().mapToInt(Integer::intValue).max().orElseThrow();

@@ -84,7 +84,7 @@ final class SocketSelectDeployment implements HookDeployment {
             throw new SyrupException(Kind.INVALID, found.size() + " sockets on " + target + "; at most "
                     + SocketSelectHook.MAX_EXECUTORS + " executors are supported");
         }
-        Dispatcher.Claim claim = dispatcher.claimSocket(owner, target);
+        Dispatcher.Claim claim = dispatcher.claimSocket(owner, target, pinDir);
         BpfMap slots;
         try {
             slots = PolicyObjects.pinnedOrNew(pinDir, BpfMap.create(MapType.REUSEPORT_SOCKARRAY, SocketSelectHook.EXECUTORS_MAP,
@@ -95,8 +95,8 @@ final class SocketSelectDeployment implements HookDeployment {
         }
         BpfMap stats;
         try {
-            stats = PolicyObjects.pinnedOrNew(pinDir, DecisionStats.create(SocketSelectHook.MAX_EXECUTORS));
-        } catch (BpfException | SyrupException e) {
+            stats = DecisionStats.create(SocketSelectHook.MAX_EXECUTORS);
+        } catch (BpfException e) {
             PolicyObjects.unpinAndClose(slots);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
@@ -282,7 +282,7 @@ final class SocketSelectDeployment implements HookDeployment {
         // Before the pin dir goes (PolicyObjects.end): nothing of the hook's is kept for the next
         // syrupd after a close, the executor map having been emptied.
         PolicyObjects.unpinAndClose(slots);
-        PolicyObjects.unpinAndClose(stats);
+        stats.close();
         PolicyObjects.end(last, pinDir, INTERNAL_MAPS, keepMaps);
         maps = List.of();
     }

@@ -70,8 +70,8 @@ final class XdpDeployment implements HookDeployment {
                     XdpHook.MAX_EXECUTORS, 0));
             BpfMap stats;
             try {
-                stats = PolicyObjects.pinnedOrNew(pinDir, DecisionStats.create(XdpHook.MAX_EXECUTORS));
-            } catch (BpfException | SyrupException e) {
+                stats = DecisionStats.create(XdpHook.MAX_EXECUTORS);
+            } catch (BpfException e) {
                 PolicyObjects.unpinAndClose(xsks);
                 throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
             }
@@ -207,7 +207,7 @@ final class XdpDeployment implements HookDeployment {
         }
         executors.clear();
         PolicyObjects.unpinAndClose(xsks);
-        PolicyObjects.unpinAndClose(stats);
+        stats.close();
         PolicyObjects.end(last, pinDir, INTERNAL_MAPS, keepMaps);
         maps = List.of();
     }

@@ -124,7 +124,7 @@ public abstract class XdpHook implements Hook {
         }
         Dispatcher.Claim claim;
         try {
-            claim = dispatcher.claimXdp(SocketSelectHook.ownerOf(pinDir), target, mode);
+            claim = dispatcher.claimXdp(SocketSelectHook.ownerOf(pinDir), target, mode, pinDir);
         } catch (SyrupException e) {
             if (e.kind() == Kind.CONFLICT && e.getMessage().contains("cannot share")) {
                 String other = mode == XdpMode.SKB ? "xdp_drv" : "xdp_skb";
