@@ -184,9 +184,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             try {
                 root.attachXdp(mode);
             } catch (SyrupException | RuntimeException e) {
-                if (fresh || root.entries.isEmpty()) {
-                    releaseIfIdle(root);
-                }
+                releaseIfIdle(root); // kept while it holds leftovers: the previous root decides for them
                 throw e;
             }
         } else if (root.mode != mode) {
@@ -209,8 +207,8 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
      * A leftover claim on {@code target} at {@code layer} (a previous syrupd's, whose deployment
      * will not be re-adopted): its port is unmapped and its slot emptied, so the policy the dead
      * syrupd left there stops deciding, and with the last claim the root goes. A claim held now,
-     * or none, is left alone. True when no claim holds the target afterwards. Adopts the layer's tree to find it when this dispatcher has not
-     * loaded that root yet.
+     * or none, is left alone. True when no claim holds the target afterwards. Adopts the layer's
+     * tree to find it when this dispatcher has not loaded that root yet.
      */
     @Override
     public synchronized boolean discard(String layer, Target target) {
