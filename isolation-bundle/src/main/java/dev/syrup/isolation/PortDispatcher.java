@@ -48,14 +48,15 @@ import org.osgi.service.component.annotations.Deactivate;
  * indexed directly) and a {@code PROG_ARRAY} {@code syrup_slots}; the root program
  * {@code syrup_sk_disp} (one for all SO_REUSEPORT groups) or {@code syrup_xdp_disp} (one per
  * interface). All three are pinned, with a record of each claim, under the dispatcher's tree in
- * bpffs ({@link DispatchPins}): a pinned {@code PROG_ARRAY} keeps its entries, so when syrupd dies
- * without closing anything (kill -9) the policies in the slots, and the executor maps they refer
- * to, go on deciding. The next dispatcher adopts the tree: its root reuses the pinned maps (same
- * shape, else a fresh tree, with a warning), the recorded claims become <em>leftovers</em> that
- * keep their slot and their policy until their owner claims the same target again (it gets the
- * same slot, and its install swaps the program in one update) or {@link #discard} says that
- * deployment is not coming back. {@link #close()} (bundle stop, framework shutdown) releases,
- * detaches and unpins everything: after a graceful stop nothing of the dispatcher's is left.
+ * bpffs ({@link DispatchPins}): a pinned {@code PROG_ARRAY} keeps its entries, so when syrupd
+ * dies without closing anything (kill -9) the policies in the slots, and the executor maps they
+ * refer to, go on deciding. The next dispatcher adopts the tree as it starts: its roots reuse
+ * the pinned maps (same shape, else a fresh tree, with a warning), and the recorded claims
+ * become <em>leftovers</em> that keep their slot and their policy until their owner claims the
+ * same target again (it gets the same slot, and its install swaps the program in one update),
+ * {@link #discard} says that deployment is not coming back, or its pin dir is gone.
+ * {@link #close()} (bundle stop, framework shutdown) releases, detaches and unpins everything:
+ * after a graceful stop nothing of the dispatcher's is left.
  *
  * <p>Slots are handed out round-robin rather than lowest-free, so that a slot released now is not
  * reused for another application while a root program that already read its number may still
@@ -79,6 +80,8 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     private static final Set<Integer> ATTACHED_XDP_ROOTS = java.util.concurrent.ConcurrentHashMap.newKeySet();
     static final String PORTS_MAP = "syrup_ports";
     static final String SLOTS_MAP = "syrup_slots";
+    /** How often leftovers whose deployment's pins are gone are looked for. */
+    static final long SWEEP_SECONDS = 2;
     /** How long the slots map outlives its root program's id; see {@code closeOutlivingTheProgram}. */
     static final long RELEASE_GRACE_MS = 250;
 
@@ -121,6 +124,116 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     private PortDispatcher(Path tree, boolean privateTree) {
         this.pins = new DispatchPins(tree);
         this.privateTree = privateTree;
+        if (!privateTree) {
+            adoptAll();
+        }
+    }
+
+    /**
+     * At start: every root a previous dispatcher left pinned is adopted at once, so that its
+     * leftovers are known (listed, discarded, released) whether or not anything claims at its
+     * layer again. A root with no claim left is released right away.
+     */
+    private synchronized void adoptAll() {
+        pins.sweepOtherVersions();
+        try (var dirs = Files.list(pins.dir(SOCKET_LAYER).getParent())) {
+            for (Path dir : dirs.toList()) {
+                String name = dir.getFileName().toString();
+                try {
+                    if (name.equals(SOCKET_LAYER)) {
+                        socketRoot = Root.load(pins, SOCKET_LAYER, SOCKET_LAYER, SK_OBJECT, SK_PROGRAM, null, 0, null);
+                        releaseIfIdle(socketRoot);
+                    } else if (name.startsWith("xdp-")) {
+                        int ifindex = Integer.parseInt(name.substring(4));
+                        Optional<String> iface = interfaceName(ifindex);
+                        if (iface.isEmpty()) {
+                            LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": interface " + ifindex
+                                    + " is gone, and its XDP root with it");
+                            pins.remove(dir);
+                            continue;
+                        }
+                        Root r = Root.load(pins, XDP_LAYER, name, XDP_OBJECT, XDP_PROGRAM, iface.get(), ifindex, null);
+                        xdpRoots.put(ifindex, r);
+                        releaseIfIdle(r);
+                    } else {
+                        LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": not a dispatcher root");
+                        pins.remove(dir);
+                    }
+                } catch (SyrupException | RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cannot adopt " + dir + ": " + e.getMessage());
+                }
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // nothing pinned
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot look for a previous dispatcher's roots in " + pins.tree + ": " + e.getMessage());
+        }
+        scheduleSweep();
+    }
+
+    private static Optional<String> interfaceName(int ifindex) {
+        try (var devs = Files.list(Path.of("/sys/class/net"))) {
+            for (Path d : devs.toList()) {
+                try {
+                    if (Integer.parseInt(Files.readString(d.resolve("ifindex")).trim()) == ifindex) {
+                        return Optional.of(d.getFileName().toString());
+                    }
+                } catch (IOException | NumberFormatException e) {
+                    // not a device, or going away
+                }
+            }
+        } catch (IOException e) {
+            // then nothing can be told
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Releases the leftovers whose deployment's pin dir is gone: syrupd removes those of a
+     * deployment it will not re-adopt, at its start (pins no record explains) or when it drops
+     * one, possibly after this dispatcher adopted the tree. Done on every entry and, while
+     * leftovers remain, every {@value #SWEEP_SECONDS} s.
+     */
+    private synchronized void sweepLeftovers() {
+        if (closed) {
+            return;
+        }
+        List<Root> roots = new ArrayList<>(xdpRoots.values());
+        if (socketRoot != null) {
+            roots.add(socketRoot);
+        }
+        for (Root r : roots) {
+            if (r.releaseOrphans()) {
+                releaseIfIdle(r);
+            }
+        }
+    }
+
+    private boolean hasLeftovers() {
+        return (socketRoot != null && socketRoot.hasLeftovers()) || xdpRoots.values().stream().anyMatch(Root::hasLeftovers);
+    }
+
+    /** Guarded by {@code this}. */
+    private java.util.concurrent.ScheduledExecutorService sweeper;
+
+    private void scheduleSweep() {
+        if (!hasLeftovers() || sweeper != null) {
+            return;
+        }
+        sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "syrup-dispatcher-leftovers");
+            t.setDaemon(true);
+            return t;
+        });
+        sweeper.scheduleWithFixedDelay(() -> {
+            synchronized (this) {
+                sweepLeftovers();
+                if (!hasLeftovers() && sweeper != null) {
+                    sweeper.shutdown();
+                    sweeper = null;
+                }
+            }
+        }, SWEEP_SECONDS, SWEEP_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
     }
 
     /** Where this dispatcher pins its roots. */
@@ -136,6 +249,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     @Override
     public synchronized Claim claimSocket(String owner, Target target, Path deployment) throws SyrupException {
         checkOpen();
+        sweepLeftovers();
         requireOwner(owner);
         if (target.iface().isPresent()) {
             throw new SyrupException(Kind.INVALID, "socket_select claims a port, not an interface (" + target + ")");
@@ -162,6 +276,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     @Override
     public synchronized Claim claimXdp(String owner, Target target, XdpMode mode, Path deployment) throws SyrupException {
         checkOpen();
+        sweepLeftovers();
         requireOwner(owner);
         if (mode == null) {
             throw new SyrupException(Kind.INVALID, "an XDP claim needs a mode (skb or drv)");
@@ -213,6 +328,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     @Override
     public synchronized boolean discard(String layer, Target target) {
         checkOpen();
+        sweepLeftovers();
         Root root;
         try {
             if (SOCKET_LAYER.equals(layer) && target.iface().isEmpty()) {
@@ -264,6 +380,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
 
     @Override
     public synchronized List<ClaimInfo> claims() {
+        sweepLeftovers();
         List<ClaimInfo> out = new ArrayList<>();
         if (socketRoot != null) {
             out.addAll(socketRoot.infos());
@@ -287,6 +404,10 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             return;
         }
         closed = true;
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+            sweeper = null;
+        }
         if (socketRoot != null) {
             socketRoot.unload();
             socketRoot = null;
@@ -511,26 +632,39 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 used[c.slot()] = true;
                 cursor = Math.max(cursor, (c.slot() + 1) % SLOTS);
                 entries.put(c.protocol() + "/" + c.port(), e);
-                if (c.deployment() != null && !Files.isDirectory(c.deployment())) {
-                    // syrupd removes the pins of a deployment it will not re-adopt (no record, an
-                    // application's): nothing will claim this again.
-                    LOG.log(System.Logger.Level.WARNING, "releasing the claim of " + c.owner() + " on " + e.target + " at " + layer
-                            + " (slot " + c.slot() + ") that the previous syrupd left: its deployment's pins ("
-                            + c.deployment() + ") are gone");
-                    e.handles = 1;
-                    release(e);
-                    continue;
-                }
                 LOG.log(System.Logger.Level.INFO, "claim of " + c.owner() + " on " + e.target + " at " + layer + " (slot " + c.slot()
                         + (e.installed ? ", its policy still deciding" : ", empty") + ") left by the previous syrupd: kept until"
                         + " its deployment is re-adopted or discarded");
             }
+            releaseOrphans();
             for (int s = 0; s < SLOTS; s++) {
                 if (!used[s] && slots.lookup(s).isPresent()) {
                     LOG.log(System.Logger.Level.WARNING, "emptying slot " + s + " in " + dir + ": no claim explains it");
                     slots.delete(s);
                 }
             }
+        }
+
+        boolean hasLeftovers() {
+            return entries.values().stream().anyMatch(e -> e.leftover);
+        }
+
+        /** Releases the leftovers whose deployment's pin dir is gone; whether any was. */
+        boolean releaseOrphans() {
+            boolean any = false;
+            for (Entry e : new ArrayList<>(entries.values())) {
+                if (e.leftover && e.record.deployment() != null && !Files.isDirectory(e.record.deployment())) {
+                    // syrupd removes the pins of a deployment it will not re-adopt (no record, an
+                    // application's): nothing will claim this again.
+                    LOG.log(System.Logger.Level.WARNING, "releasing the claim of " + e.owner + " on " + e.target + " at " + layer
+                            + " (slot " + e.slot + ") that the previous syrupd left: its deployment's pins ("
+                            + e.record.deployment() + ") are gone");
+                    e.handles = 1;
+                    release(e);
+                    any = true;
+                }
+            }
+            return any;
         }
 
         void attachXdp(XdpMode want) throws SyrupException {
