@@ -20,8 +20,6 @@ import dev.syrup.daemon.metrics.DeploymentMBeans;
 import dev.syrup.daemon.events.EventingMap;
 import dev.syrup.daemon.events.MapEventBus;
 import java.io.IOException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -80,13 +78,24 @@ public final class DeploymentManager implements Deployer {
 
         @AttributeDefinition(description = "bpffs directory under which deployments pin their objects")
         String bpffsRoot() default "/sys/fs/bpf/syrup";
+
+        @AttributeDefinition(description = "Deployments one tenant (an owner other than the administrator) may have at once")
+        int maxTenantDeployments() default 16;
+
+        @AttributeDefinition(description = "Bytes of Map memory one tenant's deployments may declare in total:"
+                + " (key + value size) x max entries of every Map their policies declare, checked before a policy is loaded")
+        long maxTenantMapBytes() default 64L << 20;
     }
 
     private final PolicyCompiler compiler;
     private final Builtins builtins;
     private final Path bpffsRoot;
+    /** The bpffs root, checked and held open: pins are removed through it, never by path. */
+    private final PinRoot pins;
     private final DeploymentRecords records;
     private final AtomicLong ids = new AtomicLong();
+    private final int maxTenantDeployments;
+    private final long maxTenantMapBytes;
 
     /** Guarded by {@code this}. */
     private final Map<String, Hook> hooks = new TreeMap<>();
@@ -112,9 +121,17 @@ public final class DeploymentManager implements Deployer {
                 : Path.of(config.workDir());
         this.compiler = new PolicyCompiler(config.clang(), work);
         this.builtins = new Builtins(work.resolve("builtins"));
-        this.bpffsRoot = Path.of(config.bpffsRoot());
-        this.records = new DeploymentRecords(work.resolve("deployments"));
-        recover();
+        this.maxTenantDeployments = config.maxTenantDeployments();
+        this.maxTenantMapBytes = config.maxTenantMapBytes();
+        this.pins = PinRoot.open(Path.of(config.bpffsRoot()));
+        this.bpffsRoot = pins.path();
+        try {
+            this.records = new DeploymentRecords(work.resolve("deployments"));
+            recover();
+        } catch (RuntimeException e) {
+            pins.close();
+            throw e;
+        }
     }
 
     /**
@@ -132,25 +149,21 @@ public final class DeploymentManager implements Deployer {
                 drop(r, "it belonged to application " + r.request().owner() + ", whose connection ended with the previous syrupd");
             }
         }
-        try (var owners = Files.list(bpffsRoot)) {
-            for (Path owner : owners.filter(Files::isDirectory)
-                    .filter(o -> !o.getFileName().toString().equals(Dispatcher.PIN_DIR)).toList()) {
-                try (var dirs = Files.list(owner)) {
-                    for (Path dir : dirs.filter(Files::isDirectory).toList()) {
-                        String id = dir.getFileName().toString();
-                        last = Math.max(last, DeploymentRecords.number(id));
-                        DeploymentRecords.Record r = pending.get(id);
-                        if (r == null || !r.request().owner().equals(owner.getFileName().toString())) {
-                            LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": pins of a previous syrupd that no record explains");
-                            removePins(dir);
-                        }
+        // Walked by fds: what is not a root-owned directory is removed itself, never followed.
+        try {
+            for (String owner : pins.owners(java.util.Set.of(Dispatcher.PIN_DIR))) {
+                for (String id : pins.deployments(owner)) {
+                    last = Math.max(last, DeploymentRecords.number(id));
+                    DeploymentRecords.Record r = pending.get(id);
+                    if (r == null || !r.request().owner().equals(owner)) {
+                        LOG.log(System.Logger.Level.WARNING, "removing " + bpffsRoot.resolve(owner).resolve(id)
+                                + ": pins of a previous syrupd that no record explains");
+                        pins.removeDeployment(owner, id);
                     }
                 }
-                removeEmptyOwnerDir(owner.getFileName().toString());
+                removeEmptyOwnerDir(owner);
             }
-        } catch (java.nio.file.NoSuchFileException e) {
-            // nothing pinned yet
-        } catch (IOException e) {
+        } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot look for a previous syrupd's pins in " + bpffsRoot + ": " + e.getMessage());
         }
         ids.set(last);
@@ -207,7 +220,7 @@ public final class DeploymentManager implements Deployer {
         } else {
             discards.add(r);
         }
-        removePins(bpffsRoot.resolve(r.request().owner()).resolve(r.id()));
+        pins.removeDeployment(r.request().owner(), r.id());
         removeEmptyOwnerDir(r.request().owner());
     }
 
@@ -251,6 +264,7 @@ public final class DeploymentManager implements Deployer {
     @Deactivate
     void deactivate() {
         stop(frameworkStopping());
+        pins.close();
     }
 
     /**
@@ -311,14 +325,49 @@ public final class DeploymentManager implements Deployer {
             PolicySource source = builtins.resolve(req.policy());
             Path object = compiler.compile(source, hook.wrapper(source.file().toString()),
                     defines(req, existing.deployment.executors()));
+            long bytes = admitMaps(hook, object, req.owner(), existing);
             existing.deployment.install(object);
+            existing.mapBytes = bytes;
             existing.policy = source;
             existing.request = req;
             existing.replaced++;
             record(existing);
             return existing.snapshot();
         }
+        admitDeployment(req.owner());
         return create("d" + ids.incrementAndGet(), req, hook, Instant.now(), 0).snapshot();
+    }
+
+    /** {@code LIMIT} when tenant {@code owner} has as many deployments as it may. Under the lock that creates. */
+    private void admitDeployment(String owner) throws SyrupException {
+        if (DeployRequest.ADMIN.equals(owner)) {
+            return;
+        }
+        long has = live.values().stream().filter(d -> d.owner().equals(owner)).count();
+        if (has >= maxTenantDeployments) {
+            throw new SyrupException(Kind.LIMIT, owner + " has " + has + " deployments, the most a tenant may have"
+                    + " (setting maxTenantDeployments of " + PID + "); undeploy one first");
+        }
+    }
+
+    /**
+     * The Map bytes the compiled {@code object} declares; {@code LIMIT} when, with what tenant
+     * {@code owner}'s other deployments declare ({@code replacing}'s current policy not counted),
+     * it is over the tenant limit. Read from the object, before anything is loaded.
+     */
+    private long admitMaps(Hook hook, Path object, String owner, Live replacing) throws SyrupException {
+        if (DeployRequest.ADMIN.equals(owner)) {
+            return 0;
+        }
+        long bytes = hook.mapBytes(object);
+        long others = live.values().stream().filter(d -> d.owner().equals(owner) && d != replacing)
+                .mapToLong(d -> d.mapBytes).sum();
+        if (bytes > maxTenantMapBytes - Math.min(others, maxTenantMapBytes)) {
+            throw new SyrupException(Kind.LIMIT, "the policy declares " + bytes + " bytes of Maps and " + owner
+                    + "'s other deployments " + others + "; a tenant may have " + maxTenantMapBytes
+                    + " in all (setting maxTenantMapBytes of " + PID + ")");
+        }
+        return bytes;
     }
 
     private static void requireAvailable(Hook hook) throws SyrupException {
@@ -332,9 +381,11 @@ public final class DeploymentManager implements Deployer {
     private Live create(String id, DeployRequest req, Hook hook, Instant created, int replaced) throws SyrupException {
         PolicySource source = builtins.resolve(req.policy());
         Path pinDir = bpffsRoot.resolve(req.owner()).resolve(id);
-        HookDeployment hd = hook.open(req.target(), pinDir);
+        HookDeployment hd = hook.open(req.target(), pinDir, req.executorUid());
+        long bytes;
         try {
             Path object = compiler.compile(source, hook.wrapper(source.file().toString()), defines(req, hd.executors()));
+            bytes = admitMaps(hook, object, req.owner(), null);
             hd.install(object);
         } catch (SyrupException | RuntimeException e) {
             hd.close();
@@ -343,6 +394,7 @@ public final class DeploymentManager implements Deployer {
         }
         Live d = new Live(id, hook, hd, source, req, created);
         d.replaced = replaced;
+        d.mapBytes = bytes;
         live.put(id, d);
         mbeans.register(d.snapshot(), this);
         record(d);
@@ -455,28 +507,8 @@ public final class DeploymentManager implements Deployer {
         }
     }
 
-    /** Unpins everything in a deployment's pin dir (a previous syrupd's) and removes the dir. */
-    private static void removePins(Path dir) {
-        try (var pins = Files.list(dir)) {
-            for (Path p : pins.toList()) {
-                Files.deleteIfExists(p);
-            }
-            Files.deleteIfExists(dir);
-        } catch (java.nio.file.NoSuchFileException e) {
-            // nothing pinned
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + dir + ": " + e.getMessage());
-        }
-    }
-
     private void removeEmptyOwnerDir(String owner) {
-        try {
-            Files.deleteIfExists(bpffsRoot.resolve(owner));
-        } catch (DirectoryNotEmptyException e) {
-            // other deployments of this owner still pin objects there
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + bpffsRoot.resolve(owner) + ": " + e.getMessage());
-        }
+        pins.removeOwnerIfEmpty(owner); // other deployments of this owner may still pin objects there
     }
 
     /** The user's defines plus NUM_EXECUTORS, unless the user set it. */
@@ -495,6 +527,8 @@ public final class DeploymentManager implements Deployer {
         PolicySource policy;
         DeployRequest request;
         int replaced;
+        /** What the running policy's Maps declare ({@link Hook#mapBytes}); 0 for the administrator's. */
+        long mapBytes;
 
         Live(String id, Hook hook, HookDeployment deployment, PolicySource policy, DeployRequest request, Instant created) {
             this.id = id;

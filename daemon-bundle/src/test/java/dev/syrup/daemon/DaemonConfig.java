@@ -9,6 +9,11 @@ public final class DaemonConfig {
     }
 
     public static DeploymentManager.Config of(String workDir, String bpffsRoot) {
+        return of(workDir, bpffsRoot, 16, 64L << 20);
+    }
+
+    /** With these tenant limits. */
+    public static DeploymentManager.Config of(String workDir, String bpffsRoot, int maxTenantDeployments, long maxTenantMapBytes) {
         return new DeploymentManager.Config() {
             @Override
             public Class<? extends Annotation> annotationType() {
@@ -28,6 +33,16 @@ public final class DaemonConfig {
             @Override
             public String bpffsRoot() {
                 return bpffsRoot;
+            }
+
+            @Override
+            public int maxTenantDeployments() {
+                return maxTenantDeployments;
+            }
+
+            @Override
+            public long maxTenantMapBytes() {
+                return maxTenantMapBytes;
             }
         };
     }

@@ -35,11 +35,11 @@ final class CpuRedirectDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(CpuRedirectDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
-    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(CpuRedirectHook.CPUMAP, CpuRedirectHook.CORES_MAP, CpuRedirectHook.COUNTER_MAP,
+    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(CpuRedirectHook.CPUMAP, CpuRedirectHook.CORES_MAP, CpuRedirectHook.COUNTER_MAP,
             DecisionStats.MAP);
 
     private final Target target;
-    private final Path pinDir;
+    private final DeploymentDir pinDir;
     private final Dispatcher.Claim claim;
     private final List<Integer> cores;
     private final int qsize;
@@ -53,7 +53,7 @@ final class CpuRedirectDeployment implements HookDeployment {
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private CpuRedirectDeployment(Target target, Path pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
+    private CpuRedirectDeployment(Target target, DeploymentDir pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
                                   BpfMap cpumap, BpfMap coreOf, BpfMap counter, BpfMap stats) {
         this.target = target;
         this.pinDir = pinDir;
@@ -79,6 +79,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             }
         }
         Dispatcher.Claim claim = dispatcher.claimXdp(owner, target, mode, pinDir);
+        DeploymentDir dir = new DeploymentDir(pinDir);
         List<BpfMap> made = new ArrayList<>();
         try {
             int maxCpu = cores.stream().mapToInt(Integer::intValue).max().orElseThrow();
@@ -88,7 +89,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             made.add(coreOf);
             // Pinned from the start, and taken over from a syrupd that died (its policy, left in
             // the dispatcher's slot, went on counting into it).
-            BpfMap counter = PolicyObjects.pinnedOrNew(pinDir, BpfMap.create(MapType.ARRAY, CpuRedirectHook.COUNTER_MAP, 4, 8,
+            BpfMap counter = PolicyObjects.pinnedOrNew(dir, BpfMap.create(MapType.ARRAY, CpuRedirectHook.COUNTER_MAP, 4, 8,
                     possible, 0));
             made.add(counter);
             BpfMap stats = DecisionStats.create(CpuRedirectHook.MAX_EXECUTORS);
@@ -96,9 +97,10 @@ final class CpuRedirectDeployment implements HookDeployment {
             for (int i = 0; i < cores.size(); i++) {
                 coreOf.updateInt(i, cores.get(i));
             }
-            return new CpuRedirectDeployment(target, pinDir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter, stats);
+            return new CpuRedirectDeployment(target, dir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter, stats);
         } catch (BpfException | SyrupException e) {
             made.forEach(PolicyObjects::unpinAndClose);
+            PolicyObjects.abandon(dir);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the CPUMAP of " + target + ": " + e.getMessage(), e);
         }

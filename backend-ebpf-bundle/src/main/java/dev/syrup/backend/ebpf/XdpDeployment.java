@@ -37,12 +37,12 @@ final class XdpDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(XdpDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
-    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
+    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
     private static final int AF_XDP = 44, SO_DOMAIN = 39;
 
     private final Dispatcher.Claim claim;
     private final Target target;
-    private final Path pinDir;
+    private final DeploymentDir pinDir;
     private final String hook;
     private final BpfMap xsks;
     /** Decision counters ({@link DecisionStats}), shared by every policy version like {@link #xsks}. */
@@ -53,7 +53,7 @@ final class XdpDeployment implements HookDeployment {
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private XdpDeployment(Dispatcher.Claim claim, Target target, Path pinDir, String hook, BpfMap xsks, BpfMap stats) {
+    private XdpDeployment(Dispatcher.Claim claim, Target target, DeploymentDir pinDir, String hook, BpfMap xsks, BpfMap stats) {
         this.claim = claim;
         this.target = target;
         this.pinDir = pinDir;
@@ -63,10 +63,11 @@ final class XdpDeployment implements HookDeployment {
     }
 
     static XdpDeployment open(Dispatcher.Claim claim, Target target, Path pinDir, String hook) throws SyrupException {
+        DeploymentDir dir = new DeploymentDir(pinDir);
         try {
             // Pinned: after a syrupd that died, the policy left in the dispatcher's slot still
             // redirects to these sockets, and the next syrupd's policy takes the same map.
-            BpfMap xsks = PolicyObjects.pinnedOrNew(pinDir, BpfMap.create(MapType.XSKMAP, XdpHook.EXECUTORS_MAP, 4, 4,
+            BpfMap xsks = PolicyObjects.pinnedOrNew(dir, BpfMap.create(MapType.XSKMAP, XdpHook.EXECUTORS_MAP, 4, 4,
                     XdpHook.MAX_EXECUTORS, 0));
             BpfMap stats;
             try {
@@ -75,11 +76,13 @@ final class XdpDeployment implements HookDeployment {
                 PolicyObjects.unpinAndClose(xsks);
                 throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
             }
-            return new XdpDeployment(claim, target, pinDir, hook, xsks, stats);
+            return new XdpDeployment(claim, target, dir, hook, xsks, stats);
         } catch (BpfException e) {
+            PolicyObjects.abandon(dir);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the XSKMAP for " + target + ": " + e.getMessage(), e);
         } catch (SyrupException e) {
+            PolicyObjects.abandon(dir);
             claim.close();
             throw e;
         }
