@@ -5,12 +5,10 @@ import dev.syrup.api.Target;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfProgram;
+import dev.syrup.bpf.Errno;
+import dev.syrup.bpf.PinDir;
 import dev.syrup.bpf.MapInfo;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -18,7 +16,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Every bpffs operation of the dispatcher, in one place: its tree
+ * Every bpffs operation of the dispatcher, in one place, through {@link PinDir} (by directory
+ * fds, following no link; directories {@code 0700}): its tree
  *
  * <pre>
  * &lt;tree&gt;/v1/&lt;root&gt;/root                           the root program
@@ -66,15 +65,39 @@ final class DispatchPins {
         }
     }
 
+    /** Directories of the tree: root's alone, as the rest of syrupd's bpffs tree. */
+    static final int MODE = 0700;
+
     final Path tree;
     private boolean swept;
 
     DispatchPins(Path tree) {
-        this.tree = tree;
+        this.tree = tree.toAbsolutePath().normalize();
     }
 
     Path dir(String root) {
         return tree.resolve(VERSION).resolve(root);
+    }
+
+    /** {@code dir} opened without following a link; empty when it does not exist. */
+    private static Optional<PinDir> open(Path dir) {
+        try {
+            return Optional.of(PinDir.open(dir));
+        } catch (BpfException e) {
+            if (e.errno() == Errno.ENOENT) {
+                return Optional.empty();
+            }
+            throw e;
+        }
+    }
+
+    /** Whether the directory {@code dir} is there (reached without following a link). */
+    static boolean exists(Path dir) {
+        try (PinDir d = open(dir).orElse(null)) {
+            return d != null;
+        } catch (BpfException e) {
+            return e.errno() != Errno.ENOTDIR && e.errno() != Errno.ELOOP;
+        }
     }
 
     /** Removes, once, the trees of other layouts a previous syrupd left (their slots then empty). */
@@ -83,34 +106,44 @@ final class DispatchPins {
             return;
         }
         swept = true;
-        try (var versions = Files.list(tree)) {
-            for (Path v : versions.toList()) {
-                if (!v.getFileName().toString().equals(VERSION)) {
-                    LOG.log(System.Logger.Level.WARNING, "removing " + v + ": a dispatcher tree of another layout than "
-                            + VERSION + "; the ports it served get the default until their deployments are installed again");
-                    removeTree(v);
+        try (PinDir t = open(tree).orElse(null)) {
+            if (t == null) {
+                return;
+            }
+            for (String v : t.list()) {
+                if (!v.equals(VERSION)) {
+                    LOG.log(System.Logger.Level.WARNING, "removing " + tree.resolve(v) + ": a dispatcher tree of another layout"
+                            + " than " + VERSION + "; the ports it served get the default until their deployments are"
+                            + " installed again");
+                    removeTree(t, v);
                 }
             }
-        } catch (NoSuchFileException e) {
-            // nothing pinned yet
-        } catch (IOException e) {
+        } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot look at " + tree + ": " + e.getMessage());
         }
     }
 
-    /** The maps pinned in {@code dir}, when both are there. */
-    Optional<BpfMap[]> openMaps(Path dir) {
-        if (!Files.exists(dir.resolve(PORTS_PIN)) || !Files.exists(dir.resolve(SLOTS_PIN))) {
-            return Optional.empty();
+    /** The roots pinned in this layout's directory. */
+    List<String> roots() {
+        try (PinDir v = open(tree.resolve(VERSION)).orElse(null)) {
+            return v == null ? List.of() : v.list();
         }
-        BpfMap ports = null;
-        try {
-            ports = BpfMap.openPinned(dir.resolve(PORTS_PIN));
-            return Optional.of(new BpfMap[] {ports, BpfMap.openPinned(dir.resolve(SLOTS_PIN))});
-        } catch (BpfException e) {
-            if (ports != null) {
-                ports.close();
+    }
+
+    /** The maps pinned in {@code dir} (ports, slots), when both are there. */
+    Optional<BpfMap[]> openMaps(Path dir) {
+        try (PinDir d = open(dir).orElse(null)) {
+            if (d == null || d.stat(PORTS_PIN).isEmpty() || d.stat(SLOTS_PIN).isEmpty()) {
+                return Optional.empty();
             }
+            BpfMap ports = BpfMap.adopt(d.get(PORTS_PIN));
+            try {
+                return Optional.of(new BpfMap[] {ports, BpfMap.adopt(d.get(SLOTS_PIN))});
+            } catch (RuntimeException e) {
+                ports.close();
+                throw e;
+            }
+        } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot open the maps pinned in " + dir + ": " + e.getMessage());
             return Optional.empty();
         }
@@ -118,12 +151,13 @@ final class DispatchPins {
 
     /** The id of the program pinned as the root in {@code dir}; empty when none. */
     Optional<Integer> rootProgramId(Path dir) {
-        Path pin = dir.resolve(ROOT_PIN);
-        if (!Files.exists(pin)) {
-            return Optional.empty();
-        }
-        try (BpfProgram p = BpfProgram.openPinned(pin)) {
-            return Optional.of(p.info().id());
+        try (PinDir d = open(dir).orElse(null)) {
+            if (d == null || d.stat(ROOT_PIN).isEmpty()) {
+                return Optional.empty();
+            }
+            try (BpfProgram p = BpfProgram.openPinned(d, ROOT_PIN)) {
+                return Optional.of(p.info().id());
+            }
         } catch (BpfException e) {
             return Optional.empty();
         }
@@ -148,33 +182,41 @@ final class DispatchPins {
         return d.isEmpty() ? null : String.join(", ", d);
     }
 
-    /** Pins a new root's maps in {@code dir} (created as needed). */
-    void pinMaps(Path dir, BpfMap ports, BpfMap slots) throws IOException {
-        Files.createDirectories(dir.resolve(CLAIMS));
-        ports.pin(dir.resolve(PORTS_PIN));
-        slots.pin(dir.resolve(SLOTS_PIN));
+    /** Pins a new root's maps in {@code dir} (made, {@code 0700}, as needed). */
+    void pinMaps(Path dir, BpfMap ports, BpfMap slots) {
+        try (PinDir d = PinDir.create(dir, MODE); PinDir claims = d.mkdir(CLAIMS, MODE)) {
+            d.pin(ports.fd(), PORTS_PIN);
+            d.pin(slots.fd(), SLOTS_PIN);
+        }
     }
 
     /** Pins {@code program} as the root of {@code dir}, in place of the one there (a previous syrupd's). */
-    void pinRoot(Path dir, BpfProgram program) throws IOException {
-        Files.createDirectories(dir.resolve(CLAIMS));
-        Files.deleteIfExists(dir.resolve(ROOT_PIN));
-        program.pin(dir.resolve(ROOT_PIN));
+    void pinRoot(Path dir, BpfProgram program) {
+        try (PinDir d = PinDir.create(dir, MODE); PinDir claims = d.mkdir(CLAIMS, MODE)) {
+            d.unpin(ROOT_PIN);
+            d.pin(program.fd(), ROOT_PIN);
+        }
     }
 
     /** An independent user reference to the pinned slots (what keeps their entries while it is open). */
     BpfMap holdSlots(Path dir) {
-        return BpfMap.openPinned(dir.resolve(SLOTS_PIN));
+        try (PinDir d = PinDir.open(dir)) {
+            return BpfMap.adopt(d.get(SLOTS_PIN));
+        }
     }
 
-    void record(Path dir, Claim c) throws IOException {
-        Files.createDirectories(dir.resolve(CLAIMS).resolve(c.fileName()));
+    void record(Path dir, Claim c) {
+        try (PinDir d = PinDir.create(dir, MODE); PinDir claims = d.mkdir(CLAIMS, MODE)) {
+            claims.mkdir(c.fileName(), MODE).close();
+        }
     }
 
     void unrecord(Path dir, Claim c) {
-        try {
-            Files.deleteIfExists(dir.resolve(CLAIMS).resolve(c.fileName()));
-        } catch (IOException e) {
+        try (PinDir claims = open(dir.resolve(CLAIMS)).orElse(null)) {
+            if (claims != null) {
+                claims.rmdir(c.fileName());
+            }
+        } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot remove the record of " + c + " in " + dir + ": " + e.getMessage());
         }
     }
@@ -182,19 +224,20 @@ final class DispatchPins {
     /** The claims recorded in {@code dir}; a record that does not parse is removed. */
     List<Claim> records(Path dir) {
         List<Claim> out = new ArrayList<>();
-        try (var names = Files.list(dir.resolve(CLAIMS))) {
-            for (Path p : names.toList()) {
-                Optional<Claim> c = Claim.parse(p.getFileName().toString());
-                if (c.isPresent()) {
+        try (PinDir claims = open(dir.resolve(CLAIMS)).orElse(null)) {
+            if (claims == null) {
+                return out;
+            }
+            for (String name : claims.list()) {
+                Optional<Claim> c = Claim.parse(name);
+                if (c.isPresent() && claims.stat(name).map(PinDir.Stat::isDirectory).orElse(false)) {
                     out.add(c.get());
                 } else {
-                    LOG.log(System.Logger.Level.WARNING, "removing " + p + ": not a claim record");
-                    removeTree(p);
+                    LOG.log(System.Logger.Level.WARNING, "removing " + claims.path().resolve(name) + ": not a claim record");
+                    removeTree(claims, name);
                 }
             }
-        } catch (NoSuchFileException e) {
-            // no claims
-        } catch (IOException e) {
+        } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot read the claims in " + dir + ": " + e.getMessage());
         }
         return out;
@@ -208,30 +251,31 @@ final class DispatchPins {
     }
 
     private static void removeIfEmpty(Path dir) {
-        try {
-            Files.deleteIfExists(dir);
-        } catch (DirectoryNotEmptyException e) {
-            // other roots are pinned there
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + dir + ": " + e.getMessage());
+        try (PinDir parent = open(dir.getParent()).orElse(null)) {
+            if (parent != null) {
+                parent.rmdir(dir.getFileName().toString());
+            }
+        } catch (BpfException e) {
+            if (e.errno() != Errno.ENOTEMPTY) {
+                LOG.log(System.Logger.Level.WARNING, "cannot remove " + dir + ": " + e.getMessage());
+            }
         }
     }
 
-    /** Unpins everything under {@code p} (files are pins, directories records), depth first. */
+    /** Unpins everything under {@code p} and removes it, walking by fds (a link is removed, never followed). */
     static void removeTree(Path p) {
-        try {
-            if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                try (var children = Files.list(p)) {
-                    for (Path c : children.toList()) {
-                        removeTree(c);
-                    }
-                }
+        try (PinDir parent = open(p.getParent()).orElse(null)) {
+            if (parent != null) {
+                removeTree(parent, p.getFileName().toString());
             }
-            Files.deleteIfExists(p);
-        } catch (NoSuchFileException e) {
-            // gone already
-        } catch (IOException e) {
+        } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot remove " + p + ": " + e.getMessage());
+        }
+    }
+
+    private static void removeTree(PinDir parent, String name) {
+        for (Path link : parent.removeTree(name)) {
+            LOG.log(System.Logger.Level.WARNING, "removed " + link + ": a symbolic link in the dispatcher's tree (not followed)");
         }
     }
 

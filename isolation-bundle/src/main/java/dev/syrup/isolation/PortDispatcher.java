@@ -136,9 +136,9 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
      */
     private synchronized void adoptAll() {
         pins.sweepOtherVersions();
-        try (var dirs = Files.list(pins.dir(SOCKET_LAYER).getParent())) {
-            for (Path dir : dirs.toList()) {
-                String name = dir.getFileName().toString();
+        try {
+            for (String name : pins.roots()) {
+                Path dir = pins.dir(name);
                 try {
                     if (name.equals(SOCKET_LAYER)) {
                         socketRoot = Root.load(pins, SOCKET_LAYER, SOCKET_LAYER, SK_OBJECT, SK_PROGRAM, null, 0, null);
@@ -163,9 +163,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                     LOG.log(System.Logger.Level.WARNING, "cannot adopt " + dir + ": " + e.getMessage());
                 }
             }
-        } catch (java.nio.file.NoSuchFileException e) {
-            // nothing pinned
-        } catch (IOException e) {
+        } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot look for a previous dispatcher's roots in " + pins.tree + ": " + e.getMessage());
         }
         scheduleSweep();
@@ -548,7 +546,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 failed(pins, dir, obj, hold, adopted);
                 throw new SyrupException(Kind.KERNEL, "the kernel refused Syrup's " + layer + " root program: "
                         + String.join("\n", e.reason()), e);
-            } catch (IOException | RuntimeException e) {
+            } catch (RuntimeException e) {
                 failed(pins, dir, obj, hold, adopted);
                 throw new SyrupException(Kind.KERNEL, "cannot load Syrup's " + layer + " root program: " + e.getMessage(), e);
             } finally {
@@ -575,7 +573,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         private static boolean adopt(DispatchPins pins, Path dir, BpfObject obj) {
             Optional<BpfMap[]> pinned = pins.openMaps(dir);
             if (pinned.isEmpty()) {
-                if (Files.exists(dir)) {
+                if (DispatchPins.exists(dir)) {
                     LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": an incomplete dispatcher tree");
                     pins.remove(dir);
                 }
@@ -653,7 +651,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         boolean releaseOrphans() {
             boolean any = false;
             for (Entry e : new ArrayList<>(entries.values())) {
-                if (e.leftover && e.record.deployment() != null && !Files.isDirectory(e.record.deployment())) {
+                if (e.leftover && e.record.deployment() != null && !DispatchPins.exists(e.record.deployment())) {
                     // syrupd removes the pins of a deployment it will not re-adopt (no record, an
                     // application's): nothing will claim this again.
                     LOG.log(System.Logger.Level.WARNING, "releasing the claim of " + e.owner + " on " + e.target + " at " + layer
@@ -738,7 +736,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 pins.record(dir, record);
                 slots.delete(slot); // nothing should be there; never inherit a program
                 ports.update(key, portValue(slot), BpfMap.BPF_ANY);
-            } catch (IOException | BpfException ex) {
+            } catch (BpfException ex) {
                 pins.unrecord(dir, record);
                 throw new SyrupException(Kind.KERNEL, "cannot claim " + target + ": " + ex.getMessage(), ex);
             }
