@@ -4,6 +4,7 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.Deployment;
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
@@ -57,8 +58,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * policy, definitions and target, and the Maps with their contents (after a crash too, when
  * nothing was closed). What it cannot re-adopt it removes, saying why: an application's
  * deployment (it lived as long as the application's connection to the previous syrupd), one
- * whose target has no executors any more, and pins no record explains. While syrupd is down
- * the inputs go to the kernel's default ({@code docs/architecture.md}).
+ * whose target has no executors any more, and pins no record explains, and tells the hook
+ * ({@link Hook#discard}) so that what the previous syrupd left deciding in the kernel stops.
+ * After a shutdown the inputs go to the kernel's default until re-adoption; after a crash the
+ * policies left in the dispatcher's pinned slots go on deciding ({@code docs/architecture.md}).
  */
 @Component(service = Deployer.class, immediate = true, configurationPid = DeploymentManager.PID)
 @Designate(ocd = DeploymentManager.Config.class)
@@ -93,10 +96,10 @@ public final class DeploymentManager implements Deployer {
     /** The bpffs root, checked and held open: pins are removed through it, never by path. */
     private final PinRoot pins;
     /**
-     * Directories of the bpffs root that are not owners' but hooks' own (saved thread states of
-     * thread_scheduler), which recovery must not take for leftovers.
+     * Directories of the bpffs root that are not owners' (the dispatcher's tree, saved thread
+     * states of thread_scheduler), which recovery must not take for leftovers.
      */
-    private static final java.util.Set<String> NOT_OWNERS = java.util.Set.of("threads");
+    private static final java.util.Set<String> NOT_OWNERS = java.util.Set.of(Dispatcher.PIN_DIR, "threads");
     private final DeploymentRecords records;
     private final AtomicLong ids = new AtomicLong();
     private final int maxTenantDeployments;
@@ -106,6 +109,11 @@ public final class DeploymentManager implements Deployer {
     private final Map<String, Hook> hooks = new TreeMap<>();
     /** Guarded by {@code this}; insertion order is creation order. */
     private final Map<String, Live> live = new LinkedHashMap<>();
+    /**
+     * Recorded deployments that will not be re-adopted, dropped before their hook appeared: the
+     * hook is told when it does ({@link Hook#discard}). Guarded by {@code this}.
+     */
+    private final List<DeploymentRecords.Record> discards = new ArrayList<>();
     /** Recorded by a previous syrupd, re-adopted when their hook appears. Guarded by {@code this}. */
     private final Map<String, DeploymentRecords.Record> pending = new LinkedHashMap<>();
     /** One JMX MBean per deployment (decision counters), from deploy to undeploy. */
@@ -181,6 +189,12 @@ public final class DeploymentManager implements Deployer {
             LOG.log(System.Logger.Level.WARNING, "two hooks named {0}; keeping the first", hook.name());
         } else {
             LOG.log(System.Logger.Level.INFO, "hook {0} appeared ({1})", hook.name(), hook.availability());
+            for (DeploymentRecords.Record r : new ArrayList<>(discards)) {
+                if (r.request().hook().equals(hook.name())) {
+                    discards.remove(r);
+                    discard(hook, r);
+                }
+            }
             readopt(hook);
         }
     }
@@ -208,8 +222,24 @@ public final class DeploymentManager implements Deployer {
         LOG.log(System.Logger.Level.WARNING, "not re-adopting " + r.id() + " (" + r.request().policy() + " at " + r.request().hook()
                 + " " + r.request().target() + "): " + why + "; its record and pinned Maps are removed");
         records.delete(r.id());
+        Hook hook = hooks.get(r.request().hook());
+        if (hook != null) {
+            discard(hook, r);
+        } else {
+            discards.add(r);
+        }
         pins.removeDeployment(r.request().owner(), r.id());
         removeEmptyOwnerDir(r.request().owner());
+    }
+
+    /** What a previous syrupd left in the kernel for {@code r} (a dispatcher's claim still deciding) goes. */
+    private void discard(Hook hook, DeploymentRecords.Record r) {
+        try {
+            hook.discard(r.request().target(), bpffsRoot.resolve(r.request().owner()).resolve(r.id()));
+        } catch (RuntimeException | LinkageError e) {
+            LOG.log(System.Logger.Level.WARNING, "hook " + hook.name() + " could not discard what the previous syrupd left for "
+                    + r.id() + ": " + e);
+        }
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -281,6 +311,9 @@ public final class DeploymentManager implements Deployer {
 
     @Override
     public synchronized Deployment deploy(DeployRequest req) throws SyrupException {
+        if (req.owner().equals(Dispatcher.PIN_DIR)) {
+            throw new SyrupException(Kind.INVALID, "'" + Dispatcher.PIN_DIR + "' cannot own deployments: the dispatcher pins there");
+        }
         Hook hook = hooks.get(req.hook());
         if (hook == null) {
             throw new SyrupException(Kind.UNKNOWN_HOOK, "no hook '" + req.hook() + "'; installed hooks: "
