@@ -65,11 +65,16 @@ final class ControlTestSupport implements AutoCloseable {
     }
 
     ControlTestSupport() throws Exception {
+        this(java.util.Map.of());
+    }
+
+    /** With these {@link DeploymentManager.Config} settings over the defaults (e.g. compile limits). */
+    ControlTestSupport(java.util.Map<String, Object> settings) throws Exception {
         String tag = UUID.randomUUID().toString().substring(0, 8);
         root = Files.createTempDirectory("syrup-ctl-");
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
         bpffs = Path.of("/sys/fs/bpf/syrup-ctl-test-" + tag);
-        manager = new DeploymentManager(DaemonConfig.of(root.resolve("work").toString(), bpffs.toString()));
+        manager = new DeploymentManager(DaemonConfig.of(root.resolve("work").toString(), bpffs.toString(), settings));
         hook = socketSelectHook();
         invoke(manager, "addHook", new Class<?>[] {Hook.class}, hook);
         server = new ControlServer(manager, root.resolve("run").resolve("syrupd.sock"), root.resolve("apps"));
