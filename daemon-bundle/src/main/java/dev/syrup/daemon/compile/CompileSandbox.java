@@ -154,6 +154,16 @@ public final class CompileSandbox {
         if (broken != null) {
             throw unavailable(broken);
         }
+        for (Path d = base.getParent(); switchUser && d != null; d = d.getParent()) {
+            try {
+                if (!Files.getPosixFilePermissions(d).contains(PosixFilePermission.OTHERS_EXECUTE)) {
+                    throw unavailable("uid " + uid + " cannot reach " + base + ": " + d + " is not searchable by others"
+                            + " (setting compileDir)");
+                }
+            } catch (IOException e) {
+                throw unavailable("cannot reach " + base + ": " + e.getMessage());
+            }
+        }
         Path dir = null;
         try {
             dir = Files.createTempDirectory(base, "c");
@@ -282,18 +292,21 @@ public final class CompileSandbox {
             return userns.get();
         }
         try {
-            Files.createDirectories(base);
+            // Directories made here are searchable whatever the umask (syrupd may run with 077).
+            List<Path> missing = new ArrayList<>();
+            for (Path d = base; d != null && !Files.exists(d, LinkOption.NOFOLLOW_LINKS); d = d.getParent()) {
+                missing.add(0, d);
+            }
+            for (Path d : missing) {
+                Files.createDirectory(d);
+                Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
             PosixFileAttributes a = Files.readAttributes(base, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (!a.isDirectory() || (switchUser && !"root".equals(a.owner().getName()))) {
                 return base + " is not a directory of root's";
             }
             // Searchable, not listable: a compile's directory is found only by its random name.
             Files.setPosixFilePermissions(base, PosixFilePermissions.fromString(switchUser ? "rwx--x--x" : "rwx------"));
-            for (Path d = base.getParent(); switchUser && d != null; d = d.getParent()) {
-                if (!Files.getPosixFilePermissions(d).contains(PosixFilePermission.OTHERS_EXECUTE)) {
-                    return "uid " + uid + " cannot reach " + base + ": " + d + " is not searchable by others (setting compileDir)";
-                }
-            }
             removeStale();
         } catch (IOException | UnsupportedOperationException e) {
             return "cannot create " + base + ": " + e.getMessage();
