@@ -117,13 +117,15 @@ public final class PolicyCompiler {
         files.put(name, source);
         CompileSandbox.Result r = sandbox.run(files, command(sorted));
         Set<String> own = Set.of(name, GLUE, Headers.SYRUP_H);
+        // Named as in the compile: where syrupd keeps a tenant's text is none of the tenant's business.
+        String shown = policy.builtin() ? policy.name() : name;
         if (r.limit().isPresent()) {
             String said = diagnostics(r.output(), own);
-            throw new SyrupException(Kind.COMPILE, "policy " + policy.name() + " does not compile: " + r.limit().get()
+            throw new SyrupException(Kind.COMPILE, "policy " + shown + " does not compile: " + r.limit().get()
                     + (said.isEmpty() ? "" : "\n" + said));
         }
         if (r.exit() != 0) {
-            throw new SyrupException(Kind.COMPILE, "policy " + policy.name() + " does not compile:\n" + diagnostics(r.output(), own)
+            throw new SyrupException(Kind.COMPILE, "policy " + shown + " does not compile:\n" + diagnostics(r.output(), own)
                     + (r.truncated() ? "\n(clang's messages were cut at " + sandbox.limits().outputKiB() + " KiB)" : ""));
         }
         Path tmp = cacheDir.resolve(key + ".o.tmp" + ProcessHandle.current().pid() + "-" + Thread.currentThread().getId());
@@ -132,7 +134,7 @@ public final class PolicyCompiler {
             move(tmp, object);
             return object;
         } catch (IOException e) {
-            throw new SyrupException(Kind.COMPILE, "cannot store the object of " + policy.name() + " in " + cacheDir + ": "
+            throw new SyrupException(Kind.COMPILE, "cannot store the object of " + shown + " in " + cacheDir + ": "
                     + e.getMessage(), e);
         } finally {
             try {

@@ -90,6 +90,8 @@ class CompileSandboxKernelTest {
                         problems.add(p.getKey() + " must fail: " + reply);
                     } else if (set == hidden && !reply.startsWith("ERR COMPILE")) {
                         problems.add(p.getKey() + " passes the text filter; the sandbox must stop it: " + reply);
+                    } else if (reply.contains(ctl.root.toString())) {
+                        problems.add(p.getKey() + ": the reply shows where syrupd keeps the text: " + reply);
                     }
                     if (reply.startsWith("OK")) {
                         a.ok("undeploy " + reply.substring(3).strip());
