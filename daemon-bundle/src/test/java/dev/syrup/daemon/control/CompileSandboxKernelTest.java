@@ -186,6 +186,31 @@ class CompileSandboxKernelTest {
         }
     }
 
+    @Test
+    void aDeploymentUndeployedWhileItsReplacementCompilesStaysUndeployed() throws Exception {
+        try (ControlTestSupport ctl = new ControlTestSupport()) {
+            ControlTestSupport.App a = ctl.app(UID_A);
+            int port = Integer.parseInt(a.ok("open 2"));
+            String id = a.ok("deploy round_robin " + port).strip();
+            // 2^18 includes: compiles, in about 3 s here; unique text, so not cached.
+            Path slow = ctl.file("slow.c", BOMB.replace("< 40", "< 18").replace("bomb.c", "slow.c")
+                    .replace("SYR_PASS", "SYR_PASS + 0 * " + System.nanoTime() % 1000));
+            CompletableFuture<String> replace = CompletableFuture.supplyAsync(() -> call(a, "deploy " + slow + " " + port
+                    + " replace"));
+            try {
+                awaitClang();
+                long t0 = System.nanoTime();
+                ctl.deployer().undeploy(id);
+                assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "undeploy waited for the compile");
+                String r = replace.get(60, TimeUnit.SECONDS);
+                assertTrue(r.startsWith("ERR CONFLICT") && r.contains("was undeployed while its new policy compiled"), r);
+                assertTrue(ctl.deployer().list().isEmpty(), "nothing came back: " + ctl.deployer().list());
+            } finally {
+                clangs().forEach(ProcessHandle::destroyForcibly);
+            }
+        }
+    }
+
     private static String call(ControlTestSupport.App app, String command) {
         try {
             return app.call(command);
