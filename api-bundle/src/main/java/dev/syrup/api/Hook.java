@@ -39,11 +39,41 @@ public interface Hook {
      * Claims {@code target}'s inputs and adopts their executors. Nothing is attached yet.
      *
      * @param pinDir bpffs directory the deployment pins its objects under (created by the
-     *               hook, removed on close), e.g. {@code /sys/fs/bpf/syrup/admin/d1}; Maps
-     *               pinned there already (see {@link HookDeployment#closeKeepingMaps}) are the
-     *               policy's when their shape matches
+     *               hook, {@code 0700}, removed on close), e.g. {@code /sys/fs/bpf/syrup/admin/d1};
+     *               Maps pinned there already (see {@link HookDeployment#closeKeepingMaps}) are
+     *               the policy's when their shape matches. The hook opens it once, following no
+     *               link, and acts through that fd from then on (never by this path again)
      * @throws SyrupException {@code NO_EXECUTORS} when there is nothing to schedule onto,
      *                        {@code UNAVAILABLE} when the hook cannot run here
      */
     HookDeployment open(Target target, java.nio.file.Path pinDir) throws SyrupException;
+
+    /**
+     * As {@link #open(Target, java.nio.file.Path)}, for an owner whose executors must be its own:
+     * with {@code executorUid} present, the hook adopts only executors owned by that uid and
+     * refuses ({@code DENIED}) while any executor on the target belongs to another uid, at open
+     * and at every later adoption (re-scans on install, {@link HookDeployment#registerExecutor}).
+     * syrupd passes the tenant's uid ({@link DeployRequest#executorUid()}); empty means any
+     * executor on the target (the administrator).
+     *
+     * <p>The default serves hooks whose executors no process owns (CPUs, NIC queues): it ignores
+     * the uid. A hook that adopts processes' executors must override it.
+     */
+    default HookDeployment open(Target target, java.nio.file.Path pinDir, java.util.OptionalInt executorUid)
+            throws SyrupException {
+        return open(target, pinDir);
+    }
+
+    /**
+     * Bytes of Map memory the compiled policy {@code object} would create: for each Map it
+     * declares (including the compiler's .data/.bss/.rodata ones, excluding the hook's own),
+     * (key size + value size) x max entries. Read from the object before anything is loaded, so
+     * syrupd can refuse a policy over its owner's limit before the kernel allocates it. The
+     * default (a hook that cannot tell) is 0.
+     *
+     * @throws SyrupException {@code INVALID} when the object cannot be read
+     */
+    default long mapBytes(java.nio.file.Path object) throws SyrupException {
+        return 0;
+    }
 }

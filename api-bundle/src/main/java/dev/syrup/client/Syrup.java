@@ -42,7 +42,12 @@ public final class Syrup implements AutoCloseable {
         } catch (IOException e) {
             throw new SyrupException(Kind.UNAVAILABLE, "cannot reach syrupd at " + socket + ": " + e.getMessage(), e);
         }
-        this.application = call(Message.request(Message.HELLO), null).get("app").orElse("?");
+        try {
+            this.application = call(Message.request(Message.HELLO), null).get("app").orElse("?");
+        } catch (SyrupException | RuntimeException e) {
+            close(); // refused (e.g. LIMIT: too many connections of this uid): no descriptor left behind
+            throw e;
+        }
     }
 
     /** Connects to {@link #DEFAULT_SOCKET}. */

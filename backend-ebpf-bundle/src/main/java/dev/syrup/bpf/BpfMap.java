@@ -40,6 +40,9 @@ public final class BpfMap implements AutoCloseable {
     private final int flags;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Path pinned;
+    /** Where {@link #pin(PinDir, String)} or {@link #openPinned(PinDir, String)} put or found it; null: by path. */
+    private volatile PinDir pinDir;
+    private volatile String pinName;
 
     private BpfMap(BpfObject owner, Fd ownFd, int fd, String name, int typeId, int keySize, int valueSize,
             int maxEntries, int flags) {
@@ -89,6 +92,16 @@ public final class BpfMap implements AutoCloseable {
         int fd = Native.checkBpf("bpf_obj_get(" + path + ")", n.bpf().bpf_obj_get(path.toString()));
         BpfMap m = fromFd(Fd.adopt(fd), true);
         m.pinned = path;
+        return m;
+    }
+
+    /**
+     * BPF_OBJ_GET of the pin {@code name} in {@code dir}, never following a link
+     * ({@link PinDir#get}); {@link #unpin} then removes it through the directory's fd.
+     */
+    public static BpfMap openPinned(PinDir dir, String name) {
+        BpfMap m = fromFd(dir.get(name), true);
+        m.pinnedAt(dir, name);
         return m;
     }
 
@@ -146,6 +159,15 @@ public final class BpfMap implements AutoCloseable {
     /** The kernel's view (includes the map id). */
     public MapInfo info() {
         return Infos.map(fd());
+    }
+
+    /**
+     * A new fd of this map (F_DUPFD_CLOEXEC), owned by the caller: e.g. to hand the map to
+     * another process, or to keep it beyond this object.
+     */
+    public int duplicateFd() {
+        Native n = Native.get();
+        return n.checkLibc(op("fcntl(F_DUPFD_CLOEXEC)"), n.libc().fcntl(fd(), 1030 /* F_DUPFD_CLOEXEC */, 3));
     }
 
     /** The map's fd; owned by this map (or its object): do not close it. */
@@ -316,6 +338,42 @@ public final class BpfMap implements AutoCloseable {
     public void pin(Path path) {
         Pins.pin(fd(), "map '" + name + "'", path);
         pinned = path;
+        pinDir = null;
+    }
+
+    /**
+     * Pins the map as {@code name} in {@code dir}, relative to the directory's fd
+     * ({@link PinDir#pin}); {@link #unpin} removes it the same way. {@code dir} must stay open
+     * until then.
+     */
+    public void pin(PinDir dir, String name) {
+        dir.pin(fd(), name);
+        pinnedAt(dir, name);
+    }
+
+    private void pinnedAt(PinDir dir, String name) {
+        pinned = dir.path().resolve(name);
+        pinDir = dir;
+        pinName = name;
+    }
+
+    /**
+     * As {@link #claimPin(Path)}, for the pin {@code name} in {@code dir}: false when it is absent,
+     * a link, or another object.
+     */
+    public boolean claimPin(PinDir dir, String name) {
+        if (dir.stat(name).isEmpty()) {
+            return false;
+        }
+        try (BpfMap there = openPinned(dir, name)) {
+            if (there.info().id() != info().id()) {
+                return false;
+            }
+        } catch (BpfException | IllegalArgumentException e) {
+            return false;
+        }
+        pinnedAt(dir, name);
+        return true;
     }
 
     /**
@@ -335,13 +393,25 @@ public final class BpfMap implements AutoCloseable {
             return false;
         }
         pinned = path;
+        pinDir = null;
         return true;
     }
 
-    /** Removes the pin made by {@link #pin} or opened by {@link #openPinned}; no-op when none. */
+    /**
+     * Removes the pin made by {@link #pin} or opened by {@link #openPinned}; no-op when none. A
+     * pin in a {@link PinDir} goes through the directory's fd, and only if it is still a pin
+     * ({@link PinDir#unpin}: a link there is left, with a {@link BpfException}).
+     */
     public void unpin() {
-        Pins.remove(pinned);
+        PinDir dir = pinDir;
+        if (dir != null) {
+            dir.unpin(pinName);
+        } else {
+            Pins.remove(pinned);
+        }
         pinned = null;
+        pinDir = null;
+        pinName = null;
     }
 
     public Optional<Path> pinnedPath() {

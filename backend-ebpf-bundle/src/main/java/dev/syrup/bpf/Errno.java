@@ -8,7 +8,7 @@ public final class Errno {
     public static final int EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
             EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, ENODEV = 19, ENOTDIR = 20, EINVAL = 22,
             ENOSPC = 28, E2BIG = 7, ERANGE = 34, ENOSYS = 38, ENOTSUP = 95, EOPNOTSUPP = 95, ENOTSOCK = 88,
-            ENOTSUPP = 524;
+            ENOTSUPP = 524, EXDEV = 18, EISDIR = 21, ENOTEMPTY = 39, ELOOP = 40;
 
     private static final String[][] TABLE = new String[600][];
 

@@ -1,10 +1,11 @@
 /**
  * A small libbpf-based BPF library over jnr-ffi: ELF objects ({@link dev.syrup.bpf.BpfObject}),
  * programs, maps (created, pinned, mmap'ed), verifier errors with their log, SO_REUSEPORT and XDP
- * attachment, pidfd-based fd adoption and kernel object listing. Every kernel object has one
+ * attachment, pidfd-based fd adoption, bpffs directories acted on through their fds ({@link
+ * dev.syrup.bpf.PinDir}) and kernel object listing. Every kernel object has one
  * owner and is released by {@code close()}.
  */
-@Version("0.2.0")
+@Version("0.3.0")
 @Export
 package dev.syrup.bpf;
 

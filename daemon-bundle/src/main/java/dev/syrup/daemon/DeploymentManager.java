@@ -20,8 +20,6 @@ import dev.syrup.daemon.metrics.DeploymentMBeans;
 import dev.syrup.daemon.events.EventingMap;
 import dev.syrup.daemon.events.MapEventBus;
 import java.io.IOException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -79,6 +77,13 @@ public final class DeploymentManager implements Deployer {
         @AttributeDefinition(description = "bpffs directory under which deployments pin their objects")
         String bpffsRoot() default "/sys/fs/bpf/syrup";
 
+        @AttributeDefinition(description = "Deployments one tenant (an owner other than the administrator) may have at once")
+        int maxTenantDeployments() default 16;
+
+        @AttributeDefinition(description = "Bytes of Map memory one tenant's deployments may declare in total:"
+                + " (key + value size) x max entries of every Map their policies declare, checked before a policy is loaded")
+        long maxTenantMapBytes() default 64L << 20;
+
         @AttributeDefinition(description = "Compile sandbox: uid (and gid) clang runs as; best one no other process uses")
         int compileUid() default 65534;
 
@@ -108,8 +113,12 @@ public final class DeploymentManager implements Deployer {
     private final PolicyCompiler compiler;
     private final Builtins builtins;
     private final Path bpffsRoot;
+    /** The bpffs root, checked and held open: pins are removed through it, never by path. */
+    private final PinRoot pins;
     private final DeploymentRecords records;
     private final AtomicLong ids = new AtomicLong();
+    private final int maxTenantDeployments;
+    private final long maxTenantMapBytes;
 
     /** Guarded by {@code this}. */
     private final Map<String, Hook> hooks = new TreeMap<>();
@@ -118,7 +127,7 @@ public final class DeploymentManager implements Deployer {
     /** Recorded by a previous syrupd, re-adopted when their hook appears. Guarded by {@code this}. */
     private final Map<String, DeploymentRecords.Record> pending = new LinkedHashMap<>();
     /** Targets ("hook target") a deploy holds while its policy compiles. Guarded by {@code this}. */
-    private final java.util.Set<String> reserved = new java.util.HashSet<>();
+    private final Map<String, Reservation> reserved = new HashMap<>();
     /** Owners with a compile running (one each). */
     private final java.util.Set<String> compiling = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Set when the manager stops; a compile finishing after it installs nothing. Guarded by {@code this}. */
@@ -138,9 +147,17 @@ public final class DeploymentManager implements Deployer {
                 Path.of(config.compileDir()), config.compileUid(), new CompileSandbox.Limits(config.compileSeconds(),
                 config.compileCpuSeconds(), config.compileMemoryMiB(), config.compileObjectMiB(), config.compileOutputKiB())));
         this.builtins = new Builtins(work.resolve("builtins"));
-        this.bpffsRoot = Path.of(config.bpffsRoot());
-        this.records = new DeploymentRecords(work.resolve("deployments"));
-        recover();
+        this.maxTenantDeployments = config.maxTenantDeployments();
+        this.maxTenantMapBytes = config.maxTenantMapBytes();
+        this.pins = PinRoot.open(Path.of(config.bpffsRoot()));
+        this.bpffsRoot = pins.path();
+        try {
+            this.records = new DeploymentRecords(work.resolve("deployments"));
+            recover();
+        } catch (RuntimeException e) {
+            pins.close();
+            throw e;
+        }
     }
 
     /**
@@ -158,24 +175,21 @@ public final class DeploymentManager implements Deployer {
                 drop(r, "it belonged to application " + r.request().owner() + ", whose connection ended with the previous syrupd");
             }
         }
-        try (var owners = Files.list(bpffsRoot)) {
-            for (Path owner : owners.filter(Files::isDirectory).toList()) {
-                try (var dirs = Files.list(owner)) {
-                    for (Path dir : dirs.filter(Files::isDirectory).toList()) {
-                        String id = dir.getFileName().toString();
-                        last = Math.max(last, DeploymentRecords.number(id));
-                        DeploymentRecords.Record r = pending.get(id);
-                        if (r == null || !r.request().owner().equals(owner.getFileName().toString())) {
-                            LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": pins of a previous syrupd that no record explains");
-                            removePins(dir);
-                        }
+        // Walked by fds: what is not a root-owned directory is removed itself, never followed.
+        try {
+            for (String owner : pins.owners(java.util.Set.of())) {
+                for (String id : pins.deployments(owner)) {
+                    last = Math.max(last, DeploymentRecords.number(id));
+                    DeploymentRecords.Record r = pending.get(id);
+                    if (r == null || !r.request().owner().equals(owner)) {
+                        LOG.log(System.Logger.Level.WARNING, "removing " + bpffsRoot.resolve(owner).resolve(id)
+                                + ": pins of a previous syrupd that no record explains");
+                        pins.removeDeployment(owner, id);
                     }
                 }
-                removeEmptyOwnerDir(owner.getFileName().toString());
+                removeEmptyOwnerDir(owner);
             }
-        } catch (java.nio.file.NoSuchFileException e) {
-            // nothing pinned yet
-        } catch (IOException e) {
+        } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot look for a previous syrupd's pins in " + bpffsRoot + ": " + e.getMessage());
         }
         ids.set(last);
@@ -220,7 +234,7 @@ public final class DeploymentManager implements Deployer {
         LOG.log(System.Logger.Level.WARNING, "not re-adopting " + r.id() + " (" + r.request().policy() + " at " + r.request().hook()
                 + " " + r.request().target() + "): " + why + "; its record and pinned Maps are removed");
         records.delete(r.id());
-        removePins(bpffsRoot.resolve(r.request().owner()).resolve(r.id()));
+        pins.removeDeployment(r.request().owner(), r.id());
         removeEmptyOwnerDir(r.request().owner());
     }
 
@@ -254,6 +268,7 @@ public final class DeploymentManager implements Deployer {
     @Deactivate
     void deactivate() {
         stop(frameworkStopping());
+        pins.close();
     }
 
     /**
@@ -347,7 +362,7 @@ public final class DeploymentManager implements Deployer {
         }
         requireAvailable(hook);
         String key = hook.name() + " " + req.target();
-        if (reserved.contains(key)) {
+        if (reserved.containsKey(key)) {
             throw new SyrupException(Kind.CONFLICT, req.target() + " at " + hook.name() + " is being deployed by another"
                     + " request (its policy is compiling); try again when it is done");
         }
@@ -360,12 +375,48 @@ public final class DeploymentManager implements Deployer {
             if (!existing.owner().equals(req.owner()) && !DeployRequest.ADMIN.equals(req.owner())) {
                 throw new SyrupException(Kind.DENIED, existing.id + " belongs to " + existing.owner());
             }
+        } else {
+            admitDeployment(req.owner());
         }
         Reservation r = existing != null ? new Reservation(existing, req)
                 : new Reservation("d" + ids.incrementAndGet(), req, hook, Instant.now(), 0);
-        reserved.add(key);
+        reserved.put(key, r);
         r.key = key;
         return r;
+    }
+
+    /** {@code LIMIT} when tenant {@code owner} has as many deployments as it may. Under the lock that creates. */
+    private void admitDeployment(String owner) throws SyrupException {
+        if (DeployRequest.ADMIN.equals(owner)) {
+            return;
+        }
+        // New deployments still compiling count too.
+        long has = live.values().stream().filter(d -> d.owner().equals(owner)).count()
+                + reserved.values().stream().filter(r -> r.existing == null && r.req.owner().equals(owner)).count();
+        if (has >= maxTenantDeployments) {
+            throw new SyrupException(Kind.LIMIT, owner + " has " + has + " deployments, the most a tenant may have"
+                    + " (setting maxTenantDeployments of " + PID + "); undeploy one first");
+        }
+    }
+
+    /**
+     * The Map bytes the compiled {@code object} declares; {@code LIMIT} when, with what tenant
+     * {@code owner}'s other deployments declare ({@code replacing}'s current policy not counted),
+     * it is over the tenant limit. Read from the object, before anything is loaded.
+     */
+    private long admitMaps(Hook hook, Path object, String owner, Live replacing) throws SyrupException {
+        if (DeployRequest.ADMIN.equals(owner)) {
+            return 0;
+        }
+        long bytes = hook.mapBytes(object);
+        long others = live.values().stream().filter(d -> d.owner().equals(owner) && d != replacing)
+                .mapToLong(d -> d.mapBytes).sum();
+        if (bytes > maxTenantMapBytes - Math.min(others, maxTenantMapBytes)) {
+            throw new SyrupException(Kind.LIMIT, "the policy declares " + bytes + " bytes of Maps and " + owner
+                    + "'s other deployments " + others + "; a tenant may have " + maxTenantMapBytes
+                    + " in all (setting maxTenantMapBytes of " + PID + ")");
+        }
+        return bytes;
     }
 
     private static void requireAvailable(Hook hook) throws SyrupException {
@@ -433,7 +484,7 @@ public final class DeploymentManager implements Deployer {
             this.source = builtins.resolve(req.policy());
             this.wrapper = hook.wrapper(PolicyCompiler.fileName(source));
             try {
-                this.opened = hook.open(req.target(), bpffsRoot.resolve(req.owner()).resolve(id));
+                this.opened = hook.open(req.target(), bpffsRoot.resolve(req.owner()).resolve(id), req.executorUid());
             } catch (SyrupException | RuntimeException e) {
                 removeEmptyOwnerDir(req.owner());
                 throw e;
@@ -452,17 +503,21 @@ public final class DeploymentManager implements Deployer {
                     throw new SyrupException(Kind.CONFLICT, "deployment " + id + " was undeployed while its new policy"
                             + " compiled; nothing was deployed");
                 }
+                long bytes = admitMaps(hook, object, req.owner(), existing);
                 existing.deployment.install(object); // on failure the old policy runs on
+                existing.mapBytes = bytes;
                 existing.policy = source;
                 existing.request = req;
                 existing.replaced++;
                 record(existing);
                 return existing;
             }
+            long bytes = admitMaps(hook, object, req.owner(), null);
             opened.install(object);
             Live d = new Live(id, hook, opened, source, req, created);
             opened = null;
             d.replaced = replaced;
+            d.mapBytes = bytes;
             live.put(id, d);
             mbeans.register(d.snapshot(), DeploymentManager.this);
             record(d);
@@ -593,28 +648,8 @@ public final class DeploymentManager implements Deployer {
         }
     }
 
-    /** Unpins everything in a deployment's pin dir (a previous syrupd's) and removes the dir. */
-    private static void removePins(Path dir) {
-        try (var pins = Files.list(dir)) {
-            for (Path p : pins.toList()) {
-                Files.deleteIfExists(p);
-            }
-            Files.deleteIfExists(dir);
-        } catch (java.nio.file.NoSuchFileException e) {
-            // nothing pinned
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + dir + ": " + e.getMessage());
-        }
-    }
-
     private void removeEmptyOwnerDir(String owner) {
-        try {
-            Files.deleteIfExists(bpffsRoot.resolve(owner));
-        } catch (DirectoryNotEmptyException e) {
-            // other deployments of this owner still pin objects there
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove " + bpffsRoot.resolve(owner) + ": " + e.getMessage());
-        }
+        pins.removeOwnerIfEmpty(owner); // other deployments of this owner may still pin objects there
     }
 
     /** The user's defines plus NUM_EXECUTORS, unless the user set it. */
@@ -633,6 +668,8 @@ public final class DeploymentManager implements Deployer {
         PolicySource policy;
         DeployRequest request;
         int replaced;
+        /** What the running policy's Maps declare ({@link Hook#mapBytes}); 0 for the administrator's. */
+        long mapBytes;
 
         Live(String id, Hook hook, HookDeployment deployment, PolicySource policy, DeployRequest request, Instant created) {
             this.id = id;

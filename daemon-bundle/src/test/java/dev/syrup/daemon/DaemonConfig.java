@@ -17,6 +17,11 @@ public final class DaemonConfig {
         return of(workDir, bpffsRoot, Map.of());
     }
 
+    /** With these tenant limits. */
+    public static DeploymentManager.Config of(String workDir, String bpffsRoot, int maxTenantDeployments, long maxTenantMapBytes) {
+        return of(workDir, bpffsRoot, Map.of("maxTenantDeployments", maxTenantDeployments, "maxTenantMapBytes", maxTenantMapBytes));
+    }
+
     /** With {@code settings} (attribute name to value) over the defaults. */
     public static DeploymentManager.Config of(String workDir, String bpffsRoot, Map<String, Object> settings) {
         Map<String, Object> values = new HashMap<>(settings);

@@ -23,8 +23,18 @@ public interface SyrupMap {
 
     int maxEntries();
 
-    /** Where it is pinned in bpffs, if it is. */
+    /** Where it is pinned in bpffs, if it is (root's alone: for the administrator, not for applications). */
     Optional<String> pinnedPath();
+
+    /**
+     * A new file descriptor of the live kernel map, owned by the caller (who closes it): how syrupd
+     * hands a Map to its application (SCM_RIGHTS), from the map it holds, never by opening a path.
+     *
+     * @throws SyrupException {@code UNAVAILABLE} when this Map has no kernel map in this process
+     */
+    default int duplicateFd() throws SyrupException {
+        throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "map " + name() + " has no kernel map in this process");
+    }
 
     OptionalLong lookup(int key) throws SyrupException;
 

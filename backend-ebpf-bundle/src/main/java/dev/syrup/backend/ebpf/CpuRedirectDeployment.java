@@ -35,11 +35,11 @@ final class CpuRedirectDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(CpuRedirectDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
-    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(CpuRedirectHook.CPUMAP, CpuRedirectHook.CORES_MAP, CpuRedirectHook.COUNTER_MAP,
+    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(CpuRedirectHook.CPUMAP, CpuRedirectHook.CORES_MAP, CpuRedirectHook.COUNTER_MAP,
             DecisionStats.MAP);
 
     private final Target target;
-    private final Path pinDir;
+    private final DeploymentDir pinDir;
     private final Dispatcher.Claim claim;
     private final List<Integer> cores;
     private final int qsize;
@@ -56,7 +56,7 @@ final class CpuRedirectDeployment implements HookDeployment {
     private CpuRedirectDeployment(Target target, Path pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
                                   BpfMap cpumap, BpfMap coreOf, BpfMap counter, BpfMap stats) {
         this.target = target;
-        this.pinDir = pinDir;
+        this.pinDir = new DeploymentDir(pinDir);
         this.claim = claim;
         this.cores = cores;
         this.qsize = qsize;
@@ -232,7 +232,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         List<SyrupMap> out = PolicyObjects.pinPolicyMaps(obj, pinDir, INTERNAL_MAPS);
         try {
             if (counter.pinnedPath().isEmpty()) {
-                counter.pin(pinDir.resolve(CpuRedirectHook.COUNTER_MAP));
+                counter.pin(pinDir.get(), CpuRedirectHook.COUNTER_MAP);
             }
         } catch (BpfException e) {
             throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning " + CpuRedirectHook.COUNTER_MAP + " under "

@@ -274,4 +274,9 @@ public final class CpuRedirectHook implements Hook {
             return List.of(0);
         }
     }
+
+    @Override
+    public long mapBytes(Path object) throws SyrupException {
+        return PolicyObjects.mapBytes(object, CpuRedirectDeployment.INTERNAL_MAPS);
+    }
 }

@@ -54,6 +54,15 @@ final class KernelMap implements SyrupMap {
     }
 
     @Override
+    public int duplicateFd() throws SyrupException {
+        try {
+            return map.duplicateFd();
+        } catch (BpfException | IllegalStateException e) {
+            throw failed("duplicating the fd of", e);
+        }
+    }
+
+    @Override
     public OptionalLong lookup(int key) throws SyrupException {
         checkU64();
         try {

@@ -10,8 +10,7 @@ import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.VerifierException;
-import java.io.IOException;
-import java.nio.file.Files;
+import dev.syrup.bpf.PinDir;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,11 +37,41 @@ final class PolicyObjects {
     }
 
     /**
+     * {@link dev.syrup.api.Hook#mapBytes}: what the Maps {@code object} declares would take,
+     * (key + value) x max entries each (a per-CPU value once per possible CPU; a ring buffer its
+     * max entries), the hook's own ({@code internal}) left out. Opens the ELF file only: nothing
+     * is created in the kernel.
+     */
+    static long mapBytes(Path object, Set<String> internal) throws SyrupException {
+        try (BpfObject obj = BpfObject.open(object)) {
+            long total = 0;
+            int cpus = Runtime.getRuntime().availableProcessors();
+            for (MapInfo m : obj.declaredMaps()) {
+                if (internal.contains(m.name())) {
+                    continue;
+                }
+                long value = Integer.toUnsignedLong(m.valueSize());
+                if (m.type() != null && m.type().name().contains("PERCPU")) {
+                    value *= cpus;
+                }
+                long entry = Integer.toUnsignedLong(m.keySize()) + value;
+                long entries = Integer.toUnsignedLong(m.maxEntries());
+                total = Math.addExact(total, entry == 0 ? entries : Math.multiplyExact(entry, entries));
+            }
+            return total;
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        } catch (BpfException e) {
+            throw new SyrupException(Kind.INVALID, "cannot read the compiled policy " + object.getFileName() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Before a load: the policy Maps the object gets rather than creates. On the deployment's
      * first install, the ones its pin dir still holds ({@link #adoptPinned}); then those other
      * live deployments of the owner have ({@link SharedMaps#reuse}).
      */
-    static void reuseMaps(BpfObject obj, Path pinDir, Set<String> internal, boolean firstInstall) throws SyrupException {
+    static void reuseMaps(BpfObject obj, DeploymentDir pinDir, Set<String> internal, boolean firstInstall) throws SyrupException {
         if (firstInstall) {
             adoptPinned(obj, pinDir, internal);
         }
@@ -54,12 +83,14 @@ final class PolicyObjects {
      * retired, its shared Maps let go, and unless {@code keepMaps} (for the next syrupd) its pins
      * and pin dir removed.
      */
-    static void end(BpfObject running, Path pinDir, Set<String> internal, boolean keepMaps) {
+    static void end(BpfObject running, DeploymentDir pinDir, Set<String> internal, boolean keepMaps) {
         if (running != null) {
             retire(running, internal, keepMaps);
         }
         SharedMaps.INSTANCE.release(pinDir);
-        if (!keepMaps) {
+        if (keepMaps) {
+            pinDir.end(false);
+        } else {
             removePinDir(pinDir);
         }
     }
@@ -71,13 +102,18 @@ final class PolicyObjects {
      * another shape (the policy changed meanwhile) is removed, with a warning: the policy starts
      * from an empty Map of its own. Only the policy's own Maps ({@link #pinPolicyMaps}).
      */
-    private static void adoptPinned(BpfObject obj, Path pinDir, Set<String> internal) {
+    private static void adoptPinned(BpfObject obj, DeploymentDir pinDir, Set<String> internal) {
+        PinDir dir = pinDir.existing().orElse(null);
+        if (dir == null) {
+            return;
+        }
         for (MapInfo d : obj.declaredMaps()) {
-            Path pin = pinDir.resolve(d.name());
-            if (internal.contains(d.name()) || d.name().contains(".") || !Files.exists(pin)) {
+            Path pin = pinDir.path.resolve(d.name());
+            if (internal.contains(d.name()) || d.name().contains(".") || dir.stat(d.name()).isEmpty()) {
                 continue;
             }
-            try (BpfMap pinned = BpfMap.openPinned(pin)) {
+            // A link is not followed (ELOOP): only a Map pinned in this very directory is adopted.
+            try (BpfMap pinned = BpfMap.openPinned(dir, d.name())) {
                 String diff = SharedMaps.difference(d, pinned);
                 if (diff == null) {
                     obj.reuseMap(d.name(), pinned); // libbpf keeps a duplicate of the fd
@@ -86,12 +122,12 @@ final class PolicyObjects {
                 }
                 LOG.log(System.Logger.Level.WARNING, "map '" + d.name() + "' pinned at " + pin + " has another shape than the policy"
                         + " declares (" + diff + "): the policy starts from an empty one");
-            } catch (BpfException e) {
-                LOG.log(System.Logger.Level.WARNING, "cannot adopt " + pin + ": " + e.getMessage());
+            } catch (BpfException | IllegalArgumentException e) {
+                LOG.log(System.Logger.Level.WARNING, "cannot adopt " + pin + " (the policy starts from an empty Map): " + e.getMessage());
             }
             try {
-                Files.deleteIfExists(pin);
-            } catch (IOException e) {
+                dir.unlink(d.name()); // a link itself, never what it points to
+            } catch (BpfException e) {
                 LOG.log(System.Logger.Level.WARNING, "cannot remove " + pin + ": " + e.getMessage());
             }
         }
@@ -101,21 +137,20 @@ final class PolicyObjects {
      * Pins the policy's own Maps under {@code pinDir}: not the hook's {@code internal} ones and not
      * libbpf's .bss/.data/.rodata. A Map already pinned there ({@link #adoptPinned}) stays as it is.
      */
-    static List<SyrupMap> pinPolicyMaps(BpfObject obj, Path pinDir, Set<String> internal) throws SyrupException {
+    static List<SyrupMap> pinPolicyMaps(BpfObject obj, DeploymentDir pinDir, Set<String> internal) throws SyrupException {
         List<SyrupMap> out = new ArrayList<>();
         try {
-            Files.createDirectories(pinDir);
+            PinDir dir = pinDir.get();
             for (BpfMap m : obj.maps()) {
                 if (internal.contains(m.name()) || m.name().contains(".")) {
                     continue;
                 }
-                Path pin = pinDir.resolve(m.name());
-                if (!m.claimPin(pin)) {
-                    m.pin(pin);
+                if (!m.claimPin(dir, m.name())) {
+                    m.pin(dir, m.name());
                 }
                 out.add(new KernelMap(m.name(), m));
             }
-        } catch (IOException | BpfException e) {
+        } catch (BpfException e) {
             throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir
                     + " failed: " + e.getMessage(), e);
         }
@@ -154,11 +189,14 @@ final class PolicyObjects {
         }
     }
 
-    /** The deployment's (by now empty) pin directory. */
-    private static void removePinDir(Path pinDir) {
+    /** The deployment's (by now empty) pin directory, through the fd held for it. */
+    private static void removePinDir(DeploymentDir pinDir) {
         try {
-            Files.deleteIfExists(pinDir);
-        } catch (IOException e) {
+            if (!pinDir.end(true)) {
+                LOG.log(System.Logger.Level.WARNING, "left " + pinDir + ": it is no longer the deployment's pin directory"
+                        + " (replaced meanwhile; not followed)");
+            }
+        } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
         }
     }

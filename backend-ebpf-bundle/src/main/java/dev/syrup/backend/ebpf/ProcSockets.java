@@ -45,7 +45,11 @@ final class ProcSockets {
 
     /** The sockets bound to {@code port}, in executor order. Empty when nobody listens there. */
     List<Bound> bound(Protocol protocol, int port) {
-        TreeSet<Long> inodes = inodes(protocol, port);
+        return bound(inodes(protocol, port));
+    }
+
+    /** The holders of these socket inodes, in inode (executor) order; inodes nobody holds are left out. */
+    List<Bound> bound(java.util.SortedSet<Long> inodes) {
         if (inodes.isEmpty()) {
             return List.of();
         }
@@ -69,7 +73,16 @@ final class ProcSockets {
 
     /** Inodes of the sockets bound to the port, from /proc/net/{udp,udp6,tcp,tcp6}. */
     TreeSet<Long> inodes(Protocol protocol, int port) {
-        TreeSet<Long> out = new TreeSet<>();
+        return new TreeSet<>(owners(protocol, port).keySet());
+    }
+
+    /**
+     * The sockets bound to the port (TCP: listening; UDP: not connected), inode to the uid that
+     * owns each (the tables' uid column), from syrupd's network namespace's
+     * /proc/net/{udp,udp6,tcp,tcp6}.
+     */
+    java.util.TreeMap<Long, Long> owners(Protocol protocol, int port) {
+        java.util.TreeMap<Long, Long> out = new java.util.TreeMap<>();
         String base = protocol == Protocol.UDP ? "udp" : "tcp";
         for (String table : List.of(base, base + "6")) {
             Path file = proc.resolve("net").resolve(table);
@@ -97,7 +110,7 @@ final class ProcSockets {
                         : remotePort(f[2]) == 0;
                 long inode = Long.parseLong(f[9]);
                 if (receiving && inode != 0) {
-                    out.add(inode);
+                    out.put(inode, Long.parseLong(f[7]));
                 }
             }
         }
@@ -108,7 +121,7 @@ final class ProcSockets {
         return Integer.parseInt(addr.substring(addr.indexOf(':') + 1), 16);
     }
 
-    private static void scanFds(Path pidDir, TreeSet<Long> wanted, Map<Long, Bound> found) {
+    private static void scanFds(Path pidDir, java.util.Set<Long> wanted, Map<Long, Bound> found) {
         long pid = Long.parseLong(pidDir.getFileName().toString());
         try (DirectoryStream<Path> fds = Files.newDirectoryStream(pidDir.resolve("fd"))) {
             for (Path fd : fds) {

@@ -5,6 +5,7 @@ import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
+import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.MapInfo;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -59,6 +60,10 @@ final class SharedMaps {
      *
      * @throws SyrupException INVALID when the shapes differ, naming both deployments and the attribute
      */
+    void reuse(BpfObject obj, DeploymentDir dir, Set<String> internal) throws SyrupException {
+        reuse(obj, dir.path, internal);
+    }
+
     synchronized void reuse(BpfObject obj, Path dir, Set<String> internal) throws SyrupException {
         Path pinDir = dir.toAbsolutePath().normalize();
         Map<String, Entry> matches = new HashMap<>();
@@ -92,6 +97,10 @@ final class SharedMaps {
      * deployment as a user of each of its Maps (a new Map becomes shareable under its pin), and
      * drops it from the Maps its previous policy version had and this one has not.
      */
+    void commit(BpfObject obj, DeploymentDir dir, Set<String> internal) {
+        commit(obj, dir.path, internal);
+    }
+
     synchronized void commit(BpfObject obj, Path dir, Set<String> internal) {
         Path pinDir = dir.toAbsolutePath().normalize();
         Set<Key> now = new LinkedHashSet<>();
@@ -119,12 +128,11 @@ final class SharedMaps {
                 }
             }
             if (e == null) {
-                Path pin = m.pinnedPath().orElse(null);
-                if (pin == null) {
+                if (m.pinnedPath().isEmpty()) {
                     continue;
                 }
                 try {
-                    e = new Entry(BpfMap.openPinned(pin));
+                    e = new Entry(BpfMap.adopt(Fd.adopt(m.duplicateFd()))); // the live map's, not whatever its pin now is
                 } catch (BpfException ex) {
                     LOG.log(System.Logger.Level.WARNING, "map '" + name + "' of deployment " + id(pinDir)
                             + " cannot be shared: " + ex.getMessage());
@@ -142,6 +150,10 @@ final class SharedMaps {
     }
 
     /** The deployment is gone: it no longer uses any Map; a Map without users is let go. */
+    void release(DeploymentDir dir) {
+        release(dir.path);
+    }
+
     synchronized void release(Path dir) {
         Path pinDir = dir.toAbsolutePath().normalize();
         for (Map.Entry<Key, Entry> e : new ArrayList<>(entries.entrySet())) {

@@ -18,6 +18,7 @@ import dev.syrup.bpf.Pidfd;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 
 /**
  * A policy on one port's SO_REUSEPORT group.
@@ -40,11 +41,13 @@ final class SocketSelectDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(SocketSelectDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
-    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(SocketSelectHook.EXECUTORS_MAP, DecisionStats.MAP);
+    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(SocketSelectHook.EXECUTORS_MAP, DecisionStats.MAP);
 
     private final ProcSockets proc;
+    /** When present, only this uid's sockets may be adopted, and none of another uid may be on the port. */
+    private final OptionalInt uid;
     private final Target target;
-    private final Path pinDir;
+    private final DeploymentDir pinDir;
     private final Dispatcher.Claim claim;
     private final BpfMap slots;
     /** Decision counters ({@link DecisionStats}), shared by every policy version like {@link #slots}. */
@@ -61,20 +64,21 @@ final class SocketSelectDeployment implements HookDeployment {
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private SocketSelectDeployment(ProcSockets proc, Dispatcher.Claim claim, Target target, Path pinDir,
+    private SocketSelectDeployment(ProcSockets proc, OptionalInt uid, Dispatcher.Claim claim, Target target, Path pinDir,
                                    List<ProcSockets.Bound> executors, BpfMap slots, BpfMap stats) {
         this.proc = proc;
+        this.uid = uid;
         this.claim = claim;
         this.target = target;
-        this.pinDir = pinDir;
+        this.pinDir = new DeploymentDir(pinDir);
         this.executors = executors;
         this.slots = slots;
         this.stats = stats;
     }
 
-    static SocketSelectDeployment open(ProcSockets proc, Dispatcher dispatcher, String owner, Target target, Path pinDir)
-            throws SyrupException {
-        List<ProcSockets.Bound> found = proc.bound(target.protocol(), target.port());
+    static SocketSelectDeployment open(ProcSockets proc, Dispatcher dispatcher, String owner, Target target, Path pinDir,
+                                       OptionalInt uid) throws SyrupException {
+        List<ProcSockets.Bound> found = scan(proc, target, uid, true);
         if (found.isEmpty()) {
             throw new SyrupException(Kind.NO_EXECUTORS, "nobody listens on " + target
                     + ": no " + target.protocol().label() + " socket is bound to port " + target.port()
@@ -101,7 +105,7 @@ final class SocketSelectDeployment implements HookDeployment {
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
         }
-        return new SocketSelectDeployment(proc, claim, target, pinDir, found, slots, stats);
+        return new SocketSelectDeployment(proc, uid, claim, target, pinDir, found, slots, stats);
     }
 
     @Override
@@ -137,7 +141,7 @@ final class SocketSelectDeployment implements HookDeployment {
             PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
-            sockets = adopt();
+            sockets = adopt(true);
             if (!registered) {
                 fillSlots(sockets);
             }
@@ -176,7 +180,7 @@ final class SocketSelectDeployment implements HookDeployment {
             throw new SyrupException(Kind.INVALID, "executor index " + index + " is out of range 0.."
                     + (SocketSelectHook.MAX_EXECUTORS - 1));
         }
-        ProcSockets.Bound bound = proc.bound(target.protocol(), target.port()).stream()
+        ProcSockets.Bound bound = scan(proc, target, uid, true).stream()
                 .filter(b -> b.pid() == pid && b.fd() == fd).findFirst()
                 .orElse(null);
         if (bound == null) {
@@ -185,6 +189,7 @@ final class SocketSelectDeployment implements HookDeployment {
             throw new SyrupException(Kind.INVALID, "fd " + fd + " of pid " + pid + " is not a socket bound to " + target);
         }
         try (Fd pidfd = Pidfd.open(pid); Fd socket = Pidfd.getfd(pidfd, fd)) {
+            requireOwned(socket, bound);
             // A socket sits in one slot at most (a second insert is EBUSY): moving it empties its old slot.
             int was = slotted.indexOf(bound.inode());
             if (was >= 0 && was != index) {
@@ -247,7 +252,8 @@ final class SocketSelectDeployment implements HookDeployment {
         if (groupAttached) {
             List<Fd> sockets = List.of();
             try {
-                sockets = adopt();
+                // Only its own sockets' groups are this deployment's to detach from, whoever else came.
+                sockets = adopt(false);
                 LOG.log(System.Logger.Level.INFO, "detaching the dispatcher on " + target + " from " + sockets.size() + " socket(s)");
                 for (Fd s : sockets) {
                     claim.detachGroup(s.get()); // no-op once detached through an earlier socket
@@ -308,10 +314,10 @@ final class SocketSelectDeployment implements HookDeployment {
 
     /**
      * Duplicates the sockets now bound to the port into this process, in executor order, and
-     * records them as the executors.
+     * records them as the executors. {@code strict}: see {@link #scan}.
      */
-    private List<Fd> adopt() throws SyrupException {
-        List<ProcSockets.Bound> found = proc.bound(target.protocol(), target.port());
+    private List<Fd> adopt(boolean strict) throws SyrupException {
+        List<ProcSockets.Bound> found = scan(proc, target, uid, strict);
         if (found.isEmpty()) {
             throw new SyrupException(Kind.NO_EXECUTORS, "no socket is bound to " + target + " any more");
         }
@@ -320,7 +326,14 @@ final class SocketSelectDeployment implements HookDeployment {
         try {
             for (ProcSockets.Bound b : found) {
                 try (Fd pidfd = Pidfd.open(b.pid())) {
-                    out.add(Pidfd.getfd(pidfd, b.fd()));
+                    Fd socket = Pidfd.getfd(pidfd, b.fd());
+                    out.add(socket);
+                    if (!owned(socket, b)) {
+                        // The holder closed that fd and reused its number since /proc was read:
+                        // not the socket the scan vetted.
+                        out.remove(out.size() - 1).close();
+                        continue;
+                    }
                     adopted.add(b);
                 } catch (BpfException e) {
                     if (e.errno() == Errno.ESRCH || e.errno() == Errno.EBADF) {
@@ -335,5 +348,55 @@ final class SocketSelectDeployment implements HookDeployment {
         }
         executors = List.copyOf(adopted);
         return out;
+    }
+
+    /**
+     * The sockets on the target's port that may be adopted, in executor order. With {@code uid},
+     * {@code DENIED} when any socket on the port (on any address, held by anyone) belongs to
+     * another uid: a tenant's policy must never see, nor its dispatcher attach to, another
+     * tenant's sockets. Called at every adoption (open, each install's re-scan, a registration),
+     * under the deployment's lock, so what is adopted is what was just checked. Not
+     * {@code strict} (closing): another uid's sockets are left out instead.
+     */
+    private static List<ProcSockets.Bound> scan(ProcSockets proc, Target target, OptionalInt uid, boolean strict)
+            throws SyrupException {
+        java.util.TreeMap<Long, Long> owners = proc.owners(target.protocol(), target.port());
+        if (uid.isPresent()) {
+            long mine = Integer.toUnsignedLong(uid.getAsInt());
+            if (!strict) {
+                owners.values().removeIf(owner -> owner != mine);
+            }
+            for (java.util.Map.Entry<Long, Long> e : owners.entrySet()) {
+                if (e.getValue() != mine) {
+                    throw new SyrupException(Kind.DENIED, target.protocol().label() + " port " + target.port()
+                            + " also has a socket of uid " + e.getValue() + " (inode " + e.getKey()
+                            + "): a tenant may deploy only on a port whose sockets are all its own (uid " + mine + ")");
+                }
+            }
+        }
+        return proc.bound(owners.navigableKeySet());
+    }
+
+    /**
+     * Whether the duplicate {@code socket} is the socket {@code b} names (same inode) and, with
+     * {@link #uid}, one that uid owns. The duplicate is what gets adopted, so this is the check
+     * that cannot race: fd numbers and pids can be reused after /proc was read, inodes cannot.
+     */
+    private boolean owned(Fd socket, ProcSockets.Bound b) {
+        try {
+            Path self = Path.of("/proc/self/fd/" + socket.get());
+            long ino = ((Number) java.nio.file.Files.getAttribute(self, "unix:ino")).longValue();
+            int owner = (Integer) java.nio.file.Files.getAttribute(self, "unix:uid");
+            return ino == b.inode() && (uid.isEmpty() || owner == uid.getAsInt());
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
+    private void requireOwned(Fd socket, ProcSockets.Bound b) throws SyrupException {
+        if (!owned(socket, b)) {
+            throw new SyrupException(Kind.DENIED, "fd " + b.fd() + " of pid " + b.pid() + " is not a socket of uid "
+                    + (uid.isPresent() ? Integer.toUnsignedString(uid.getAsInt()) : "?") + " bound to " + target);
+        }
     }
 }

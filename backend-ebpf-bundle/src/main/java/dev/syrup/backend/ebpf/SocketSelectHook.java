@@ -121,11 +121,17 @@ public final class SocketSelectHook implements Hook {
 
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
+        return open(target, pinDir, java.util.OptionalInt.empty());
+    }
+
+    /** With {@code executorUid}, only that uid's sockets are adopted, and none of another uid may be on the port. */
+    @Override
+    public HookDeployment open(Target target, Path pinDir, java.util.OptionalInt executorUid) throws SyrupException {
         if (target.iface().isPresent()) {
             throw new SyrupException(SyrupException.Kind.INVALID,
                     "socket_select works on a port's sockets, not on an interface (drop --iface)");
         }
-        return SocketSelectDeployment.open(proc, dispatcher, ownerOf(pinDir), target, pinDir);
+        return SocketSelectDeployment.open(proc, dispatcher, ownerOf(pinDir), target, pinDir, executorUid);
     }
 
     /**
@@ -135,5 +141,10 @@ public final class SocketSelectHook implements Hook {
     static String ownerOf(Path pinDir) {
         Path parent = pinDir.getParent();
         return parent != null && parent.getFileName() != null ? parent.getFileName().toString() : "unknown";
+    }
+
+    @Override
+    public long mapBytes(Path object) throws SyrupException {
+        return PolicyObjects.mapBytes(object, SocketSelectDeployment.INTERNAL_MAPS);
     }
 }

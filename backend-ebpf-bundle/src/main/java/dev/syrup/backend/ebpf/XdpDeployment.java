@@ -37,12 +37,12 @@ final class XdpDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(XdpDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
-    private static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
+    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
     private static final int AF_XDP = 44, SO_DOMAIN = 39;
 
     private final Dispatcher.Claim claim;
     private final Target target;
-    private final Path pinDir;
+    private final DeploymentDir pinDir;
     private final String hook;
     private final BpfMap xsks;
     /** Decision counters ({@link DecisionStats}), shared by every policy version like {@link #xsks}. */
@@ -56,7 +56,7 @@ final class XdpDeployment implements HookDeployment {
     private XdpDeployment(Dispatcher.Claim claim, Target target, Path pinDir, String hook, BpfMap xsks, BpfMap stats) {
         this.claim = claim;
         this.target = target;
-        this.pinDir = pinDir;
+        this.pinDir = new DeploymentDir(pinDir);
         this.hook = hook;
         this.xsks = xsks;
         this.stats = stats;

@@ -134,4 +134,9 @@ public abstract class XdpHook implements Hook {
     static String label(XdpMode mode) {
         return mode.name().toLowerCase(Locale.ROOT);
     }
+
+    @Override
+    public long mapBytes(Path object) throws SyrupException {
+        return PolicyObjects.mapBytes(object, XdpDeployment.INTERNAL_MAPS);
+    }
 }

@@ -29,6 +29,37 @@ public interface LibC {
     /** syscall(2) with three integer arguments (unused ones are ignored by the kernel). */
     long syscall(long number, long arg1, long arg2, long arg3);
 
+    /** syscall(2) with a pointer argument: bpf(cmd, attr, size). */
+    long syscall(long number, long arg1, Pointer arg2, long arg3);
+
+    /** syscall(2) with two pointer arguments: openat2(dirfd, path, how, size). */
+    long syscall(long number, long arg1, Pointer arg2, Pointer arg3, long arg4);
+
+    /** fcntl(2) with an int argument (F_DUPFD_CLOEXEC). */
+    int fcntl(int fd, int cmd, int arg);
+
+    // Directories in bpffs, acted on through their fds (PinDir).
+
+    int mkdirat(int dirfd, String path, int mode);
+
+    int unlinkat(int dirfd, String path, int flags);
+
+    int fchmod(int fd, int mode);
+
+    /** statx(2) into {@code struct statx} (256 bytes, the same layout on every architecture). */
+    int statx(int dirfd, String path, int flags, int mask, Pointer buf);
+
+    /** fstatfs(2); {@code f_type} is the first (long) field on LP64. */
+    int fstatfs(int fd, Pointer buf);
+
+    /** Takes ownership of {@code fd}; NULL on failure. */
+    Pointer fdopendir(int fd);
+
+    /** The next {@code struct dirent} or NULL at the end; {@code d_name} is at offset 19 on LP64 glibc. */
+    Pointer readdir(Pointer dir);
+
+    int closedir(Pointer dir);
+
     int setsockopt(int fd, int level, int optname, @In int[] optval, int optlen);
 
     int getsockopt(int fd, int level, int optname, @Out int[] optval, @In @Out int[] optlen);

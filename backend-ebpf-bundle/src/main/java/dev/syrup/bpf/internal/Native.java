@@ -146,6 +146,38 @@ public final class Native {
         }
     }
 
+    // --- raw system calls libc and libbpf 1.1 have no wrapper for (x86_64 and aarch64) ----------
+
+    private static final boolean ARM64 = "aarch64".equals(System.getProperty("os.arch"));
+    /** open(2) flags; O_DIRECTORY differs between x86_64 and the asm-generic architectures. */
+    public static final int O_RDONLY = 0, O_DIRECTORY = ARM64 ? 0x4000 : 0x10000, O_PATH = 0x200000,
+            O_CLOEXEC = 0x80000;
+    /** openat2(2) {@code resolve} flags. */
+    public static final long RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04,
+            RESOLVE_BENEATH = 0x08;
+    private static final long SYS_OPENAT2 = 437, SYS_BPF = ARM64 ? 280 : 321;
+
+    /** openat2(dirfd, path, {flags, 0, resolve}): the new fd, or a {@link BpfException} naming {@code operation}. */
+    public int openat2(String operation, int dirfd, String path, long flags, long resolve) {
+        Pointer how = allocate(24); // struct open_how {u64 flags, mode, resolve}
+        how.putLong(0, flags);
+        how.putLong(16, resolve);
+        return checkLibc(operation, libc.syscall(SYS_OPENAT2, dirfd, cString(path), how, 24));
+    }
+
+    /** bpf(cmd, attr, size) itself: its result, or a {@link BpfException} naming {@code operation}. */
+    public int sysBpf(String operation, int cmd, Pointer attr, int size) {
+        return checkLibc(operation, libc.syscall(SYS_BPF, cmd, attr, size));
+    }
+
+    /** A NUL-terminated UTF-8 copy of {@code s} in native memory. */
+    public Pointer cString(String s) {
+        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Pointer p = allocate(b.length + 1);
+        p.put(0, b, 0, b.length);
+        return p;
+    }
+
     /** Why loading failed the first time, or null. */
     public static Throwable loadFailure() {
         return loadFailure;

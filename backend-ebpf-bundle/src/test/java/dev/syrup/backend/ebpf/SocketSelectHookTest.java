@@ -67,6 +67,21 @@ class SocketSelectHookTest {
     }
 
     @Test
+    void aTenantIsDeniedWhileAnotherUidsSocketIsOnThePortAndNothingIsClaimed() throws IOException {
+        udpSocketOn9000(); // owned by uid 0 (the tables' uid column)
+        Refusing dispatcher = new Refusing();
+        SocketSelectHook hook = new SocketSelectHook(new ProcSockets(proc), dispatcher);
+        SyrupException e = assertThrows(SyrupException.class, () -> hook.open(Target.port(Protocol.UDP, 9000),
+                Path.of("/x/uid-1001/d1"), java.util.OptionalInt.of(1001)));
+        assertEquals(Kind.DENIED, e.kind());
+        assertTrue(e.getMessage().contains("uid 0"), e.getMessage());
+        assertEquals(List.of(), dispatcher.asked);
+        // The administrator (no uid) takes any socket on the port: on to the dispatcher.
+        assertEquals(Kind.CONFLICT, assertThrows(SyrupException.class, () -> hook.open(Target.port(Protocol.UDP, 9000),
+                Path.of("/x/admin/d2"), java.util.OptionalInt.empty())).kind());
+    }
+
+    @Test
     void nothingIsClaimedWithoutExecutorsOrForAnInterface() {
         Refusing dispatcher = new Refusing();
         SocketSelectHook hook = new SocketSelectHook(new ProcSockets(proc), dispatcher);

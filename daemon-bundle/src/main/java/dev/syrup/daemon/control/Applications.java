@@ -23,6 +23,8 @@ final class Applications implements AutoCloseable {
     private static final int POLL_MILLIS = 100;
 
     private final Deployer deployer;
+    /** Told the id of each deployment this removes. */
+    private final java.util.function.Consumer<String> ended;
     /** Guarded by {@code this}: pid → its record. */
     private final Map<Long, Proc> procs = new HashMap<>();
     private final Thread reaper;
@@ -42,7 +44,12 @@ final class Applications implements AutoCloseable {
     }
 
     Applications(Deployer deployer) {
+        this(deployer, id -> { });
+    }
+
+    Applications(Deployer deployer, java.util.function.Consumer<String> ended) {
         this.deployer = deployer;
+        this.ended = ended;
         this.reaper = new Thread(this::reap, "syrupd-app-reaper");
         reaper.setDaemon(true);
         reaper.start();
@@ -119,6 +126,7 @@ final class Applications implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "removing deployment " + id + " of " + p.app + " failed", e);
             }
+            ended.accept(id);
         }
         p.pidfd.close();
     }

@@ -12,6 +12,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.osgi.service.component.annotations.Activate;
@@ -48,48 +49,90 @@ public final class ControlServer implements AutoCloseable {
         int maxConnections() default 256;
 
         @AttributeDefinition(description = "Milliseconds a request frame may take once its first byte came; a slower"
-                + " client gets an error and is disconnected (idle time between frames is not limited)")
+                + " client gets an error and is disconnected")
         long frameTimeoutMillis() default 10_000;
+
+        @AttributeDefinition(description = "Connections one uid other than root may hold at once; more are refused (LIMIT)")
+        int maxConnectionsPerUid() default 16;
+
+        @AttributeDefinition(description = "Milliseconds a connection may stay idle between requests;"
+                + " then it gets a LIMIT error and is closed (its deployments stay)")
+        long idleTimeoutMillis() default 600_000;
+
+        @AttributeDefinition(description = "Policy source files one tenant may have stored at once (in use by its"
+                + " deployments or being deployed)")
+        int maxSourcesPerTenant() default 32;
+
+        @AttributeDefinition(description = "Network interfaces tenants may name (iface) for packet hooks (xdp_skb,"
+                + " xdp_drv, cpu_redirect, xdp_offload); empty: tenants may not use packet hooks")
+        String[] tenantInterfaces() default {};
+    }
+
+    /** The limits of {@link Config}, resolved (docs/security.md "Limits"). */
+    record Limits(int maxConnections, int connectionsPerUid, long frameTimeoutMillis, long idleTimeoutMillis,
+                  int sourcesPerTenant, Set<String> tenantInterfaces) {
+
+        static final Limits DEFAULTS = new Limits(256, 16, 10_000, 600_000, 32, Set.of());
+
+        Limits {
+            maxConnections = Math.max(1, maxConnections);
+            connectionsPerUid = Math.max(1, connectionsPerUid);
+            frameTimeoutMillis = Math.max(1, frameTimeoutMillis);
+            idleTimeoutMillis = Math.max(1, idleTimeoutMillis);
+            sourcesPerTenant = Math.max(1, sourcesPerTenant);
+            tenantInterfaces = Set.copyOf(tenantInterfaces);
+        }
+
+        static Limits of(Config c) {
+            return new Limits(c.maxConnections(), c.maxConnectionsPerUid(), c.frameTimeoutMillis(), c.idleTimeoutMillis(),
+                    c.maxSourcesPerTenant(), Set.of(java.util.Arrays.stream(c.tenantInterfaces())
+                    .map(String::strip).filter(i -> !i.isEmpty()).distinct().toArray(String[]::new)));
+        }
     }
 
     private final Deployer deployer;
     private final Path socketPath;
-    private final PolicySources sources;
+    private final StoredSources sources;
     private final TenantRules rules = new TenantRules();
     private final Applications apps;
+    private final Limits limits;
+    /** Connections per uid being served; only the acceptor adds, each session's end removes. */
+    private final Map<Integer, Integer> perUid = new ConcurrentHashMap<>();
     private volatile Fd listener;
     private volatile boolean bound;
     private final Thread acceptor;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
-    private final int maxConnections;
-    private final long frameTimeoutMillis;
     private volatile boolean running = true;
 
     @Activate
     public ControlServer(@Reference Deployer deployer, Config config) throws IOException {
         this(deployer, Path.of(config.socketPath()), config.sourceDir().isBlank()
                 ? Path.of(System.getProperty("karaf.data", System.getProperty("java.io.tmpdir")), "syrup", "apps")
-                : Path.of(config.sourceDir()), config.maxConnections(), config.frameTimeoutMillis());
+                : Path.of(config.sourceDir()), Limits.of(config));
     }
 
-    /** For tests and embedding: serve {@code deployer} at {@code socketPath}. */
+    /** For tests and embedding: serve {@code deployer} at {@code socketPath}, with the default limits. */
     public ControlServer(Deployer deployer, Path socketPath, Path sourceDir) throws IOException {
-        this(deployer, socketPath, sourceDir, 256, 10_000);
+        this(deployer, socketPath, sourceDir, Limits.DEFAULTS);
     }
 
     ControlServer(Deployer deployer, Path socketPath, Path sourceDir, int maxConnections, long frameTimeoutMillis)
             throws IOException {
+        this(deployer, socketPath, sourceDir, new Limits(maxConnections, Limits.DEFAULTS.connectionsPerUid(),
+                frameTimeoutMillis, Limits.DEFAULTS.idleTimeoutMillis(), Limits.DEFAULTS.sourcesPerTenant(), Set.of()));
+    }
+
+    ControlServer(Deployer deployer, Path socketPath, Path sourceDir, Limits limits) throws IOException {
         this.deployer = deployer;
-        this.maxConnections = Math.max(1, maxConnections);
-        this.frameTimeoutMillis = Math.max(1, frameTimeoutMillis);
+        this.limits = limits;
         this.socketPath = socketPath.toAbsolutePath();
-        this.sources = new PolicySources(sourceDir);
+        this.sources = new StoredSources(new PolicySources(sourceDir), limits.sourcesPerTenant());
         Path parent = this.socketPath.getParent();
         if (!Files.isDirectory(parent)) {
             Files.createDirectories(parent);
             Files.setPosixFilePermissions(parent, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
-        this.apps = new Applications(deployer);
+        this.apps = new Applications(deployer, sources::ended);
         String busy = null;
         try {
             this.listener = bind();
@@ -188,22 +231,44 @@ public final class ControlServer implements AutoCloseable {
                 conn.close();
                 return;
             }
-            if (sessions.size() >= maxConnections) {
-                try {
-                    UnixSockets.sendWithFd(conn, Message.error(SyrupException.Kind.UNAVAILABLE,
-                            "syrupd serves " + maxConnections + " connections at most; try again later").encode(), -1);
-                } catch (BpfException e) {
-                    // gone already
-                }
-                conn.close();
+            if (sessions.size() >= limits.maxConnections()) {
+                refuse(conn, SyrupException.Kind.UNAVAILABLE, "syrupd serves " + limits.maxConnections()
+                        + " connections at most; try again later");
                 continue;
             }
-            Session s = new Session(conn, deployer, rules, sources, apps, frameTimeoutMillis, sessions::remove);
+            int uid;
+            try {
+                uid = UnixSockets.peerCred(conn).uid();
+            } catch (RuntimeException e) {
+                conn.close(); // gone already
+                continue;
+            }
+            // One uid must not take every slot: the others are served while it is at its limit.
+            if (!TenantRules.isAdmin(uid) && perUid.getOrDefault(uid, 0) >= limits.connectionsPerUid()) {
+                refuse(conn, SyrupException.Kind.LIMIT, TenantRules.application(uid) + " already has "
+                        + limits.connectionsPerUid() + " connections to syrupd, the most one uid may have (setting"
+                        + " maxConnectionsPerUid of " + PID + "); close one first");
+                continue;
+            }
+            perUid.merge(uid, 1, Integer::sum);
+            Session s = new Session(conn, deployer, rules, sources, apps, limits, ended -> {
+                sessions.remove(ended);
+                perUid.computeIfPresent(uid, (k, n) -> n > 1 ? n - 1 : null);
+            });
             sessions.add(s);
             Thread t = new Thread(s, "syrupd-control-conn");
             t.setDaemon(true);
             t.start();
         }
+    }
+
+    private static void refuse(Fd conn, SyrupException.Kind kind, String why) {
+        try {
+            UnixSockets.sendWithFd(conn, Message.error(kind, why).encode(), -1);
+        } catch (BpfException e) {
+            // gone already
+        }
+        conn.close();
     }
 
     /** Stops listening, ends every connection, and undeploys what applications deployed. */
@@ -233,6 +298,7 @@ public final class ControlServer implements AutoCloseable {
             s.stop();
         }
         apps.close(true);
+        sources.clear();
         try {
             if (bound) {
                 Files.deleteIfExists(socketPath); // only ours: never another daemon's socket

@@ -17,9 +17,9 @@ import dev.syrup.bpf.UnixSockets;
 import dev.syrup.bpf.UnixSockets.PeerCred;
 import dev.syrup.client.DeploymentInfo;
 import dev.syrup.client.Message;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.function.Consumer;
 
@@ -31,7 +31,8 @@ final class Session implements Runnable {
     private final Fd conn;
     private final Deployer deployer;
     private final TenantRules rules;
-    private final PolicySources sources;
+    private final StoredSources sources;
+    private final ControlServer.Limits limits;
     private final Applications apps;
     private final Consumer<Session> onEnd;
     private PeerCred peer;
@@ -43,16 +44,19 @@ final class Session implements Runnable {
 
     private final long frameMillis;
     private long frameStart;
+    /** When the last frame was answered (or the connection came). */
+    private long idleSince = System.nanoTime();
 
     /**
-     * @param frameMillis how long the rest of a frame may take once its first byte came: a client
-     *     that stops inside a frame would otherwise hold one of the connection slots for good
-     *     (between frames a client may stay idle as long as it likes)
+     * @param limits {@code frameTimeoutMillis}: how long the rest of a frame may take once its
+     *     first byte came; {@code idleTimeoutMillis}: how long a client may wait between frames.
+     *     Either way a client that stops would otherwise hold one of the connection slots for good.
      */
-    Session(Fd conn, Deployer deployer, TenantRules rules, PolicySources sources, Applications apps, long frameMillis,
-            Consumer<Session> onEnd) {
+    Session(Fd conn, Deployer deployer, TenantRules rules, StoredSources sources, Applications apps,
+            ControlServer.Limits limits, Consumer<Session> onEnd) {
         this.conn = conn;
-        this.frameMillis = frameMillis;
+        this.limits = limits;
+        this.frameMillis = limits.frameTimeoutMillis();
         this.deployer = deployer;
         this.rules = rules;
         this.sources = sources;
@@ -78,7 +82,7 @@ final class Session implements Runnable {
                         + "): " + e.getMessage()), -1);
                 return;
             }
-            UnixSockets.readTimeout(conn, Math.min(POLL_MILLIS, frameMillis));
+            UnixSockets.readTimeout(conn, Math.min(POLL_MILLIS, Math.min(frameMillis, limits.idleTimeoutMillis())));
             serve();
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "control connection of " + app + " failed", e);
@@ -136,6 +140,7 @@ final class Session implements Runnable {
                     passed[0].close();
                 }
             }
+            idleSince = System.nanoTime();
         }
     }
 
@@ -151,6 +156,11 @@ final class Session implements Runnable {
             if (n == UnixSockets.TIMED_OUT) {
                 if ((inFrame || off > 0) && System.nanoTime() - frameStart > frameMillis * 1_000_000L) {
                     throw new SyrupException(Kind.INVALID, "frame not completed within " + frameMillis + " ms of its first byte");
+                }
+                if (!inFrame && off == 0 && System.nanoTime() - idleSince > limits.idleTimeoutMillis() * 1_000_000L) {
+                    throw new SyrupException(Kind.LIMIT, "connection idle for more than " + limits.idleTimeoutMillis()
+                            + " ms, the most a connection may wait between requests (setting idleTimeoutMillis of "
+                            + ControlServer.PID + "); its deployments stay: reconnect to go on");
                 }
                 continue; // idle between frames, or a frame still within its time
             }
@@ -196,6 +206,7 @@ final class Session implements Runnable {
                 Deployment d = owned(r.require("id"));
                 deployer.undeploy(d.id());
                 apps.remove(d.id());
+                sources.ended(d.id());
                 return Message.ok();
             }
             case Message.LIST: {
@@ -255,13 +266,12 @@ final class Session implements Runnable {
             int eq = d.indexOf('=');
             defines.put(eq < 0 ? d : d.substring(0, eq), eq < 0 ? "" : d.substring(eq + 1));
         }
-        String policy;
-        if (r.get("source").isPresent()) {
-            String text = r.get("source").get();
+        String text = r.get("source").orElse(null);
+        String policy = null;
+        if (text != null) {
             if (!admin()) {
                 PolicySources.checkIncludes(text);
             }
-            policy = sources.write(app, r.get("name").orElse("policy.c"), text).toString();
         } else {
             policy = r.require("policy");
             if (!deployer.builtins().contains(policy) && !admin()) {
@@ -269,24 +279,49 @@ final class Session implements Runnable {
                         + String.join(", ", deployer.builtins()) + "); send the policy's text instead of a path");
             }
         }
-        // Tenant rule: only on a port a socket of the caller's own process is bound to.
-        rules.checkPort(peer.pid(), peer.uid(), protocol, port);
+        // Packet hooks (xdp_skb, xdp_drv, ...) also name the interface whose traffic they see.
+        java.util.Optional<String> iface = r.get("iface").filter(i -> !i.isEmpty());
+        if (!admin()) {
+            // Tenant rules: syrupd's network namespace (the one the hooks act in), only on a port a
+            // socket of the caller's own process is bound to, only on interfaces the administrator
+            // lets tenants use. The hook checks the port's sockets again where it adopts them.
+            rules.checkNetns(peer.pid());
+            rules.checkPort(peer.pid(), peer.uid(), protocol, port);
+            if (iface.isPresent() && !limits.tenantInterfaces().contains(iface.get())) {
+                throw new SyrupException(Kind.DENIED, "interface " + iface.get() + " is not one tenants may use"
+                        + (limits.tenantInterfaces().isEmpty() ? " (none is)" : " (" + String.join(", ",
+                        new java.util.TreeSet<>(limits.tenantInterfaces())) + ")") + ": the administrator allows"
+                        + " interfaces for packet hooks with setting tenantInterfaces of " + ControlServer.PID);
+            }
+        }
+        // After the /proc reads above: the process they looked at is still the caller (no pid reuse).
         if (Pidfd.poll(new int[] {pidfd.get()}, 0)[0]) {
             throw new SyrupException(Kind.DENIED, "the calling process has exited");
         }
-        // Packet hooks (xdp_skb, xdp_drv, ...) also name the interface whose traffic they see.
-        java.util.Optional<String> iface = r.get("iface").filter(i -> !i.isEmpty());
-        Deployment d = deployer.deploy(new DeployRequest(policy, hook, new Target(protocol, port, iface), defines, replace, app));
+        // Stored only once the checks passed; removed when no deployment or deploy needs it.
+        if (!admin()) {
+            sources.retain(() -> deployer.list().stream().map(Deployment::id).toList());
+        }
+        java.nio.file.Path file = text == null ? null : sources.write(app, r.get("name").orElse("policy.c"), text);
+        Deployment d;
+        try {
+            d = deployer.deploy(new DeployRequest(file != null ? file.toString() : policy, hook,
+                    new Target(protocol, port, iface), defines, replace, app,
+                    admin() ? OptionalInt.empty() : OptionalInt.of(peer.uid())));
+            sources.committed(file, d.id());
+        } finally {
+            if (file != null) {
+                sources.abandoned(file);
+            }
+        }
         try {
             // The deployment lives as long as the process that made it or, after a replace, replaced it.
             apps.remove(d.id());
             apps.add(peer.pid(), app, d.id());
         } catch (RuntimeException e) {
             deployer.undeploy(d.id());
+            sources.ended(d.id());
             throw new SyrupException(Kind.KERNEL, "cannot watch process " + peer.pid() + ": " + e.getMessage(), e);
-        }
-        if (!admin()) {
-            Pins.giveTo(deployer.maps(d.id()), peer.uid(), peer.gid());
         }
         return Message.ok().add("deployment", info(d).format());
     }
@@ -299,8 +334,9 @@ final class Session implements Runnable {
         boolean mmapable = false;
         int flags = 0;
         if (m.pinnedPath().isPresent()) {
-            // Opened from its pin; kept open until the reply carrying a duplicate has been sent.
-            BpfMap kernel = BpfMap.openPinned(Path.of(m.pinnedPath().get()));
+            // A duplicate of the map syrupd holds (never what a path leads to now), kept open
+            // until the reply carrying it has been sent.
+            BpfMap kernel = BpfMap.adopt(Fd.adopt(m.duplicateFd()));
             passOut[0] = kernel;
             flags = kernel.flags();
             mmapable = kernel.type() == MapType.ARRAY && (flags & BpfMap.BPF_F_MMAPABLE) != 0;

@@ -19,9 +19,11 @@ import java.util.Set;
 /**
  * Who may do what over the control socket. The caller is who the kernel says connected
  * ({@code SO_PEERCRED}); uid 0 is the administrator, anyone else is the application
- * {@code uid-<uid>}. An application may deploy only on a port one of its own process's sockets is
- * bound to (listening, for TCP) and no other uid's socket is bound to, and touch only deployments
- * it owns.
+ * {@code uid-<uid>}. An application may deploy only from syrupd's network namespace, only on a
+ * port one of its own process's sockets is bound to (listening, for TCP) and no other uid's socket
+ * is bound to, and touch only deployments it owns. These checks come before the deployment
+ * manager and give the early, clear error; the hook checks the port's sockets again where it
+ * adopts them ({@code DeployRequest.executorUid}).
  */
 public final class TenantRules {
 
@@ -54,10 +56,39 @@ public final class TenantRules {
     }
 
     /**
+     * {@code DENIED} unless process {@code pid} is in syrupd's own network namespace, the one the
+     * hooks act in (its /proc/&lt;pid&gt;/ns/net and /proc/self/ns/net are the same nsfs inode):
+     * a port held in another namespace says nothing about the host's. The caller checks
+     * afterwards, through its pidfd, that {@code pid} is still the process it means.
+     */
+    public void checkNetns(long pid) throws SyrupException {
+        String mine;
+        String theirs;
+        try {
+            mine = nsKey(proc.resolve("self").resolve("ns").resolve("net"));
+            theirs = nsKey(proc.resolve(Long.toString(pid)).resolve("ns").resolve("net"));
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new SyrupException(Kind.DENIED, "cannot tell the network namespace of process " + pid + ": " + e.getMessage(), e);
+        }
+        if (!mine.equals(theirs)) {
+            throw new SyrupException(Kind.DENIED, "the caller's network namespace is not syrupd's (process " + pid
+                    + " is in net:" + theirs + "): an application may deploy only from the network namespace"
+                    + " whose ports the hooks act on");
+        }
+    }
+
+    /** Device and inode of a namespace file, which identify the namespace. */
+    private static String nsKey(Path ns) throws IOException {
+        Object dev = Files.getAttribute(ns, "unix:dev");
+        Object ino = Files.getAttribute(ns, "unix:ino");
+        return dev + ":" + ino;
+    }
+
+    /**
      * {@code DENIED} unless process {@code pid} holds a socket of {@code protocol} bound to
      * {@code port} (listening, for TCP) and every socket bound to that port belongs to {@code uid}
-     * (its /proc/&lt;pid&gt;/fd against its network namespace's /proc/&lt;pid&gt;/net tables, whose uid
-     * column names each socket's owner).
+     * (its /proc/&lt;pid&gt;/fd against the /proc/&lt;pid&gt;/net tables, whose uid column names each
+     * socket's owner; after {@link #checkNetns} these are syrupd's namespace's tables).
      */
     public void checkPort(long pid, int uid, Protocol protocol, int port) throws SyrupException {
         if (isAdmin(uid)) {

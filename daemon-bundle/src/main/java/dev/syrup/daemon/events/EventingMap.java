@@ -58,6 +58,11 @@ public final class EventingMap implements SyrupMap {
     }
 
     @Override
+    public int duplicateFd() throws SyrupException {
+        return map.duplicateFd();
+    }
+
+    @Override
     public OptionalLong lookup(int key) throws SyrupException {
         return map.lookup(key);
     }

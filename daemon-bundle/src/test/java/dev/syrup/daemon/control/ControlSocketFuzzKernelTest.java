@@ -50,7 +50,7 @@ import org.junit.jupiter.api.Timeout;
  * ({@code -Dsyrup.fuzz.seed=...} to replay one), and every failure names the seed, client, frame
  * and its bytes.
  */
-@Timeout(value = 120, unit = TimeUnit.SECONDS)
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
 class ControlSocketFuzzKernelTest {
 
     private static final long SEED = Long.getLong("syrup.fuzz.seed", 0x5badf00dL);
@@ -125,6 +125,54 @@ class ControlSocketFuzzKernelTest {
 
     @Test
     void garbageFromConcurrentClientsIsAnsweredOrHungUpAndTheDaemonStaysWell() throws Exception {
+        garbage(false);
+    }
+
+    /** The same fuzz from a process of a non-root uid: the tenant paths (its rules, its limits) get the garbage. */
+    @Test
+    void garbageFromATenantUidIsAnsweredOrHungUpAndTheDaemonStaysWell() throws Exception {
+        garbage(true);
+    }
+
+    /**
+     * The fuzz's clients in a JVM of the tenant uid {@code args[1]} runs as: {@code args[0]} the
+     * socket; prints one line {@code TALLY frames errorReplies closes resets reconnects}, exits 1
+     * on the first failure.
+     */
+    public static void main(String[] args) throws Exception {
+        Path socket = Path.of(args[0]);
+        ExecutorService pool = Executors.newFixedThreadPool(CLIENTS);
+        try {
+            List<Future<Tally>> clients = new ArrayList<>();
+            for (int c = 0; c < CLIENTS; c++) {
+                int client = c;
+                clients.add(pool.submit(() -> fuzz(socket, new Random(SEED + client), FRAMES_PER_CLIENT, client)));
+            }
+            Tally total = new Tally();
+            for (Future<Tally> f : clients) {
+                add(total, f.get(90, TimeUnit.SECONDS));
+            }
+            System.out.println("TALLY " + total.frames + " " + total.errorReplies + " " + total.closes + " " + total.resets
+                    + " " + total.reconnects);
+            System.out.flush();
+            Runtime.getRuntime().halt(0);
+        } catch (Throwable e) {
+            e.printStackTrace();
+            Runtime.getRuntime().halt(1);
+        }
+    }
+
+    private static void add(Tally total, Tally t) {
+        t.sent.forEach((k, n) -> total.sent.merge(k, n, Integer::sum));
+        total.errorReplies += t.errorReplies;
+        total.closes += t.closes;
+        total.resets += t.resets;
+        total.reconnects += t.reconnects;
+        total.frames += t.frames;
+    }
+
+    /** Runs the clients as {@code tenant} (uid {@link ControlTestSupport#UID_A}, another process) or root (here). */
+    private void garbage(boolean tenant) throws Exception {
         long t0 = System.nanoTime();
         Path socket = syrupd.socket();
         ThreadPoolExecutor pool = (ThreadPoolExecutor) Executors.newFixedThreadPool(CLIENTS);
@@ -137,20 +185,28 @@ class ControlSocketFuzzKernelTest {
             int fdsBefore = count(Path.of("/proc/self/fd"));
             int tasksBefore = count(Path.of("/proc/self/task"));
 
-            List<Future<Tally>> clients = new ArrayList<>();
-            for (int c = 0; c < CLIENTS; c++) {
-                int client = c;
-                clients.add(pool.submit(() -> fuzz(socket, new Random(SEED + client), FRAMES_PER_CLIENT, client)));
-            }
             Tally total = new Tally();
-            for (Future<Tally> f : clients) {
-                Tally t = f.get(90, TimeUnit.SECONDS);
-                t.sent.forEach((k, n) -> total.sent.merge(k, n, Integer::sum));
-                total.errorReplies += t.errorReplies;
-                total.closes += t.closes;
-                total.resets += t.resets;
-                total.reconnects += t.reconnects;
-                total.frames += t.frames;
+            if (tenant) {
+                Process p = syrupd.java(ControlTestSupport.UID_A, List.of(), ControlSocketFuzzKernelTest.class.getName(),
+                        socket.toString()).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the tenant's fuzz did not end");
+                assertEquals(0, p.exitValue(), "the tenant's fuzz failed (its stderr above): " + out);
+                String[] f = out.lines().filter(l -> l.startsWith("TALLY ")).findFirst().orElseThrow().split(" ");
+                total.frames = Integer.parseInt(f[1]);
+                total.errorReplies = Integer.parseInt(f[2]);
+                total.closes = Integer.parseInt(f[3]);
+                total.resets = Integer.parseInt(f[4]);
+                total.reconnects = Integer.parseInt(f[5]);
+            } else {
+                List<Future<Tally>> clients = new ArrayList<>();
+                for (int c = 0; c < CLIENTS; c++) {
+                    int client = c;
+                    clients.add(pool.submit(() -> fuzz(socket, new Random(SEED + client), FRAMES_PER_CLIENT, client)));
+                }
+                for (Future<Tally> f : clients) {
+                    add(total, f.get(90, TimeUnit.SECONDS));
+                }
             }
             assertTrue(total.frames >= 10_000, "frames sent: " + total.frames);
 
@@ -170,7 +226,8 @@ class ControlSocketFuzzKernelTest {
             // A well-formed client is served correctly.
             wellFormedClient();
 
-            System.out.printf("control socket fuzz (seed %#x): %d bad frames from %d clients %s; %d error replies, "
+            System.out.printf("control socket fuzz" + (tenant ? " as uid " + ControlTestSupport.UID_A : "")
+                            + " (seed %#x): %d bad frames from %d clients %s; %d error replies, "
                             + "%d connections closed by the daemon (%d of them reset), %d reconnects; fds %d -> %d, "
                             + "threads %d -> %d; %.1f s%n", SEED, total.frames, CLIENTS, total.sent, total.errorReplies,
                     total.closes, total.resets, total.reconnects, fdsBefore, fdsAfter, tasksBefore, tasksAfter,

@@ -65,11 +65,21 @@ final class ControlTestSupport implements AutoCloseable {
     }
 
     ControlTestSupport() throws Exception {
-        this(java.util.Map.of());
+        this(null, java.util.Map.of());
     }
 
     /** With these {@link DeploymentManager.Config} settings over the defaults (e.g. compile limits). */
     ControlTestSupport(java.util.Map<String, Object> settings) throws Exception {
+        this(null, settings);
+    }
+
+    /** With these control socket limits (null: the defaults) and tenant deployment and Map memory limits. */
+    ControlTestSupport(ControlServer.Limits limits, int maxTenantDeployments, long maxTenantMapBytes) throws Exception {
+        this(limits, java.util.Map.of("maxTenantDeployments", maxTenantDeployments, "maxTenantMapBytes", maxTenantMapBytes));
+    }
+
+    /** With these control socket limits (null: the defaults) and {@link DeploymentManager.Config} settings. */
+    ControlTestSupport(ControlServer.Limits limits, java.util.Map<String, Object> settings) throws Exception {
         String tag = UUID.randomUUID().toString().substring(0, 8);
         root = Files.createTempDirectory("syrup-ctl-");
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -77,7 +87,14 @@ final class ControlTestSupport implements AutoCloseable {
         manager = new DeploymentManager(DaemonConfig.of(root.resolve("work").toString(), bpffs.toString(), settings));
         hook = socketSelectHook();
         invoke(manager, "addHook", new Class<?>[] {Hook.class}, hook);
-        server = new ControlServer(manager, root.resolve("run").resolve("syrupd.sock"), root.resolve("apps"));
+        Path sock = root.resolve("run").resolve("syrupd.sock");
+        server = limits == null ? new ControlServer(manager, sock, sources())
+                : new ControlServer(manager, sock, sources(), limits);
+    }
+
+    /** Where the control socket stores the policy texts it receives. */
+    Path sources() {
+        return root.resolve("apps");
     }
 
     Deployer deployer() {
@@ -168,7 +185,8 @@ final class ControlTestSupport implements AutoCloseable {
             Path p = Path.of(e);
             String s = p.toString();
             boolean wanted = s.contains("jnr-") || s.contains("jffi") || s.contains("/asm") || s.contains("syrup-api")
-                    || s.contains("api-bundle") || s.endsWith("test-classes");
+                    || s.contains("api-bundle") || s.endsWith("test-classes") || s.contains("junit-jupiter-api")
+                    || s.contains("opentest4j") || s.contains("apiguardian");
             if (!wanted || !Files.exists(p)) {
                 continue;
             }
@@ -199,6 +217,21 @@ final class ControlTestSupport implements AutoCloseable {
 
     /** Starts {@link TenantApp} as {@code uid} (gid = uid, no supplementary groups). */
     App app(int uid) throws IOException {
+        return app(uid, List.of());
+    }
+
+    /**
+     * Starts {@link TenantApp} as {@code uid} under the {@code prefix} command, which root runs
+     * (e.g. {@code nsenter --net=/run/netns/N}: the application then lives in that namespace).
+     */
+    App app(int uid, List<String> prefix) throws IOException {
+        App app = new App(java(uid, prefix, TenantApp.class.getName(), socket().toString()).start());
+        closeables.add(app);
+        return app;
+    }
+
+    /** A JVM running {@code main} with {@code args} as {@code uid}, on the test class path, under {@code prefix}. */
+    ProcessBuilder java(int uid, List<String> prefix, String main, String... args) throws IOException {
         Path cp = classpath();
         StringBuilder path = new StringBuilder();
         try (Stream<Path> entries = Files.list(cp)) {
@@ -207,18 +240,17 @@ final class ControlTestSupport implements AutoCloseable {
             }
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
-                java, "-Xshare:off", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx64m",
-                "-Djava.io.tmpdir=/tmp", "-cp", path.toString(), TenantApp.class.getName(), socket().toString()));
-        if (uid == 0) {
-            cmd = cmd.subList(4, cmd.size());
+        List<String> cmd = new ArrayList<>(prefix);
+        if (uid != 0) {
+            cmd.addAll(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups"));
         }
+        cmd.addAll(List.of(java, "-Xshare:off", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx64m",
+                "-Djava.io.tmpdir=/tmp", "-cp", path.toString(), main));
+        cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(Path.of("/tmp").toFile());
         pb.environment().put("HOME", "/tmp");
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-        App app = new App(pb.start());
-        closeables.add(app);
-        return app;
+        return pb;
     }
 
     /** One child application, driven line by line. */
@@ -368,9 +400,14 @@ final class ControlTestSupport implements AutoCloseable {
 
     /** Sends {@code n} datagrams to 127.0.0.1:{@code port} from one source port, paced. */
     static void send(int port, int n) throws IOException, InterruptedException {
+        send("127.0.0.1", port, n);
+    }
+
+    /** Sends {@code n} datagrams to {@code address}:{@code port} from one source port, paced. */
+    static void send(String address, int port, int n) throws IOException, InterruptedException {
         try (DatagramChannel ch = DatagramChannel.open()) {
             ch.bind(new InetSocketAddress("127.0.0.1", 0));
-            InetSocketAddress to = new InetSocketAddress("127.0.0.1", port);
+            InetSocketAddress to = new InetSocketAddress(address, port);
             ByteBuffer buf = ByteBuffer.allocate(16);
             for (int i = 0; i < n; i++) {
                 buf.clear();

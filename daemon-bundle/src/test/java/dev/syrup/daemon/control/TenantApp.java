@@ -32,12 +32,16 @@ public final class TenantApp {
     private AtomicLongArray counts = new AtomicLongArray(0);
     private Syrup syrup;
     private ClientMap map;
+    private Path socket;
+    /** More connections to syrupd ({@code connect}). */
+    private final List<Syrup> extra = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
         new TenantApp().run(Path.of(args[0]));
     }
 
     private void run(Path socket) throws Exception {
+        this.socket = socket;
         syrup = Syrup.connect(socket);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         System.out.println("OK " + syrup.application() + " " + ProcessHandle.current().pid());
@@ -57,13 +61,16 @@ public final class TenantApp {
 
     private String execute(String[] a) throws Exception {
         switch (a[0]) {
-            case "open": {
-                int n = Integer.parseInt(a[1]);
-                int port = 0;
+            case "open": // open <n>: n sockets on 127.0.0.1, one new port
+            case "openat": { // openat <address> <port> <n>: n sockets there
+                boolean at = a[0].equals("openat");
+                int n = Integer.parseInt(a[at ? 3 : 1]);
+                String address = at ? a[1] : "127.0.0.1";
+                int port = at ? Integer.parseInt(a[2]) : 0;
                 for (int i = 0; i < n; i++) {
                     DatagramChannel ch = DatagramChannel.open();
                     ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
-                    ch.bind(new InetSocketAddress("127.0.0.1", port));
+                    ch.bind(new InetSocketAddress(address, port));
                     port = ((InetSocketAddress) ch.getLocalAddress()).getPort();
                     sockets.add(ch);
                 }
@@ -95,6 +102,34 @@ public final class TenantApp {
                         ? syrup.deployPolicy(p, "socket_select", Protocol.UDP, port, Map.of(), replace)
                         : syrup.deployBuiltin(a[1], "socket_select", Protocol.UDP, port, Map.of(), replace)).id();
             }
+            case "deployat": { // deployat <hook> <file> <port> <iface> [NAME=VALUE ...]
+                Map<String, String> defines = new java.util.HashMap<>();
+                for (int i = 5; i < a.length; i++) {
+                    defines.put(a[i].substring(0, a[i].indexOf('=')), a[i].substring(a[i].indexOf('=') + 1));
+                }
+                return syrup.deployPolicy(Path.of(a[2]), a[1], Protocol.UDP, Integer.parseInt(a[3]), a[4], defines, false).id();
+            }
+            case "connect": { // connect <n>: n more connections; answers how many opened, then the first refusal
+                int n = Integer.parseInt(a[1]);
+                int opened = 0;
+                String refusal = "";
+                for (int i = 0; i < n; i++) {
+                    try {
+                        extra.add(Syrup.connect(socket));
+                        opened++;
+                    } catch (SyrupException e) {
+                        refusal = e.kind() + " " + e.getMessage().replace('\n', ' ');
+                        break;
+                    }
+                }
+                return opened + " " + refusal;
+            }
+            case "disconnect-extra":
+                for (Syrup s : extra) {
+                    s.close();
+                }
+                extra.clear();
+                return "";
             case "register": // register <id> <index> <socket>
                 syrup.registerSocket(a[1], sockets.get(Integer.parseInt(a[3])), Integer.parseInt(a[2]));
                 return "";

@@ -134,12 +134,16 @@ class TenantIsolationKernelTest {
         assertEquals(300, sum(restored), "after undeploy nothing is dropped");
         assertEquals(300, Arrays.stream(restored).max().orElseThrow(), "default: one flow, one socket " + Arrays.toString(restored));
 
-        // B's pins are B's: owned by its uid, mode 0600, under <bpffs>/uid-B/<id>/.
+        // B's pins are root's alone (B has its Map as an fd): under <bpffs>/uid-B/<id>/, pins 0600,
+        // every directory up to the root 0700, nothing owned by B's uid.
         Path pin = syrupd.bpffs.resolve("uid-" + UID_B).resolve(dB).resolve("seen");
         assertTrue(Files.exists(pin), pin + " pinned");
-        assertEquals(UID_B, Files.getAttribute(pin, "unix:uid"));
+        assertEquals(0, Files.getAttribute(pin, "unix:uid"));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(pin)));
-        assertEquals(UID_B, Files.getAttribute(pin.getParent().getParent(), "unix:uid"));
+        for (Path d = pin.getParent(); !d.equals(syrupd.bpffs.getParent()); d = d.getParent()) {
+            assertEquals(0, Files.getAttribute(d, "unix:uid"), d + " is root's");
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(d)), d.toString());
+        }
     }
 
     /**

@@ -98,4 +98,21 @@ class TenantRulesTest {
         assertDoesNotThrow(() -> TenantRules.checkOwner("admin", d));
         assertEquals(Kind.DENIED, assertThrows(SyrupException.class, () -> TenantRules.checkOwner("uid-1001", d)).kind());
     }
+
+    @Test
+    void theCallerMustBeInSyrupdsNetworkNamespace() throws Exception {
+        // Namespace files stand for nsfs inodes: the same file is the same namespace.
+        Path host = Files.writeString(proc.resolve("host-net"), "");
+        Files.createDirectories(proc.resolve("self/ns"));
+        Files.createSymbolicLink(proc.resolve("self/ns/net"), host);
+        Files.createDirectories(proc.resolve("100/ns"));
+        Files.createSymbolicLink(proc.resolve("100/ns/net"), host);
+        Files.createDirectories(proc.resolve("200/ns"));
+        Files.writeString(proc.resolve("200/ns/net"), "");
+        assertDoesNotThrow(() -> rules.checkNetns(100));
+        SyrupException e = assertThrows(SyrupException.class, () -> rules.checkNetns(200));
+        assertEquals(Kind.DENIED, e.kind());
+        assertTrue(e.getMessage().contains("network namespace is not syrupd's"), e.getMessage());
+        assertEquals(Kind.DENIED, assertThrows(SyrupException.class, () -> rules.checkNetns(300)).kind(), "gone");
+    }
 }
