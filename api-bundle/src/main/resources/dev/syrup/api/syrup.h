@@ -105,38 +105,80 @@ struct syr_request {
  * The input's L4 (UDP/TCP) header, wherever the hook starts the packet: at socket_select
  * pkt_start already is the L4 header; at the packet hooks (cpu_redirect, xdp_*) the glue
  * defines SYR_PKT_L2 and pkt_start is the Ethernet header, so this parses Ethernet -> IPv4
- * (options included, by ihl). NULL when there is no L4 header to find: not IPv4, not UDP/TCP,
- * a non-first fragment, or a truncated header. Reads through the result still need their own
- * bounds check against pkt_end:
+ * (options included, by ihl). When there is no L4 header to find (not IPv4, not UDP/TCP, a
+ * non-first fragment, a truncated header) a pointer SYR_NO_L4 (60 KiB) into the packet, past
+ * the end of any XDP frame, so that the bounds check also covers "none". Never NULL. Reads
+ * through the result need that bounds check against pkt_end (of at most 4 KiB):
  *
  *     struct udphdr *udp = syr_l4(pkt_start, pkt_end);
- *     if (!udp || !syr_has(udp, sizeof(*udp), pkt_end))
+ *     if (!syr_has(udp, sizeof(*udp), pkt_end))
  *             return PASS;
+ *
+ * Policies are verified without CAP_PERFMON, by the verifier's rules for unprivileged
+ * pointers: a packet pointer may be compared only with another packet pointer (pkt_end), not
+ * with NULL, moved only by constant offsets, and pkt_end not moved at all. Hence no NULL, and
+ * the options skipped in constant steps.
  */
+#define SYR_NO_L4 0xf000
+#ifdef SYR_PKT_L2
+/* One 4-byte step past the options when the header has more than n words; the asm keeps the
+ * compiler from folding the steps back into a variable offset. */
+#define SYR__SKIP_WORD(l4, words, n)                                           \
+	if ((words) > (n))                                                         \
+		asm volatile("%[p] += 4" : [p] "+r"(l4))
+
+/* pkt_start + SYR_NO_L4, a constant offset the compiler cannot merge with others. */
+static __always_inline void *syr__no_l4(void *pkt_start)
+{
+	asm volatile("%[p] += %[k]" : [p] "+r"(pkt_start) : [k] "i"(SYR_NO_L4));
+	return pkt_start;
+}
+
+static __always_inline void *syr__l4(void *pkt_start, void *pkt_end)
+{
+	struct ethhdr *eth = pkt_start;
+	struct iphdr *ip;
+	void *l4;
+	__u32 words;
+
+	if ((void *)(eth + 1) > pkt_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return syr__no_l4(pkt_start);
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > pkt_end)
+		return syr__no_l4(pkt_start);
+	words = ip->ihl;
+	if (words < 5 || (ip->protocol != IPPROTO_UDP && ip->protocol != IPPROTO_TCP))
+		return syr__no_l4(pkt_start);
+	if (ip->frag_off & bpf_htons(0x1fff)) /* only the first fragment has the L4 header */
+		return syr__no_l4(pkt_start);
+	l4 = (void *)(ip + 1);
+	SYR__SKIP_WORD(l4, words, 5);
+	SYR__SKIP_WORD(l4, words, 6);
+	SYR__SKIP_WORD(l4, words, 7);
+	SYR__SKIP_WORD(l4, words, 8);
+	SYR__SKIP_WORD(l4, words, 9);
+	SYR__SKIP_WORD(l4, words, 10);
+	SYR__SKIP_WORD(l4, words, 11);
+	SYR__SKIP_WORD(l4, words, 12);
+	SYR__SKIP_WORD(l4, words, 13);
+	SYR__SKIP_WORD(l4, words, 14);
+	if (l4 > pkt_end)
+		return syr__no_l4(pkt_start);
+	return l4;
+}
+#endif
+
 static __always_inline void *syr_l4(void *pkt_start, void *pkt_end)
 {
 #ifdef SYR_PKT_L2
-	struct ethhdr *eth = pkt_start;
-	struct iphdr *ip;
-	__u32 ihl;
-
-	if ((void *)(eth + 1) > pkt_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return NULL;
-	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > pkt_end)
-		return NULL;
-	ihl = ip->ihl * 4;
-	if (ihl < sizeof(*ip) || (ip->protocol != IPPROTO_UDP && ip->protocol != IPPROTO_TCP))
-		return NULL;
-	if (ip->frag_off & bpf_htons(0x1fff)) /* only the first fragment has the L4 header */
-		return NULL;
-	if ((void *)ip + ihl > pkt_end)
-		return NULL;
-	return (void *)ip + ihl;
+	void *l4 = syr__l4(pkt_start, pkt_end);
 #else
+	void *l4 = pkt_start;
 	(void)pkt_end;
-	return pkt_start;
 #endif
+	/* Lets the compiler drop a caller's "if (!l4)", which the verifier would refuse. */
+	__builtin_assume(l4 != NULL);
+	return l4;
 }
 
 #endif /* SYRUP_H */

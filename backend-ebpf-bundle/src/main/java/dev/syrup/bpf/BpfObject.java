@@ -1,7 +1,9 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -9,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 
 /**
@@ -20,6 +23,9 @@ import jnr.ffi.Pointer;
  *
  * <p>A failed load throws {@link VerifierException} carrying the verifier log of the failing
  * program (libbpf retries a failed load with log level 1 into a buffer given to each program).
+ *
+ * <p>An untrusted object is opened with {@link #open(Path, ProgramRules)}: judged before libbpf
+ * sees it, and loaded with only the capabilities its rules give.
  */
 public final class BpfObject implements AutoCloseable {
 
@@ -34,6 +40,11 @@ public final class BpfObject implements AutoCloseable {
     private final Map<Long, String> reusedNames = new java.util.HashMap<>();
     private volatile boolean closed;
     private boolean loaded;
+    /** The rules it was opened under; null for a trusted object. */
+    private ProgramRules rules;
+    /** The ELF image libbpf parsed (bpf_object__open_mem reads it until the object is loaded or closed). */
+    @SuppressWarnings("unused")
+    private Pointer image;
 
     private BpfObject(Path path, Pointer handle) {
         this.path = path;
@@ -60,7 +71,86 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /**
-     * bpf_object__load: creates the maps and loads the programs into the kernel. On a verifier
+     * Opens an untrusted object under {@code rules}. Its bytes are read once and judged
+     * ({@link ProgramRules#check}: no system call), then handed to libbpf from memory, so what
+     * loads is what was judged; libbpf's view of it is judged again (each program's section and
+     * type, each map's type and pin path). {@link #load()} then runs with only
+     * {@link ProgramRules#capabilities()} effective on the loading thread, so the verifier applies
+     * the rules of that privilege.
+     *
+     * @throws ObjectRejectedException when the rules refuse the object (nothing was created)
+     */
+    public static BpfObject open(Path elf, ProgramRules rules) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(elf);
+        } catch (IOException e) {
+            throw new BpfException("read(" + elf + "): " + e.getMessage(), 5 /* EIO */);
+        }
+        ObjectSpec spec;
+        try {
+            spec = ObjectSpec.read(bytes);
+        } catch (IllegalArgumentException e) {
+            throw new ObjectRejectedException(rules.scope(), List.of(e.getMessage()));
+        }
+        rules.check(spec);
+        Native n = Native.get();
+        Pointer image = Memory.allocateDirect(n.runtime(), Math.max(1, bytes.length));
+        image.put(0, bytes, 0, bytes.length);
+        // libbpf names the object (and its .bss/.data/.rodata maps) after object_name, as
+        // bpf_object__open_file does after the file: up to the first dot.
+        String name = elf.getFileName().toString();
+        if (name.indexOf('.') > 0) {
+            name = name.substring(0, name.indexOf('.'));
+        }
+        byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
+        Pointer cname = n.allocate(nameBytes.length + 1);
+        cname.put(0, nameBytes, 0, nameBytes.length);
+        Pointer opts = n.allocate(16); // struct bpf_object_open_opts {sz, object_name}: the rest is zero
+        opts.putLong(0, 16);
+        opts.putPointer(8, cname);
+        Pointer h = n.checkPointer("bpf_object__open_mem(" + elf + ")", n.bpf().bpf_object__open_mem(image, bytes.length, opts));
+        BpfObject obj = new BpfObject(elf, h);
+        obj.image = image;
+        obj.rules = rules;
+        try {
+            List<String> violations = new ArrayList<>();
+            for (Pointer p = n.bpf().bpf_object__next_program(h, null); p != null && p.address() != 0;
+                    p = n.bpf().bpf_object__next_program(h, p)) {
+                BpfProgram prog = new BpfProgram(obj, p);
+                obj.programs.put(prog.name(), prog);
+                String bad = rules.sectionViolation(n.bpf().bpf_program__section_name(p), prog.type());
+                if (bad != null) {
+                    violations.add("program " + prog.name() + ": " + bad);
+                }
+            }
+            for (Pointer m = n.bpf().bpf_object__next_map(h, null); m != null && m.address() != 0;
+                    m = n.bpf().bpf_object__next_map(h, m)) {
+                String pin = n.bpf().bpf_map__pin_path(m);
+                String bad = rules.mapViolation(n.bpf().bpf_map__name(m), n.bpf().bpf_map__type(m),
+                        pin == null ? null : "pinning at " + pin);
+                if (bad != null) {
+                    violations.add(bad);
+                }
+            }
+            if (!violations.isEmpty()) {
+                throw new ObjectRejectedException(rules.scope(), violations);
+            }
+        } catch (RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+        return obj;
+    }
+
+    /** The rules the object was opened under, if any. */
+    public java.util.Optional<ProgramRules> rules() {
+        return java.util.Optional.ofNullable(rules);
+    }
+
+    /**
+     * bpf_object__load: creates the maps and loads the programs into the kernel (for an object
+     * opened under rules, with only their capabilities effective on this thread). On a verifier
      * refusal throws {@link VerifierException} for the failing program; on other failures
      * {@link BpfException}. After a failed load only {@link #close()} is useful.
      */
@@ -79,7 +169,8 @@ public final class BpfObject implements AutoCloseable {
         }
         int rc;
         try {
-            rc = n.bpf().bpf_object__load(handle);
+            rc = rules == null ? n.bpf().bpf_object__load(handle)
+                    : Capabilities.withEffective(rules.capabilities(), () -> n.bpf().bpf_object__load(handle));
             if (rc < 0) {
                 // The failing program is the one whose log is not empty.
                 for (Map.Entry<BpfProgram, Pointer> e : logs.entrySet()) {

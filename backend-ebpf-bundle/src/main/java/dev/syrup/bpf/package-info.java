@@ -4,6 +4,8 @@
  * attachment, pidfd-based fd adoption, bpffs directories acted on through their fds ({@link
  * dev.syrup.bpf.PinDir}) and kernel object listing. Every kernel object has one
  * owner and is released by {@code close()}.
+ * Untrusted objects are judged before load ({@link dev.syrup.bpf.ProgramRules}) and loaded with
+ * fewer capabilities ({@link dev.syrup.bpf.Capabilities}).
  */
 @Version("0.3.0")
 @Export

@@ -200,4 +200,56 @@ class StatsKernelTest {
             assertEquals(far.toString(), jmx.getAttribute(DeploymentMBeans.name(d), "Policy"), "the MBean follows --replace");
         }
     }
+
+    /** What a process of {@code uid} gets from {@code url}: the HTTP status, then the body. */
+    private static String scrapeAs(int uid, String url) throws Exception {
+        Path src = Files.createTempDirectory("syrup-scrape-");
+        try {
+            Files.setPosixFilePermissions(src, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Path scrape = Files.writeString(src.resolve("Scrape.java"), """
+                    public class Scrape {
+                        public static void main(String[] a) throws Exception {
+                            var c = (java.net.HttpURLConnection) new java.net.URL(a[0]).openConnection();
+                            int status = c.getResponseCode();
+                            System.out.println(status);
+                            var in = status < 400 ? c.getInputStream() : c.getErrorStream();
+                            if (in != null) System.out.write(in.readAllBytes());
+                            System.out.flush();
+                        }
+                    }
+                    """);
+            Files.setPosixFilePermissions(scrape, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process p = new ProcessBuilder("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
+                    java, "-Xmx64m", scrape.toString(), url).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), out);
+            return out;
+        } finally {
+            try (Stream<Path> files = Files.walk(src)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+    }
+
+    /** Attack: a tenant (uid 23403) scrapes the endpoint to learn every tenant's deployments. */
+    @Test
+    void metricsAnswerOnlyAllowedUids() throws Exception {
+        try (UdpGroup group = new UdpGroup(2)) {
+            Deployment d = deploy("round_robin", group.port, false);
+            String url = "http://127.0.0.1:" + prometheus.port() + "/metrics";
+            assertTrue(scrape().contains(labels(d, "round_robin")), "root reads the counters");
+
+            String tenant = scrapeAs(23403, url);
+            assertTrue(tenant.startsWith("403\n"), tenant);
+            assertFalse(tenant.contains(d.id()) || tenant.contains(Integer.toString(group.port)), tenant);
+
+            try (var open = new PrometheusEndpoint(syrupd, "127.0.0.1", 0, java.util.Set.of(0, 23403), java.util.Set.of())) {
+                String allowed = scrapeAs(23403, "http://127.0.0.1:" + open.port() + "/metrics");
+                assertTrue(allowed.startsWith("200\n") && allowed.contains(labels(d, "round_robin")), allowed);
+                assertTrue(scrapeAs(23404, "http://127.0.0.1:" + open.port() + "/metrics").startsWith("403\n"));
+            }
+            syrupd.undeploy(d.id());
+        }
+    }
 }

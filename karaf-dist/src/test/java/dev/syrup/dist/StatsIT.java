@@ -4,6 +4,7 @@ import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
+import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.editConfigurationFilePut;
 
 import java.lang.management.ManagementFactory;
 import java.net.URI;
@@ -18,13 +19,20 @@ import javax.management.ObjectName;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
+import org.ops4j.pax.exam.Option;
 
 /**
  * Decision counters in the real distribution: syrup:stats, the deployment's MBean in the
- * platform MBeanServer and the Prometheus endpoint (its port set by {@link SyrupTestSupport}
- * in etc/dev.syrup.metrics.cfg) show the same numbers.
+ * platform MBeanServer and the Prometheus endpoint (off by default; turned on here on a free
+ * port in etc/dev.syrup.metrics.cfg, scraped by this test, which runs as root) show the same
+ * numbers.
  */
 public class StatsIT extends SyrupTestSupport {
+
+    @Override
+    protected Option[] extraOptions() {
+        return new Option[] {editConfigurationFilePut("etc/dev.syrup.metrics.cfg", "port", freePort())};
+    }
 
     private SyrupCommandsIT.Group group;
 

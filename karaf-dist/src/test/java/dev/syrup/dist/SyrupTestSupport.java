@@ -166,8 +166,6 @@ public abstract class SyrupTestSupport {
             // A free SSH port, so a test run does not collide with a Karaf started by ./syrup start
             // (Pax Exam itself picks free JMX/RMI ports).
             editConfigurationFilePut("etc/org.apache.karaf.shell.cfg", "sshPort", freePort()),
-            // Likewise the Prometheus endpoint (dev.syrup.metrics, default 9464); StatsIT reads it back.
-            editConfigurationFilePut("etc/dev.syrup.metrics.cfg", "port", freePort()),
             // karaf.log outside the runtime folder, which Pax Exam deletes after the class.
             editConfigurationFilePut("etc/org.ops4j.pax.logging.cfg",
                 "log4j2.appender.rolling.fileName", karafLog),
@@ -239,7 +237,7 @@ public abstract class SyrupTestSupport {
         return value;
     }
 
-    private static String freePort() {
+    protected static String freePort() {
         try (ServerSocket socket = new ServerSocket(0)) {
             return Integer.toString(socket.getLocalPort());
         } catch (IOException e) {

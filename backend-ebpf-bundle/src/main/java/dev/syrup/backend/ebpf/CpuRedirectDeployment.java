@@ -140,7 +140,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         }
         BpfObject next = null;
         try {
-            next = BpfObject.open(object);
+            next = PolicyObjects.open(object, CpuRedirectHook.RULES);
             next.reuseMap(CpuRedirectHook.CPUMAP, cpumap);
             next.reuseMap(CpuRedirectHook.CORES_MAP, coreOf);
             next.reuseMap(CpuRedirectHook.COUNTER_MAP, counter);

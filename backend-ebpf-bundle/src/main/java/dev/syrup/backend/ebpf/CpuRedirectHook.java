@@ -9,7 +9,11 @@ import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
+import dev.syrup.bpf.Capability;
 import dev.syrup.bpf.KernelSupport;
+import dev.syrup.bpf.MapType;
+import dev.syrup.bpf.ProgramRules;
+import dev.syrup.bpf.ProgramType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,6 +63,21 @@ public final class CpuRedirectHook implements Hook {
     static final int DEFAULT_QSIZE = 2048;
     /** Executor slots of the decision counters ({@link DecisionStats}); higher indexes count as OTHER. */
     static final int MAX_EXECUTORS = 128;
+
+    /**
+     * What a policy's object may be here: the glue's two XDP programs, the common helpers plus
+     * the redirect into the CPUMAP and reading the packet, the glue's maps, loaded with CAP_BPF
+     * and CAP_NET_ADMIN (XDP is a CAP_NET_ADMIN program type).
+     */
+    public static final ProgramRules RULES = ProgramRules.of(NAME)
+            .withSection("xdp", ProgramType.XDP)
+            .withSection("xdp/cpumap", ProgramType.XDP)
+            .withHelpers("bpf_redirect_map", "bpf_xdp_get_buff_len", "bpf_xdp_load_bytes")
+            .withOwnMap(CPUMAP, MapType.CPUMAP)
+            .withOwnMap(CORES_MAP, MapType.ARRAY)
+            .withOwnMap(COUNTER_MAP, MapType.ARRAY)
+            .withOwnMap(DecisionStats.MAP, MapType.PERCPU_ARRAY)
+            .withCapabilities(Capability.BPF, Capability.NET_ADMIN);
 
     @ObjectClassDefinition(name = "Syrup cpu_redirect hook")
     public @interface Config {

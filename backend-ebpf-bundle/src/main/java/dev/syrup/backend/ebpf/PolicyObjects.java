@@ -9,6 +9,8 @@ import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.MapInfo;
+import dev.syrup.bpf.ObjectRejectedException;
+import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.PinDir;
 import java.nio.file.Path;
@@ -25,6 +27,19 @@ final class PolicyObjects {
     private static final System.Logger LOG = System.getLogger(PolicyObjects.class.getName());
 
     private PolicyObjects() {
+    }
+
+    /**
+     * Opens a policy's object under its hook's rules ({@link BpfObject#open(Path, ProgramRules)});
+     * a refusal is VERIFIER naming each violation, and nothing was created.
+     */
+    static BpfObject open(Path object, ProgramRules rules) throws SyrupException {
+        try {
+            return BpfObject.open(object, rules);
+        } catch (ObjectRejectedException e) {
+            throw new SyrupException(Kind.VERIFIER, "the policy is not allowed at " + e.scope() + ":\n"
+                    + String.join("\n", e.violations()), e);
+        }
     }
 
     /** A load/install failure as users see it: the verifier's reason, or the kernel's error. */

@@ -135,7 +135,7 @@ final class SocketSelectDeployment implements HookDeployment {
         BpfObject next = null;
         List<Fd> sockets = new ArrayList<>();
         try {
-            next = BpfObject.open(object);
+            next = PolicyObjects.open(object, SocketSelectHook.RULES);
             next.reuseMap(SocketSelectHook.EXECUTORS_MAP, slots);
             next.reuseMap(DecisionStats.MAP, stats);
             PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);

@@ -8,7 +8,11 @@ import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
+import dev.syrup.bpf.Capability;
 import dev.syrup.bpf.KernelSupport;
+import dev.syrup.bpf.MapType;
+import dev.syrup.bpf.ProgramRules;
+import dev.syrup.bpf.ProgramType;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.osgi.service.component.annotations.Activate;
@@ -38,6 +42,18 @@ public final class SocketSelectHook implements Hook {
     static final String PROGRAM = "syr_socket_select";
     /** Upper bound on executors per deployment (the sockarray's size). */
     static final int MAX_EXECUTORS = 128;
+
+    /**
+     * What a policy's object may be here: the glue's sk_reuseport program, the common helpers
+     * plus selecting a socket and reading the datagram, the glue's maps, loaded with CAP_BPF
+     * only (sk_reuseport is not a CAP_NET_ADMIN program type).
+     */
+    public static final ProgramRules RULES = ProgramRules.of(NAME)
+            .withSection("sk_reuseport", ProgramType.SK_REUSEPORT)
+            .withHelpers("bpf_sk_select_reuseport", "bpf_skb_load_bytes", "bpf_skb_load_bytes_relative")
+            .withOwnMap(EXECUTORS_MAP, MapType.REUSEPORT_SOCKARRAY)
+            .withOwnMap(DecisionStats.MAP, MapType.PERCPU_ARRAY)
+            .withCapabilities(Capability.BPF);
 
     private final ProcSockets proc;
     private final Dispatcher dispatcher;

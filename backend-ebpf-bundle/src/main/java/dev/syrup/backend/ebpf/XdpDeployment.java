@@ -107,7 +107,7 @@ final class XdpDeployment implements HookDeployment {
         }
         BpfObject next = null;
         try {
-            next = BpfObject.open(object);
+            next = PolicyObjects.open(object, XdpHook.rules(hook));
             next.reuseMap(XdpHook.EXECUTORS_MAP, xsks);
             next.reuseMap(DecisionStats.MAP, stats);
             PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);

@@ -10,7 +10,11 @@ import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.bpf.Capability;
 import dev.syrup.bpf.KernelSupport;
+import dev.syrup.bpf.MapType;
+import dev.syrup.bpf.ProgramRules;
+import dev.syrup.bpf.ProgramType;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Objects;
@@ -45,6 +49,20 @@ public abstract class XdpHook implements Hook {
     XdpHook(Dispatcher dispatcher, XdpMode mode) {
         this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
         this.mode = mode;
+    }
+
+    /**
+     * What a policy's object may be at {@code hook}: the glue's XDP program, the common helpers
+     * plus the redirect into the XSKMAP and reading the packet, the glue's maps, loaded with
+     * CAP_BPF and CAP_NET_ADMIN (XDP is a CAP_NET_ADMIN program type).
+     */
+    public static ProgramRules rules(String hook) {
+        return ProgramRules.of(hook)
+                .withSection("xdp", ProgramType.XDP)
+                .withHelpers("bpf_redirect_map", "bpf_xdp_get_buff_len", "bpf_xdp_load_bytes")
+                .withOwnMap(EXECUTORS_MAP, MapType.XSKMAP)
+                .withOwnMap(DecisionStats.MAP, MapType.PERCPU_ARRAY)
+                .withCapabilities(Capability.BPF, Capability.NET_ADMIN);
     }
 
     public XdpMode mode() {

@@ -26,6 +26,9 @@ public interface LibBpf {
     // --- objects -------------------------------------------------------------------------
     Pointer bpf_object__open_file(String path, Pointer opts);
 
+    /** libbpf reads the buffer until the object is loaded or closed: keep it alive that long. */
+    Pointer bpf_object__open_mem(Pointer buf, long size, Pointer opts);
+
     int bpf_object__load(Pointer obj);
 
     void bpf_object__close(Pointer obj);
@@ -44,6 +47,8 @@ public interface LibBpf {
     String bpf_program__name(Pointer prog);
 
     int bpf_program__type(Pointer prog);
+
+    String bpf_program__section_name(Pointer prog);
 
     int bpf_program__fd(Pointer prog);
 
@@ -66,6 +71,9 @@ public interface LibBpf {
     int bpf_map__max_entries(Pointer map);
 
     int bpf_map__map_flags(Pointer map);
+
+    /** Set at open for {@code __uint(pinning, LIBBPF_PIN_BY_NAME)}; NULL otherwise. */
+    String bpf_map__pin_path(Pointer map);
 
     /** Before load: creates the map on the device (map_ifindex), for offloaded programs. */
     int bpf_map__set_ifindex(Pointer map, int ifindex);

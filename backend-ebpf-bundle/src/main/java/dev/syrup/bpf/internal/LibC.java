@@ -70,6 +70,11 @@ public interface LibC {
 
     int geteuid();
 
+    /** capget(2)/capset(2) of the calling thread: header {version, pid}, data[2] {effective, permitted, inheritable}. */
+    int capget(Pointer header, Pointer data);
+
+    int capset(Pointer header, Pointer data);
+
     // Unix domain sockets of the control socket (UnixSockets). Byte arrays carry sockaddr_un;
     // msghdr for sendmsg is laid out in native memory by the caller (LP64 layout).
 

@@ -7,6 +7,7 @@ import dev.syrup.api.Target;
 import dev.syrup.api.map.SyrupMap;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfObject;
+import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.VerifierException;
@@ -105,7 +106,13 @@ final class XdpOffloadDeployment implements HookDeployment {
      * without offload refuses the device-bound load (EINVAL), which is reported as UNAVAILABLE.
      */
     static BpfObject loadDeviceBound(Path object, int ifindex) throws SyrupException {
-        BpfObject obj = BpfObject.open(object);
+        BpfObject obj;
+        try {
+            obj = BpfObject.open(object, XdpOffloadHook.RULES);
+        } catch (ObjectRejectedException e) {
+            throw new SyrupException(Kind.VERIFIER, "the policy is not allowed at " + e.scope() + ":\n"
+                    + String.join("\n", e.violations()), e);
+        }
         try {
             obj.bindToDevice(ifindex);
             obj.load();

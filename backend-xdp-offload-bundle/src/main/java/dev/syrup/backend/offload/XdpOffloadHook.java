@@ -8,7 +8,11 @@ import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.bpf.Capability;
 import dev.syrup.bpf.KernelSupport;
+import dev.syrup.bpf.MapType;
+import dev.syrup.bpf.ProgramRules;
+import dev.syrup.bpf.ProgramType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,6 +56,18 @@ public final class XdpOffloadHook implements Hook {
 
     static final String PROGRAM = "syr_xdp_offload";
     static final String PORT_MAP = "syr_port";
+
+    /**
+     * What a policy's object may be here: the glue's XDP program, the common helpers (the
+     * offload check narrows them to what the NIC runs), the glue's port map. The kernel
+     * creates device-bound maps only for CAP_SYS_ADMIN, so the load keeps it, and with it the
+     * verifier's privileged rules: here the object check and the NIC's own verifier are what
+     * hold a policy back.
+     */
+    public static final ProgramRules RULES = ProgramRules.of(NAME)
+            .withSection("xdp", ProgramType.XDP)
+            .withOwnMap(PORT_MAP, MapType.ARRAY)
+            .withCapabilities(Capability.BPF, Capability.NET_ADMIN, Capability.SYS_ADMIN);
 
     private final Path sysClassNet;
 

@@ -5,8 +5,13 @@ import com.sun.net.httpserver.HttpServer;
 import dev.syrup.api.Deployer;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.OptionalInt;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.osgi.service.component.annotations.Activate;
@@ -18,14 +23,18 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /**
- * {@code GET http://127.0.0.1:9464/metrics}: every deployment's decision counters in the
+ * {@code GET http://127.0.0.1:PORT/metrics}: every deployment's decision counters in the
  * Prometheus text format ({@link PrometheusText}), read from the kernel at each scrape. Plain
- * JDK HTTP server (no extra bundles); configured by {@code etc/dev.syrup.metrics.cfg}
- * ({@code port = -1} turns it off). A port that is taken is logged, not fatal.
+ * JDK HTTP server (no extra bundles); configured by {@code etc/dev.syrup.metrics.cfg}.
+ *
+ * <p>The labels name every tenant's deployments, ports, policies and owners, so the endpoint is
+ * off unless configured, and then answers only local processes of the allowed uids (root by
+ * default; the peer's uid is looked up in the kernel's socket table, {@link TcpPeers}) and the
+ * allow-listed remote addresses; anyone else gets 403. A port that is taken is logged, not fatal.
  */
 @Component(service = PrometheusEndpoint.class, immediate = true, configurationPid = PrometheusEndpoint.PID)
 @Designate(ocd = PrometheusEndpoint.Config.class)
-public final class PrometheusEndpoint {
+public final class PrometheusEndpoint implements AutoCloseable {
 
     public static final String PID = "dev.syrup.metrics";
 
@@ -33,22 +42,37 @@ public final class PrometheusEndpoint {
 
     @ObjectClassDefinition(name = "Syrup metrics", description = "Prometheus endpoint for deployment decision counters")
     public @interface Config {
-        @AttributeDefinition(description = "Address to listen on (keep it local: the counters name deployments)")
+        @AttributeDefinition(description = "Address to listen on")
         String address() default "127.0.0.1";
 
-        @AttributeDefinition(description = "TCP port; 0 picks a free one, -1 turns the endpoint off")
-        int port() default 9464;
+        @AttributeDefinition(description = "TCP port; -1 (default) turns the endpoint off, 0 picks a free one")
+        int port() default -1;
+
+        @AttributeDefinition(description = "Uids of the local processes that may scrape, comma-separated (default root)")
+        String allowUids() default "0";
+
+        @AttributeDefinition(description = "Remote addresses that may scrape, comma-separated (default none)")
+        String allowFrom() default "";
     }
 
     private final HttpServer server;
     private final ExecutorService executor;
+    private final Set<Integer> allowUids;
+    private final Set<InetAddress> allowFrom;
 
     @Activate
     public PrometheusEndpoint(@Reference Deployer deployer, Config config) {
-        this(deployer, config.address(), config.port());
+        this(deployer, config.address(), config.port(), uids(config.allowUids()), addresses(config.allowFrom()));
     }
 
+    /** An endpoint for root's local processes only. */
     public PrometheusEndpoint(Deployer deployer, String address, int port) {
+        this(deployer, address, port, Set.of(0), Set.of());
+    }
+
+    public PrometheusEndpoint(Deployer deployer, String address, int port, Set<Integer> allowUids, Set<InetAddress> allowFrom) {
+        this.allowUids = Set.copyOf(allowUids);
+        this.allowFrom = Set.copyOf(allowFrom);
         HttpServer s = null;
         ExecutorService ex = null;
         if (port >= 0) {
@@ -85,8 +109,23 @@ public final class PrometheusEndpoint {
         return server == null ? -1 : server.getAddress().getPort();
     }
 
-    private static void serve(HttpExchange x, Deployer deployer) throws IOException {
+    /** May this connection's peer read the counters? */
+    boolean allowed(InetSocketAddress local, InetSocketAddress remote) {
+        try {
+            OptionalInt uid = TcpPeers.uid(local, remote);
+            return uid.isPresent() ? allowUids.contains(uid.getAsInt()) : allowFrom.contains(remote.getAddress());
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "metrics: cannot tell who " + remote + " is: " + e);
+            return false;
+        }
+    }
+
+    private void serve(HttpExchange x, Deployer deployer) throws IOException {
         try (x) {
+            if (!allowed(x.getLocalAddress(), x.getRemoteAddress())) {
+                x.sendResponseHeaders(403, -1);
+                return;
+            }
             if (!"GET".equals(x.getRequestMethod()) && !"HEAD".equals(x.getRequestMethod())) {
                 x.sendResponseHeaders(405, -1);
                 return;
@@ -107,6 +146,30 @@ public final class PrometheusEndpoint {
                 }
             }
         }
+    }
+
+    static Set<Integer> uids(String list) {
+        Set<Integer> uids = new HashSet<>();
+        for (String uid : list.split(",")) {
+            if (!uid.isBlank()) {
+                uids.add(Integer.parseInt(uid.trim()));
+            }
+        }
+        return uids;
+    }
+
+    static Set<InetAddress> addresses(String list) {
+        Set<InetAddress> addresses = new HashSet<>();
+        for (String a : list.split(",")) {
+            if (!a.isBlank()) {
+                try {
+                    addresses.add(InetAddress.getByName(a.trim()));
+                } catch (UnknownHostException e) {
+                    throw new IllegalArgumentException("allowFrom: not an address: " + a.trim(), e);
+                }
+            }
+        }
+        return addresses;
     }
 
     @Deactivate

@@ -81,7 +81,7 @@ class FallbackKernelTest {
             Files.writeString(policy, """
                     uint32_t schedule(void *pkt_start, void *pkt_end)
                     {
-                    	return syr_l4(pkt_start, pkt_end) ? 0 : PASS;
+                    	return syr_has(syr_l4(pkt_start, pkt_end), 8, pkt_end) ? 0 : PASS;
                     }
                     """);
 
