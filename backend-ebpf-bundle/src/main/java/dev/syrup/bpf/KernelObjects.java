@@ -62,4 +62,21 @@ public final class KernelObjects {
             }
         }
     }
+
+    /** Ids of all BPF links in the kernel (bpftool link show), for leak checks. */
+    public static List<Integer> linkIds() {
+        Native n = Native.get();
+        List<Integer> out = new ArrayList<>();
+        int[] next = new int[1];
+        int id = 0;
+        while (true) {
+            int rc = n.bpf().bpf_link_get_next_id(id, next);
+            if (rc == -Errno.ENOENT) {
+                return out;
+            }
+            Native.checkBpf("bpf_link_get_next_id(" + id + ")", rc);
+            id = next[0];
+            out.add(id);
+        }
+    }
 }
