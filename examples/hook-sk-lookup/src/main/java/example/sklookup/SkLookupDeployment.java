@@ -268,13 +268,21 @@ final class SkLookupDeployment implements HookDeployment {
     }
 
     /**
-     * The executors a deployment may take, in index order. With {@code uid}, DENIED while any
-     * socket on the target port or on an executor port belongs to another uid.
+     * The executors a deployment may take, in index order. With {@code uid}, DENIED unless the
+     * uid holds a socket on the target port, and while any socket on the target port or on an
+     * executor port belongs to another uid.
      */
     private static List<PortSockets.Held> scan(SkLookupHook hook, PortSockets proc, Target target, OptionalInt uid)
             throws SyrupException {
         List<PortSockets.Socket> all = proc.on(target.protocol(), target.port(), target.port() + hook.span());
         if (uid.isPresent()) {
+            // As syrupd's tenant check, again here: the tenant holds P, so nobody else's
+            // service can be bound to P and have its inputs steered away.
+            if (all.stream().noneMatch(s -> s.port() == target.port() && s.assignable())) {
+                throw new SyrupException(Kind.DENIED, "no " + target.protocol().label() + " socket of uid "
+                        + Integer.toUnsignedString(uid.getAsInt()) + " is bound to port " + target.port()
+                        + ": a tenant may deploy at sk_lookup only on a port it holds");
+            }
             for (PortSockets.Socket s : all) {
                 if (s.uid() != uid.getAsInt()) {
                     throw new SyrupException(Kind.DENIED, target.protocol().label() + " port " + s.port()

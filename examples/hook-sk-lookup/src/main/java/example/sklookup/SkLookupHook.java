@@ -176,9 +176,9 @@ public final class SkLookupHook implements Hook {
     }
 
     /**
-     * With {@code executorUid} (a tenant), {@code DENIED} while a socket of another uid is bound
-     * to the port or to an executor port: a tenant may neither steer another's inputs nor
-     * schedule onto another's sockets.
+     * With {@code executorUid} (a tenant), {@code DENIED} unless that uid holds a socket on the
+     * port itself, and while a socket of another uid is bound to the port or to an executor
+     * port: a tenant may neither steer another's inputs nor schedule onto another's sockets.
      */
     @Override
     public HookDeployment open(Target target, Path pinDir, OptionalInt executorUid) throws SyrupException {

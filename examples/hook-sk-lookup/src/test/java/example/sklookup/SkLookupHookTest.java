@@ -174,7 +174,7 @@ class SkLookupHookTest {
     }
 
     @Test
-    void refusesTargetsWithoutExecutorsAndInterfaces() throws Exception {
+    void refusesTargetsWithoutExecutorsInterfacesAndOthersPorts() throws Exception {
         SkLookupHook hook = new SkLookupHook(new PortSockets(), EXECUTORS);
         assertEquals(SyrupException.Kind.NO_EXECUTORS, assertThrows(SyrupException.class,
                 () -> hook.open(Target.port(Protocol.TCP, port), work.resolve("a/d1"))).kind());
@@ -184,6 +184,16 @@ class SkLookupHookTest {
         assertEquals(SyrupException.Kind.DENIED, assertThrows(SyrupException.class,
                 () -> hook.open(Target.port(Protocol.UDP, port), work.resolve("a/d3"), java.util.OptionalInt.of(23499))).kind());
         assertFalse(Files.exists(work.resolve("a/d3")));
+        // A tenant owning every socket in play (this test's uid) but none on P itself: P is not its to steer.
+        int me = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        SyrupException notHeld = assertThrows(SyrupException.class,
+                () -> hook.open(Target.port(Protocol.UDP, port), work.resolve("a/d4"), java.util.OptionalInt.of(me)));
+        assertEquals(SyrupException.Kind.DENIED, notHeld.kind());
+        assertTrue(notHeld.getMessage().contains("only on a port it holds"), notHeld.getMessage());
+        // Holding P, it may.
+        try (DatagramSocket own = new DatagramSocket(new InetSocketAddress(LO, port))) {
+            hook.open(Target.port(Protocol.UDP, port), work.resolve("a/d5"), java.util.OptionalInt.of(me)).close();
+        }
     }
 
     /** Sends {@code count} datagrams to P numbered from {@code first}; datagram j must reach executor j % 3. */
