@@ -119,6 +119,9 @@ class PortDispatcherKernelTest {
                 port = ((InetSocketAddress) ch.getLocalAddress()).getPort();
                 sockets.add(ch);
             }
+            // Executor i is the i-th socket by inode, which is creation order only within one CPU's
+            // inode batch: index the sockets that way.
+            sockets.sort(java.util.Comparator.comparingLong(PortDispatcherKernelTest::inode));
             Target target = Target.port(Protocol.UDP, port);
             Files.writeString(dir.resolve("to_one_policy.c"), "uint32_t schedule(void *s, void *e) { return 1; }\n");
             Path object = Kernel.compile(dir, "to_one", hook.wrapper(dir.resolve("to_one_policy.c").toString()), "NUM_EXECUTORS=2");
@@ -225,6 +228,15 @@ class PortDispatcherKernelTest {
             for (Path p : List.of(d1, d3, d1.getParent(), d2.getParent(), root)) {
                 Files.deleteIfExists(p);
             }
+        }
+    }
+
+    private static long inode(DatagramChannel ch) {
+        try {
+            String link = Files.readSymbolicLink(Path.of("/proc/self/fd/" + dev.syrup.client.Syrup.fdOf(ch))).toString();
+            return Long.parseLong(link.substring(link.indexOf('[') + 1, link.length() - 1));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 }
