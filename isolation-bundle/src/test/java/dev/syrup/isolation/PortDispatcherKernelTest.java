@@ -235,8 +235,8 @@ class PortDispatcherKernelTest {
         try {
             String link = Files.readSymbolicLink(Path.of("/proc/self/fd/" + dev.syrup.client.Syrup.fdOf(ch))).toString();
             return Long.parseLong(link.substring(link.indexOf('[') + 1, link.length() - 1));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (java.io.IOException | dev.syrup.api.SyrupException e) {
+            throw new IllegalStateException(e);
         }
     }
 }
