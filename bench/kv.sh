@@ -124,13 +124,16 @@ kv_undeploy() {
 # kv_policy LABEL SCAN_RATIO RUN: one sweep over RATES (run number RUN) under policy LABEL
 # (default = no policy), with a fresh server. The scripts loop runs outside policies, so that a
 # shared machine's drifting load hits every policy alike. Rows go to $KV_CSV (raw.csv); a
-# script may set KV_LOADGEN (more LoadGen arguments) and define kv_deploy_LABEL (how to deploy
-# LABEL, run after the server is up) and kv_undeploy_LABEL (run before the undeploy).
+# script may set KV_LOADGEN (more LoadGen arguments) and define kv_server_args_LABEL (more
+# KvServer arguments), kv_deploy_LABEL (how to deploy LABEL, run after the server is up) and
+# kv_undeploy_LABEL (run before the undeploy).
 kv_policy() {
   local label=$1 ratio=$2 run=$3
   local -a extra=()
   [[ $label == scan_avoid ]] && extra=(--scan-map-file "$kv_tmp/scan-map")
-  rm -f "$kv_tmp/scan-map"
+  # shellcheck disable=SC2207 # a script's kv_server_args_LABEL prints more KvServer arguments
+  declare -F "kv_server_args_$label" >/dev/null && extra+=($("kv_server_args_$label"))
+  rm -f "$kv_tmp/scan-map" "$kv_tmp/threads-id"
   kv_server_start "$label" "${extra[@]}"
   case $label in
     default) ;;

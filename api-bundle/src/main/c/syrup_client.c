@@ -509,6 +509,22 @@ int syr_register_socket(int deployment, int index, int sockfd)
 	return rc;
 }
 
+int syr_register_thread(int deployment, int tid)
+{
+	struct buf b;
+	struct reply r;
+	char v[32];
+	if (new_request(&b, "REGISTER_THREAD") < 0)
+		return -ENOMEM;
+	field_id(&b, deployment);
+	field_u(&b, "tid", (unsigned)tid);
+	int rc = call(&b, &r, NULL);
+	if (rc == 0)
+		rc = reply_get(&r, tid == 0 ? "threads" : "index", v, sizeof(v)) == 0 ? (int)strtoul(v, NULL, 10) : -EPROTO;
+	free(r.body);
+	return rc;
+}
+
 /* ---- maps -------------------------------------------------------------------------------- */
 
 int syr_map_open(int deployment, const char *name)

@@ -45,6 +45,13 @@ int syr_undeploy(int deployment);
 int syr_register_socket(int deployment, int index, int sockfd);
 
 /*
+ * Registers thread tid (gettid()) of this process as an input of thread_scheduler deployment N:
+ * returns its index (the key of per-thread Maps), or with tid 0 registers every thread the
+ * process has now and returns how many; -errno on failure (EPERM: DENIED, not a thread of this process and uid).
+ */
+int syr_register_thread(int deployment, int tid);
+
+/*
  * Opens Map `name` of deployment N: returns the map fd syrupd passes (SCM_RIGHTS), or -errno.
  * ARRAY Maps with 8-byte values created BPF_F_MMAPABLE are mmap'ed: lookups and updates are
  * then memory accesses (no system call); other Maps go through syrupd.

@@ -36,6 +36,14 @@ public interface Deployer {
     /** Live deployments in the order they were created. */
     List<Deployment> list();
 
+    /**
+     * {@link HookDeployment#registerThread(long, int, int)} of deployment {@code id}; callers
+     * check that the caller owns the deployment and pass the caller's own pid and uid.
+     */
+    default int registerThread(String id, long pid, int uid, int tid) throws SyrupException {
+        throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "this deployer registers no threads");
+    }
+
     /** Maps the deployment's policy declares. */
     List<SyrupMap> maps(String id) throws SyrupException;
 

@@ -27,6 +27,13 @@ import java.util.List;
  */
 public interface Dispatcher {
 
+    /**
+     * The directory, under syrupd's bpffs root, where the dispatcher pins its root programs,
+     * their maps and its claims, so that the policies in the slots go on deciding while syrupd
+     * is down; no owner has this name.
+     */
+    String PIN_DIR = "dispatch";
+
     /** XDP attach mode of an interface's root program (generic and native cannot share one interface). */
     enum XdpMode {
         /** Generic XDP ({@code XDP_FLAGS_SKB_MODE}): works on any device, after the skb is built. */
@@ -122,6 +129,16 @@ public interface Dispatcher {
     Claim claimSocket(String owner, Target target) throws SyrupException;
 
     /**
+     * As {@link #claimSocket(String, Target)}, for the deployment whose pins are in
+     * {@code deployment} ({@code <bpffs root>/<owner>/<id>}): should syrupd die, the next
+     * dispatcher keeps the claim deciding only while that directory is there (the deployment
+     * may be re-adopted), and releases it by itself once it is gone.
+     */
+    default Claim claimSocket(String owner, Target target, java.nio.file.Path deployment) throws SyrupException {
+        return claimSocket(owner, target);
+    }
+
+    /**
      * Claims {@code target} (protocol, port and interface) at XDP for {@code owner}. On the
      * interface's first claim the root program is loaded and attached in {@code mode}.
      *
@@ -131,6 +148,25 @@ public interface Dispatcher {
      *                        {@code KERNEL} when loading or attaching fails
      */
     Claim claimXdp(String owner, Target target, XdpMode mode) throws SyrupException;
+
+    /** As {@link #claimXdp(String, Target, XdpMode)}, for the deployment pinned in {@code deployment} (see {@link #claimSocket(String, Target, java.nio.file.Path)}). */
+    default Claim claimXdp(String owner, Target target, XdpMode mode, java.nio.file.Path deployment) throws SyrupException {
+        return claimXdp(owner, target, mode);
+    }
+
+    /**
+     * After a restart: the claim a previous syrupd left on {@code target} at {@code layer}
+     * ({@code socket_select} or {@code xdp}) will not be taken back, because its deployment is
+     * not re-adopted. Its port is unmapped and its slot emptied (the policy left there stops
+     * deciding). A claim held now, or none, is left alone.
+     *
+     * @return whether no claim holds {@code target} now (the leftover was discarded, or had been
+     *         released already): the caller may then take the root off what it was attached to
+     *         for that target, e.g. the port's socket group
+     */
+    default boolean discard(String layer, Target target) {
+        return false;
+    }
 
     /** Every claim held now, socket_select first, then by interface, protocol and port. */
     List<ClaimInfo> claims();

@@ -102,4 +102,13 @@ public interface Hook {
             java.util.Map<String, java.util.Map<Long, Long>> maps, int executors) throws SyrupException {
         throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "hook " + name() + " cannot test-run policies");
     }
+
+    /**
+     * A deployment recorded at this hook by a previous syrupd will not be re-adopted (an
+     * application's, one whose re-adoption failed, one undeployed while waiting for the hook):
+     * release what the previous syrupd left in the kernel for it at {@code target}, such as its
+     * claim in a dispatcher. Its pins under {@code pinDir} are removed by the caller.
+     */
+    default void discard(Target target, java.nio.file.Path pinDir) {
+    }
 }

@@ -39,6 +39,19 @@ public interface HookDeployment extends AutoCloseable {
      */
     void registerExecutor(int index, long pid, int fd) throws SyrupException;
 
+    /**
+     * Registers thread {@code tid} as an input of this deployment (hooks whose inputs are
+     * threads): the caller is process {@code pid} running as {@code uid}, and may register only
+     * its own threads. Returns the thread's index (the key of per-thread Maps).
+     *
+     * @throws SyrupException {@code UNAVAILABLE} when the hook schedules no threads (the
+     *                        default), {@code DENIED} for another process's or uid's thread,
+     *                        {@code NOT_FOUND} for no such thread, {@code LIMIT} when full
+     */
+    default int registerThread(long pid, int uid, int tid) throws SyrupException {
+        throw new SyrupException(SyrupException.Kind.UNAVAILABLE, "this hook schedules no threads");
+    }
+
     /** The Maps the running policy declares (not the executor map), empty before install. */
     List<SyrupMap> maps();
 

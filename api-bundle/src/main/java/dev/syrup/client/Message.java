@@ -33,7 +33,8 @@ public final class Message {
     /** Operations. */
     public static final String HELLO = "HELLO", DEPLOY = "DEPLOY", UNDEPLOY = "UNDEPLOY", LIST = "LIST",
             REGISTER_SOCKET = "REGISTER_SOCKET", OPEN_MAP = "OPEN_MAP", MAP_LOOKUP = "MAP_LOOKUP",
-            MAP_UPDATE = "MAP_UPDATE", MAP_DELETE = "MAP_DELETE", MAP_DUMP = "MAP_DUMP", TEST = "TEST";
+            MAP_UPDATE = "MAP_UPDATE", MAP_DELETE = "MAP_DELETE", MAP_DUMP = "MAP_DUMP", TEST = "TEST",
+            REGISTER_THREAD = "REGISTER_THREAD";
 
     private final List<String> names = new ArrayList<>();
     private final List<String> values = new ArrayList<>();

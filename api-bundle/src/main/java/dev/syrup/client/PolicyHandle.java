@@ -39,6 +39,16 @@ public final class PolicyHandle {
         syrup.registerSocket(info.id(), socket, index);
     }
 
+    /** See {@link Syrup#registerThread(String, int)}. */
+    public int registerThread(int tid) throws SyrupException {
+        return syrup.registerThread(info.id(), tid);
+    }
+
+    /** Registers the calling thread; see {@link Syrup#registerThread(String, int)}. */
+    public int registerCurrentThread() throws SyrupException {
+        return syrup.registerThread(info.id(), Syrup.currentTid());
+    }
+
     /** See {@link Syrup#openMap(PolicyHandle, String)}. */
     public ClientMap openMap(String name) throws SyrupException {
         return syrup.openMap(this, name);

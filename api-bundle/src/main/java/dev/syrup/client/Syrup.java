@@ -211,6 +211,27 @@ public final class Syrup implements AutoCloseable {
     }
 
     /**
+     * Registers thread {@code tid} of this process as an input of a {@code thread_scheduler}
+     * deployment and returns its index (the key of per-thread Maps); {@code tid} 0 registers
+     * every thread this process has now and returns how many. syrupd refuses (DENIED) a thread
+     * of another process or uid.
+     */
+    public int registerThread(String deploymentId, int tid) throws SyrupException {
+        Message m = call(Message.request(Message.REGISTER_THREAD).add("id", deploymentId).add("tid", tid), null);
+        return Integer.parseInt(m.get(tid == 0 ? "threads" : "index").orElse("0"));
+    }
+
+    /** The calling thread's kernel thread id (from /proc/thread-self), for {@link #registerThread}. */
+    public static int currentTid() {
+        try {
+            Path link = Files.readSymbolicLink(Path.of("/proc/thread-self"));
+            return Integer.parseInt(link.getFileName().toString());
+        } catch (IOException | NumberFormatException e) {
+            throw new IllegalStateException("cannot read /proc/thread-self: " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Puts the AF_XDP socket {@code socket} at {@code index} of the executors of an
      * {@code xdp_skb}/{@code xdp_drv} deployment (its XSKMAP); syrupd duplicates it from this
      * process (pidfd_getfd). It receives only what arrives on the queue it is bound to.

@@ -181,4 +181,36 @@ static __always_inline void *syr_l4(void *pkt_start, void *pkt_end)
 	return l4;
 }
 
+/*
+ * Threads (hook thread_scheduler). The input between pkt_start and pkt_end is one
+ * struct syr_thread: a registered thread and what just happened to it. The policy returns the
+ * index of the core to run it on now (SCHED_FIFO there), SYR_ANY_CORE (SCHED_FIFO on any of
+ * the deployment's cores), SYR_PASS (as it was registered: the kernel's default) or SYR_DROP
+ * (SCHED_IDLE: only when its cores have nothing else to run).
+ */
+struct syr_thread {
+	__u32 tid;      /* the kernel's thread id */
+	__u32 index;    /* its registration index: the key of per-thread Maps */
+	__u32 event;    /* SYR_THREAD_* */
+	__s32 cpu;      /* where it happened (woke: the CPU it is queued on); -1 when unknown */
+	__u64 time_ns;  /* when, CLOCK_MONOTONIC */
+};
+#define SYR_THREAD_NEW       0  /* just registered, or a new policy version */
+#define SYR_THREAD_WOKE      1
+#define SYR_THREAD_BLOCKED   2
+#define SYR_THREAD_PREEMPTED 3  /* switched out while runnable */
+#define SYR_THREAD_EXITED    4  /* the decision is ignored */
+#define SYR_THREAD_CHANGED   5  /* its entry of a per-thread Map changed */
+#define SYR_ANY_CORE 0xFFFFFFFDu
+
+/* The thread input at pkt_start, or NULL when the input is shorter. */
+static __always_inline struct syr_thread *syr_thread(void *pkt_start, void *pkt_end)
+{
+	struct syr_thread *t = pkt_start;
+
+	if (!syr_has(t, sizeof(*t), pkt_end))
+		return NULL;
+	return t;
+}
+
 #endif /* SYRUP_H */

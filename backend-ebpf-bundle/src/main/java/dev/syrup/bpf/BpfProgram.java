@@ -56,6 +56,21 @@ public final class BpfProgram implements AutoCloseable {
         }
     }
 
+    /**
+     * As {@link #openPinned(Path)}, for the pin {@code name} in {@code dir}, never following a
+     * link ({@link PinDir#get}).
+     */
+    public static BpfProgram openPinned(PinDir dir, String name) {
+        Fd owned = dir.get(name);
+        try {
+            Infos.requireKind(owned.get(), "bpf-prog");
+            return new BpfProgram(owned, Infos.program(owned.get()));
+        } catch (RuntimeException e) {
+            owned.close();
+            throw e;
+        }
+    }
+
     Pointer handle() {
         return handle;
     }

@@ -12,6 +12,7 @@ public final class Sockets {
     public static final int SO_RCVBUFFORCE = 33;
     public static final int SO_ATTACH_REUSEPORT_EBPF = 52;
     public static final int SO_DETACH_REUSEPORT_BPF = 68;
+    public static final int SO_COOKIE = 57;
 
     private Sockets() {}
 
@@ -27,5 +28,14 @@ public final class Sockets {
         int rc = n.libc().getsockopt(socket.get(), level, name, value, new int[] {4});
         n.checkLibc("getsockopt(fd " + socket.get() + ", " + level + ", " + name + ")", rc);
         return value[0];
+    }
+
+    /** The socket's cookie (SO_COOKIE): what a lookup in a REUSEPORT_SOCKARRAY or SOCKMAP returns for it. */
+    public static long cookie(Fd socket) {
+        Native n = Native.get();
+        int[] value = new int[2];
+        int rc = n.libc().getsockopt(socket.get(), SOL_SOCKET, SO_COOKIE, value, new int[] {8});
+        n.checkLibc("getsockopt(fd " + socket.get() + ", SO_COOKIE)", rc);
+        return Integer.toUnsignedLong(value[0]) | ((long) value[1] << 32); // little-endian, as the kernel's
     }
 }

@@ -4,6 +4,7 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.Deployment;
+import dev.syrup.api.Dispatcher;
 import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.Hook;
 import dev.syrup.api.HookDeployment;
@@ -15,6 +16,7 @@ import dev.syrup.api.TestResult;
 import dev.syrup.api.map.MapEvent;
 import dev.syrup.api.map.SyrupMap;
 import dev.syrup.daemon.compile.Builtins;
+import dev.syrup.daemon.compile.CompileSandbox;
 import dev.syrup.daemon.compile.PolicyCompiler;
 import dev.syrup.daemon.compile.PolicySource;
 import dev.syrup.daemon.compile.PolicyTests;
@@ -57,8 +59,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * policy, definitions and target, and the Maps with their contents (after a crash too, when
  * nothing was closed). What it cannot re-adopt it removes, saying why: an application's
  * deployment (it lived as long as the application's connection to the previous syrupd), one
- * whose target has no executors any more, and pins no record explains. While syrupd is down
- * the inputs go to the kernel's default ({@code docs/architecture.md}).
+ * whose target has no executors any more, and pins no record explains, and tells the hook
+ * ({@link Hook#discard}) so that what the previous syrupd left deciding in the kernel stops.
+ * After a shutdown the inputs go to the kernel's default until re-adoption; after a crash the
+ * policies left in the dispatcher's pinned slots go on deciding ({@code docs/architecture.md}).
  */
 @Component(service = Deployer.class, immediate = true, configurationPid = DeploymentManager.PID)
 @Designate(ocd = DeploymentManager.Config.class)
@@ -85,6 +89,31 @@ public final class DeploymentManager implements Deployer {
         @AttributeDefinition(description = "Bytes of Map memory one tenant's deployments may declare in total:"
                 + " (key + value size) x max entries of every Map their policies declare, checked before a policy is loaded")
         long maxTenantMapBytes() default 64L << 20;
+
+        @AttributeDefinition(description = "Compile sandbox: uid (and gid) clang runs as; best one no other process uses")
+        int compileUid() default 65534;
+
+        @AttributeDefinition(description = "Compile sandbox: seconds a compile may take (wall clock) before it is killed")
+        int compileSeconds() default 20;
+
+        @AttributeDefinition(description = "Compile sandbox: CPU seconds a compile may use")
+        int compileCpuSeconds() default 10;
+
+        @AttributeDefinition(description = "Compile sandbox: address space of clang, in MiB (its libraries take about 230)")
+        int compileMemoryMiB() default 512;
+
+        @AttributeDefinition(description = "Compile sandbox: largest object (and file clang may write), in MiB")
+        int compileObjectMiB() default 8;
+
+        @AttributeDefinition(description = "Compile sandbox: clang messages kept, in KiB; the rest is dropped")
+        int compileOutputKiB() default 64;
+
+        @AttributeDefinition(description = "Compile sandbox: directory under which each compile gets its own;"
+                + " every directory above it must be searchable by compileUid")
+        String compileDir() default "/run/syrup/compile";
+
+        @AttributeDefinition(description = "Compile sandbox: the bubblewrap executable")
+        String bwrap() default "/usr/bin/bwrap";
     }
 
     private final PolicyCompiler compiler;
@@ -92,6 +121,11 @@ public final class DeploymentManager implements Deployer {
     private final Path bpffsRoot;
     /** The bpffs root, checked and held open: pins are removed through it, never by path. */
     private final PinRoot pins;
+    /**
+     * Directories of the bpffs root that are not owners' (the dispatcher's tree, saved thread
+     * states of thread_scheduler), which recovery must not take for leftovers.
+     */
+    private static final java.util.Set<String> NOT_OWNERS = java.util.Set.of(Dispatcher.PIN_DIR, "threads");
     private final DeploymentRecords records;
     private final AtomicLong ids = new AtomicLong();
     private final int maxTenantDeployments;
@@ -101,8 +135,19 @@ public final class DeploymentManager implements Deployer {
     private final Map<String, Hook> hooks = new TreeMap<>();
     /** Guarded by {@code this}; insertion order is creation order. */
     private final Map<String, Live> live = new LinkedHashMap<>();
+    /**
+     * Recorded deployments that will not be re-adopted, dropped before their hook appeared: the
+     * hook is told when it does ({@link Hook#discard}). Guarded by {@code this}.
+     */
+    private final List<DeploymentRecords.Record> discards = new ArrayList<>();
     /** Recorded by a previous syrupd, re-adopted when their hook appears. Guarded by {@code this}. */
     private final Map<String, DeploymentRecords.Record> pending = new LinkedHashMap<>();
+    /** Targets ("hook target") a deploy holds while its policy compiles. Guarded by {@code this}. */
+    private final Map<String, Reservation> reserved = new HashMap<>();
+    /** Owners with a compile running (one each). */
+    private final java.util.Set<String> compiling = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Set when the manager stops; a compile finishing after it installs nothing. Guarded by {@code this}. */
+    private boolean stopped;
     /** One JMX MBean per deployment (decision counters), from deploy to undeploy. */
     private final DeploymentMBeans mbeans = new DeploymentMBeans();
 
@@ -114,7 +159,9 @@ public final class DeploymentManager implements Deployer {
         Path work = config.workDir().isBlank()
                 ? Path.of(System.getProperty("karaf.data", System.getProperty("java.io.tmpdir")), "syrup")
                 : Path.of(config.workDir());
-        this.compiler = new PolicyCompiler(config.clang(), work);
+        this.compiler = new PolicyCompiler(config.clang(), work, new CompileSandbox(config.bwrap(),
+                Path.of(config.compileDir()), config.compileUid(), new CompileSandbox.Limits(config.compileSeconds(),
+                config.compileCpuSeconds(), config.compileMemoryMiB(), config.compileObjectMiB(), config.compileOutputKiB())));
         this.builtins = new Builtins(work.resolve("builtins"));
         this.maxTenantDeployments = config.maxTenantDeployments();
         this.maxTenantMapBytes = config.maxTenantMapBytes();
@@ -146,7 +193,7 @@ public final class DeploymentManager implements Deployer {
         }
         // Walked by fds: what is not a root-owned directory is removed itself, never followed.
         try {
-            for (String owner : pins.owners(java.util.Set.of())) {
+            for (String owner : pins.owners(NOT_OWNERS)) {
                 for (String id : pins.deployments(owner)) {
                     last = Math.max(last, DeploymentRecords.number(id));
                     DeploymentRecords.Record r = pending.get(id);
@@ -176,6 +223,12 @@ public final class DeploymentManager implements Deployer {
             LOG.log(System.Logger.Level.WARNING, "two hooks named {0}; keeping the first", hook.name());
         } else {
             LOG.log(System.Logger.Level.INFO, "hook {0} appeared ({1})", hook.name(), hook.availability());
+            for (DeploymentRecords.Record r : new ArrayList<>(discards)) {
+                if (r.request().hook().equals(hook.name())) {
+                    discards.remove(r);
+                    discard(hook, r);
+                }
+            }
             readopt(hook);
         }
     }
@@ -203,8 +256,24 @@ public final class DeploymentManager implements Deployer {
         LOG.log(System.Logger.Level.WARNING, "not re-adopting " + r.id() + " (" + r.request().policy() + " at " + r.request().hook()
                 + " " + r.request().target() + "): " + why + "; its record and pinned Maps are removed");
         records.delete(r.id());
+        Hook hook = hooks.get(r.request().hook());
+        if (hook != null) {
+            discard(hook, r);
+        } else {
+            discards.add(r);
+        }
         pins.removeDeployment(r.request().owner(), r.id());
         removeEmptyOwnerDir(r.request().owner());
+    }
+
+    /** What a previous syrupd left in the kernel for {@code r} (a dispatcher's claim still deciding) goes. */
+    private void discard(Hook hook, DeploymentRecords.Record r) {
+        try {
+            hook.discard(r.request().target(), bpffsRoot.resolve(r.request().owner()).resolve(r.id()));
+        } catch (RuntimeException | LinkageError e) {
+            LOG.log(System.Logger.Level.WARNING, "hook " + hook.name() + " could not discard what the previous syrupd left for "
+                    + r.id() + ": " + e);
+        }
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -246,6 +315,7 @@ public final class DeploymentManager implements Deployer {
      * they are removed.
      */
     synchronized void stop(boolean restart) {
+        stopped = true;
         for (Live d : new ArrayList<>(live.values())) {
             close(d, restart);
         }
@@ -274,14 +344,69 @@ public final class DeploymentManager implements Deployer {
         return compiler.includeDir();
     }
 
+    /**
+     * Deploys in three steps so that no lock is held while clang runs: under the lock the target
+     * is checked and reserved (a new one opened, a replaced one found); the policy compiles
+     * without it (one compile per owner at a time); under the lock again, the reservation is
+     * checked (not undeployed, the hook still there) and the object installed.
+     */
     @Override
-    public synchronized Deployment deploy(DeployRequest req) throws SyrupException {
+    public Deployment deploy(DeployRequest req) throws SyrupException {
+        Reservation r;
+        synchronized (this) {
+            r = reserve(req);
+        }
+        try {
+            Path object = compile(req.owner(), r.source, r.wrapper, r.defines);
+            synchronized (this) {
+                return r.complete(object).snapshot();
+            }
+        } finally {
+            synchronized (this) {
+                r.release();
+            }
+        }
+    }
+
+    /**
+     * Compiles for {@code owner}, outside the manager's lock; an owner's second compile while one
+     * runs is refused ({@code LIMIT}), so one tenant cannot occupy the machine with compiles.
+     */
+    private Path compile(String owner, PolicySource source, String wrapper, Map<String, String> defines) throws SyrupException {
+        java.util.Optional<Path> hit = compiler.cached(source, wrapper, defines);
+        if (hit.isPresent()) {
+            return hit.get();
+        }
+        if (!compiling.add(owner)) {
+            throw new SyrupException(Kind.LIMIT, owner + " already has a policy compiling; one compile at a time per"
+                    + " application: deploy again when it is done");
+        }
+        try {
+            return compiler.compile(source, wrapper, defines);
+        } finally {
+            compiling.remove(owner);
+        }
+    }
+
+    /** Checks {@code req} and reserves its target: the replaced deployment, or a newly opened one. */
+    private Reservation reserve(DeployRequest req) throws SyrupException {
+        if (stopped) {
+            throw new SyrupException(Kind.UNAVAILABLE, "syrupd is stopping");
+        }
+        if (req.owner().equals(Dispatcher.PIN_DIR)) {
+            throw new SyrupException(Kind.INVALID, "'" + Dispatcher.PIN_DIR + "' cannot own deployments: the dispatcher pins there");
+        }
         Hook hook = hooks.get(req.hook());
         if (hook == null) {
             throw new SyrupException(Kind.UNKNOWN_HOOK, "no hook '" + req.hook() + "'; installed hooks: "
                     + (hooks.isEmpty() ? "none" : String.join(", ", hooks.keySet())));
         }
         requireAvailable(hook);
+        String key = hook.name() + " " + req.target();
+        if (reserved.containsKey(key)) {
+            throw new SyrupException(Kind.CONFLICT, req.target() + " at " + hook.name() + " is being deployed by another"
+                    + " request (its policy is compiling); try again when it is done");
+        }
         Live existing = find(hook, req.target());
         if (existing != null) {
             if (!req.replace()) {
@@ -291,21 +416,14 @@ public final class DeploymentManager implements Deployer {
             if (!existing.owner().equals(req.owner()) && !DeployRequest.ADMIN.equals(req.owner())) {
                 throw new SyrupException(Kind.DENIED, existing.id + " belongs to " + existing.owner());
             }
-            // Make-before-break: compile and install first; on failure the old policy runs on.
-            PolicySource source = builtins.resolve(req.policy());
-            Path object = compiler.compile(source, hook.wrapper(source.file().toString()),
-                    defines(req, existing.deployment.executors()));
-            long bytes = admitMaps(hook, object, req.owner(), existing);
-            existing.deployment.install(object);
-            existing.mapBytes = bytes;
-            existing.policy = source;
-            existing.request = req;
-            existing.replaced++;
-            record(existing);
-            return existing.snapshot();
+        } else {
+            admitDeployment(req.owner());
         }
-        admitDeployment(req.owner());
-        return create("d" + ids.incrementAndGet(), req, hook, Instant.now(), 0).snapshot();
+        Reservation r = existing != null ? new Reservation(existing, req)
+                : new Reservation("d" + ids.incrementAndGet(), req, hook, Instant.now(), 0);
+        reserved.put(key, r);
+        r.key = key;
+        return r;
     }
 
     /** {@code LIMIT} when tenant {@code owner} has as many deployments as it may. Under the lock that creates. */
@@ -313,7 +431,9 @@ public final class DeploymentManager implements Deployer {
         if (DeployRequest.ADMIN.equals(owner)) {
             return;
         }
-        long has = live.values().stream().filter(d -> d.owner().equals(owner)).count();
+        // New deployments still compiling count too.
+        long has = live.values().stream().filter(d -> d.owner().equals(owner)).count()
+                + reserved.values().stream().filter(r -> r.existing == null && r.req.owner().equals(owner)).count();
         if (has >= maxTenantDeployments) {
             throw new SyrupException(Kind.LIMIT, owner + " has " + has + " deployments, the most a tenant may have"
                     + " (setting maxTenantDeployments of " + PID + "); undeploy one first");
@@ -365,28 +485,120 @@ public final class DeploymentManager implements Deployer {
         }
     }
 
-    /** A new deployment {@code id} (or a re-adopted one): open, compile, install, record. */
+    /**
+     * A re-adopted deployment {@code id}: open, compile, install, record. Under the lock: it runs
+     * as the hook appears, for the administrator's own recorded policies.
+     */
     private Live create(String id, DeployRequest req, Hook hook, Instant created, int replaced) throws SyrupException {
-        PolicySource source = builtins.resolve(req.policy());
-        Path pinDir = bpffsRoot.resolve(req.owner()).resolve(id);
-        HookDeployment hd = hook.open(req.target(), pinDir, req.executorUid());
-        long bytes;
+        Reservation r = new Reservation(id, req, hook, created, replaced);
         try {
-            Path object = compiler.compile(source, hook.wrapper(source.file().toString()), defines(req, hd.executors()));
-            bytes = admitMaps(hook, object, req.owner(), null);
-            hd.install(object);
-        } catch (SyrupException | RuntimeException e) {
-            hd.close();
-            removeEmptyOwnerDir(req.owner());
-            throw e;
+            return r.complete(compiler.compile(r.source, r.wrapper, r.defines));
+        } finally {
+            r.release();
         }
-        Live d = new Live(id, hook, hd, source, req, created);
-        d.replaced = replaced;
-        d.mapBytes = bytes;
-        live.put(id, d);
-        mbeans.register(d.snapshot(), this);
-        record(d);
-        return d;
+    }
+
+    /**
+     * A deploy between its steps: what it compiles, and the target it holds meanwhile (a new
+     * deployment opened but not installed, or the deployment it replaces). Guarded by the
+     * manager's lock, except the final fields read while compiling.
+     */
+    private final class Reservation {
+        final DeployRequest req;
+        final Hook hook;
+        final PolicySource source;
+        final String wrapper;
+        final Map<String, String> defines;
+        /** The deployment replaced, or null for a new one. */
+        final Live existing;
+        final String id;
+        final Instant created;
+        final int replaced;
+        /** A new deployment's target, opened and not yet installed; null once installed or closed. */
+        HookDeployment opened;
+        /** The key in {@link #reserved}, or null (re-adoption reserves nothing). */
+        String key;
+
+        /** Replaces {@code existing}'s policy. */
+        Reservation(Live existing, DeployRequest req) throws SyrupException {
+            this.req = req;
+            this.hook = existing.hook;
+            this.existing = existing;
+            this.id = existing.id;
+            this.created = existing.created;
+            this.replaced = existing.replaced;
+            this.source = builtins.resolve(req.policy());
+            this.wrapper = hook.wrapper(PolicyCompiler.fileName(source));
+            this.defines = defines(req, existing.deployment.executors());
+        }
+
+        /** Opens a new deployment {@code id} (claiming the target, adopting its executors). */
+        Reservation(String id, DeployRequest req, Hook hook, Instant created, int replaced) throws SyrupException {
+            this.req = req;
+            this.hook = hook;
+            this.existing = null;
+            this.id = id;
+            this.created = created;
+            this.replaced = replaced;
+            this.source = builtins.resolve(req.policy());
+            this.wrapper = hook.wrapper(PolicyCompiler.fileName(source));
+            try {
+                this.opened = hook.open(req.target(), bpffsRoot.resolve(req.owner()).resolve(id), req.executorUid());
+            } catch (SyrupException | RuntimeException e) {
+                removeEmptyOwnerDir(req.owner());
+                throw e;
+            }
+            this.defines = defines(req, opened.executors());
+        }
+
+        /** Installs {@code object} if the target is still this deploy's; make-before-break for a replace. */
+        Live complete(Path object) throws SyrupException {
+            if (stopped || hooks.get(hook.name()) != hook) {
+                throw new SyrupException(Kind.UNAVAILABLE, "hook " + hook.name() + " went away while the policy compiled;"
+                        + " nothing was deployed");
+            }
+            if (existing != null) {
+                if (live.get(id) != existing) {
+                    throw new SyrupException(Kind.CONFLICT, "deployment " + id + " was undeployed while its new policy"
+                            + " compiled; nothing was deployed");
+                }
+                long bytes = admitMaps(hook, object, req.owner(), existing);
+                existing.deployment.install(object); // on failure the old policy runs on
+                existing.mapBytes = bytes;
+                existing.policy = source;
+                existing.request = req;
+                existing.replaced++;
+                record(existing);
+                return existing;
+            }
+            long bytes = admitMaps(hook, object, req.owner(), null);
+            opened.install(object);
+            Live d = new Live(id, hook, opened, source, req, created);
+            opened = null;
+            d.replaced = replaced;
+            d.mapBytes = bytes;
+            live.put(id, d);
+            mbeans.register(d.snapshot(), DeploymentManager.this);
+            record(d);
+            return d;
+        }
+
+        /** Frees the target: a new deployment that was not installed is closed. */
+        void release() {
+            if (key != null) {
+                reserved.remove(key);
+                key = null;
+            }
+            if (opened != null) {
+                try {
+                    opened.close();
+                } catch (RuntimeException | LinkageError e) {
+                    LOG.log(System.Logger.Level.ERROR, "closing the unfinished deployment " + id + " failed", e);
+                }
+                opened = null;
+                removeEmptyOwnerDir(req.owner());
+            }
+        }
     }
 
     /** Saves how {@code d} was made, for the next syrupd; a failure costs only that. */
@@ -416,6 +628,15 @@ public final class DeploymentManager implements Deployer {
     @Override
     public synchronized void registerExecutor(String id, int index, long pid, int fd) throws SyrupException {
         get(id).deployment.registerExecutor(index, pid, fd);
+    }
+
+    @Override
+    public int registerThread(String id, long pid, int uid, int tid) throws SyrupException {
+        HookDeployment hd;
+        synchronized (this) {
+            hd = get(id).deployment;
+        }
+        return hd.registerThread(pid, uid, tid); // /proc reads and syscalls: not under the manager's lock
     }
 
     @Override

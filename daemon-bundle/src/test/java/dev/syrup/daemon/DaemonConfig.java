@@ -1,49 +1,39 @@
 package dev.syrup.daemon;
 
-import java.lang.annotation.Annotation;
+import java.lang.reflect.Proxy;
+import java.util.HashMap;
+import java.util.Map;
 
-/** The {@link DeploymentManager} configuration the tests run syrupd with: clang from PATH, their own directories. */
+/**
+ * The {@link DeploymentManager} configuration the tests run syrupd with: clang from PATH, their
+ * own directories, every other setting at its default unless given.
+ */
 public final class DaemonConfig {
 
     private DaemonConfig() {
     }
 
     public static DeploymentManager.Config of(String workDir, String bpffsRoot) {
-        return of(workDir, bpffsRoot, 16, 64L << 20);
+        return of(workDir, bpffsRoot, Map.of());
     }
 
     /** With these tenant limits. */
     public static DeploymentManager.Config of(String workDir, String bpffsRoot, int maxTenantDeployments, long maxTenantMapBytes) {
-        return new DeploymentManager.Config() {
-            @Override
-            public Class<? extends Annotation> annotationType() {
-                return DeploymentManager.Config.class;
-            }
+        return of(workDir, bpffsRoot, Map.of("maxTenantDeployments", maxTenantDeployments, "maxTenantMapBytes", maxTenantMapBytes));
+    }
 
-            @Override
-            public String clang() {
-                return "clang";
-            }
-
-            @Override
-            public String workDir() {
-                return workDir;
-            }
-
-            @Override
-            public String bpffsRoot() {
-                return bpffsRoot;
-            }
-
-            @Override
-            public int maxTenantDeployments() {
-                return maxTenantDeployments;
-            }
-
-            @Override
-            public long maxTenantMapBytes() {
-                return maxTenantMapBytes;
-            }
-        };
+    /** With {@code settings} (attribute name to value) over the defaults. */
+    public static DeploymentManager.Config of(String workDir, String bpffsRoot, Map<String, Object> settings) {
+        Map<String, Object> values = new HashMap<>(settings);
+        values.put("workDir", workDir);
+        values.put("bpffsRoot", bpffsRoot);
+        return (DeploymentManager.Config) Proxy.newProxyInstance(DaemonConfig.class.getClassLoader(),
+                new Class<?>[] {DeploymentManager.Config.class}, (proxy, m, args) -> switch (m.getName()) {
+                    case "annotationType" -> DeploymentManager.Config.class;
+                    case "toString" -> "DaemonConfig" + values;
+                    case "hashCode" -> values.hashCode();
+                    case "equals" -> proxy == args[0];
+                    default -> values.containsKey(m.getName()) ? values.get(m.getName()) : m.getDefaultValue();
+                });
     }
 }

@@ -13,6 +13,7 @@ import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.KernelObjects;
 import dev.syrup.bpf.KernelSupport;
+import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.ReuseportGroup;
 import dev.syrup.bpf.Sockets;
 import dev.syrup.bpf.VerifierException;
@@ -25,6 +26,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,6 +35,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
+import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 
@@ -41,18 +44,26 @@ import org.osgi.service.component.annotations.Deactivate;
  * ({@code sk_dispatch.bpf.o}, {@code xdp_dispatch.bpf.o}), loaded through {@link BpfObject} when
  * the first claim at their layer (or interface) arrives and unloaded when the last one goes.
  *
- * <p>Kernel objects (none pinned: they live exactly as long as this service or their claims):
- * per root an {@code ARRAY} {@code syrup_ports} ((protocol, port) → slot + 1, indexed directly) and a {@code PROG_ARRAY}
- * {@code syrup_slots}; the root program {@code syrup_sk_disp} (one for all SO_REUSEPORT groups)
- * or {@code syrup_xdp_disp} (one per interface). {@link #close()} (bundle stop) releases all of
- * them and detaches what it attached.
+ * <p>Kernel objects: per root an {@code ARRAY} {@code syrup_ports} ((protocol, port) → slot + 1,
+ * indexed directly) and a {@code PROG_ARRAY} {@code syrup_slots}; the root program
+ * {@code syrup_sk_disp} (one for all SO_REUSEPORT groups) or {@code syrup_xdp_disp} (one per
+ * interface). All three are pinned, with a record of each claim, under the dispatcher's tree in
+ * bpffs ({@link DispatchPins}): a pinned {@code PROG_ARRAY} keeps its entries, so when syrupd
+ * dies without closing anything (kill -9) the policies in the slots, and the executor maps they
+ * refer to, go on deciding. The next dispatcher adopts the tree as it starts: its roots reuse
+ * the pinned maps (same shape, else a fresh tree, with a warning), and the recorded claims
+ * become <em>leftovers</em> that keep their slot and their policy until their owner claims the
+ * same target again (it gets the same slot, and its install swaps the program in one update),
+ * {@link #discard} says that deployment is not coming back, or its pin dir is gone.
+ * {@link #close()} (bundle stop, framework shutdown) releases, detaches and unpins everything:
+ * after a graceful stop nothing of the dispatcher's is left.
  *
  * <p>Slots are handed out round-robin rather than lowest-free, so that a slot released now is not
  * reused for another application while a root program that already read its number may still
  * tail-call into it (the root runs under RCU; the next use of a slot is {@value #SLOTS} claims
  * away).
  */
-@Component(service = Dispatcher.class)
+@Component(service = Dispatcher.class, configurationPid = "dev.syrup.daemon")
 public final class PortDispatcher implements Dispatcher, AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(PortDispatcher.class.getName());
@@ -69,32 +80,184 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     private static final Set<Integer> ATTACHED_XDP_ROOTS = java.util.concurrent.ConcurrentHashMap.newKeySet();
     static final String PORTS_MAP = "syrup_ports";
     static final String SLOTS_MAP = "syrup_slots";
+    /** How often leftovers whose deployment's pins are gone are looked for. */
+    static final long SWEEP_SECONDS = 2;
     /** How long the slots map outlives its root program's id; see {@code closeOutlivingTheProgram}. */
     static final long RELEASE_GRACE_MS = 250;
 
+    /** The daemon's configuration (PID {@code dev.syrup.daemon}), of which the dispatcher reads where to pin. */
+    public @interface Config {
+        String bpffsRoot() default "/sys/fs/bpf/syrup";
+    }
+
+    private static final java.util.concurrent.atomic.AtomicInteger PRIVATE_TREES = new java.util.concurrent.atomic.AtomicInteger();
+
+    private final DispatchPins pins;
+    /** A tree nobody adopts (tests' dispatchers): removed as a whole at close. */
+    private final boolean privateTree;
     /** Guarded by {@code this}. */
     private Root socketRoot;
     /** By ifindex; guarded by {@code this}. */
     private final Map<Integer, Root> xdpRoots = new TreeMap<>();
     private boolean closed;
 
-    /** Usable as is from plain tests; under OSGi, DS creates it and calls {@link #close()} on deactivation. */
+    /**
+     * A dispatcher with a tree of its own, which no other dispatcher adopts (for tests that run
+     * several dispatchers, or none of syrupd's): {@code <bpffs>/syrup-dispatch-<pid>-<n>}.
+     */
     public PortDispatcher() {
+        this(KernelSupport.BPFFS.resolve("syrup-dispatch-" + ProcessHandle.current().pid() + "-"
+                + PRIVATE_TREES.incrementAndGet()), true);
+    }
+
+    /** Under OSGi: the tree is {@code <bpffsRoot>/}{@value Dispatcher#PIN_DIR}, beside the deployments' pins. */
+    @Activate
+    public PortDispatcher(Config config) {
+        this(Path.of(config.bpffsRoot()).resolve(Dispatcher.PIN_DIR), false);
+    }
+
+    /** A dispatcher pinning under {@code tree}, adopting what an earlier one (a killed syrupd) left there. */
+    public PortDispatcher(Path tree) {
+        this(tree, false);
+    }
+
+    private PortDispatcher(Path tree, boolean privateTree) {
+        this.pins = new DispatchPins(tree);
+        this.privateTree = privateTree;
+        if (!privateTree) {
+            adoptAll();
+        }
+    }
+
+    /**
+     * At start: every root a previous dispatcher left pinned is adopted at once, so that its
+     * leftovers are known (listed, discarded, released) whether or not anything claims at its
+     * layer again. A root with no claim left is released right away.
+     */
+    private synchronized void adoptAll() {
+        pins.sweepOtherVersions();
+        try {
+            for (String name : pins.roots()) {
+                Path dir = pins.dir(name);
+                try {
+                    if (name.equals(SOCKET_LAYER)) {
+                        socketRoot = Root.load(pins, SOCKET_LAYER, SOCKET_LAYER, SK_OBJECT, SK_PROGRAM, null, 0, null);
+                        releaseIfIdle(socketRoot);
+                    } else if (name.startsWith("xdp-")) {
+                        int ifindex = Integer.parseInt(name.substring(4));
+                        Optional<String> iface = interfaceName(ifindex);
+                        if (iface.isEmpty()) {
+                            LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": interface " + ifindex
+                                    + " is gone, and its XDP root with it");
+                            pins.remove(dir);
+                            continue;
+                        }
+                        Root r = Root.load(pins, XDP_LAYER, name, XDP_OBJECT, XDP_PROGRAM, iface.get(), ifindex, null);
+                        xdpRoots.put(ifindex, r);
+                        releaseIfIdle(r);
+                    } else {
+                        LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": not a dispatcher root");
+                        pins.remove(dir);
+                    }
+                } catch (SyrupException | RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cannot adopt " + dir + ": " + e.getMessage());
+                }
+            }
+        } catch (BpfException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot look for a previous dispatcher's roots in " + pins.tree + ": " + e.getMessage());
+        }
+        scheduleSweep();
+    }
+
+    private static Optional<String> interfaceName(int ifindex) {
+        try (var devs = Files.list(Path.of("/sys/class/net"))) {
+            for (Path d : devs.toList()) {
+                try {
+                    if (Integer.parseInt(Files.readString(d.resolve("ifindex")).trim()) == ifindex) {
+                        return Optional.of(d.getFileName().toString());
+                    }
+                } catch (IOException | NumberFormatException e) {
+                    // not a device, or going away
+                }
+            }
+        } catch (IOException e) {
+            // then nothing can be told
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Releases the leftovers whose deployment's pin dir is gone: syrupd removes those of a
+     * deployment it will not re-adopt, at its start (pins no record explains) or when it drops
+     * one, possibly after this dispatcher adopted the tree. Done on every entry and, while
+     * leftovers remain, every {@value #SWEEP_SECONDS} s.
+     */
+    private synchronized void sweepLeftovers() {
+        if (closed) {
+            return;
+        }
+        List<Root> roots = new ArrayList<>(xdpRoots.values());
+        if (socketRoot != null) {
+            roots.add(socketRoot);
+        }
+        for (Root r : roots) {
+            if (r.releaseOrphans()) {
+                releaseIfIdle(r);
+            }
+        }
+    }
+
+    private boolean hasLeftovers() {
+        return (socketRoot != null && socketRoot.hasLeftovers()) || xdpRoots.values().stream().anyMatch(Root::hasLeftovers);
+    }
+
+    /** Guarded by {@code this}. */
+    private java.util.concurrent.ScheduledExecutorService sweeper;
+
+    private void scheduleSweep() {
+        if (!hasLeftovers() || sweeper != null) {
+            return;
+        }
+        sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "syrup-dispatcher-leftovers");
+            t.setDaemon(true);
+            return t;
+        });
+        sweeper.scheduleWithFixedDelay(() -> {
+            synchronized (this) {
+                sweepLeftovers();
+                if (!hasLeftovers() && sweeper != null) {
+                    sweeper.shutdown();
+                    sweeper = null;
+                }
+            }
+        }, SWEEP_SECONDS, SWEEP_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    /** Where this dispatcher pins its roots. */
+    public Path tree() {
+        return pins.tree;
     }
 
     @Override
-    public synchronized Claim claimSocket(String owner, Target target) throws SyrupException {
+    public Claim claimSocket(String owner, Target target) throws SyrupException {
+        return claimSocket(owner, target, null);
+    }
+
+    @Override
+    public synchronized Claim claimSocket(String owner, Target target, Path deployment) throws SyrupException {
         checkOpen();
+        sweepLeftovers();
         requireOwner(owner);
         if (target.iface().isPresent()) {
             throw new SyrupException(Kind.INVALID, "socket_select claims a port, not an interface (" + target + ")");
         }
         boolean fresh = socketRoot == null;
         if (fresh) {
-            socketRoot = Root.load(SOCKET_LAYER, SK_OBJECT, SK_PROGRAM, null, 0, null);
+            socketRoot = Root.load(pins, SOCKET_LAYER, SOCKET_LAYER, SK_OBJECT, SK_PROGRAM, null, 0, null);
         }
         try {
-            return socketRoot.claim(this, owner, target);
+            return socketRoot.claim(this, owner, target, deployment);
         } catch (SyrupException | RuntimeException e) {
             if (fresh) {
                 releaseIfIdle(socketRoot);
@@ -104,8 +267,14 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     }
 
     @Override
-    public synchronized Claim claimXdp(String owner, Target target, XdpMode mode) throws SyrupException {
+    public Claim claimXdp(String owner, Target target, XdpMode mode) throws SyrupException {
+        return claimXdp(owner, target, mode, null);
+    }
+
+    @Override
+    public synchronized Claim claimXdp(String owner, Target target, XdpMode mode, Path deployment) throws SyrupException {
         checkOpen();
+        sweepLeftovers();
         requireOwner(owner);
         if (mode == null) {
             throw new SyrupException(Kind.INVALID, "an XDP claim needs a mode (skb or drv)");
@@ -121,14 +290,16 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         Root root = xdpRoots.get(ifindex);
         boolean fresh = root == null;
         if (fresh) {
-            root = Root.load(XDP_LAYER, XDP_OBJECT, XDP_PROGRAM, iface, ifindex, mode);
+            root = Root.load(pins, XDP_LAYER, xdpDir(ifindex), XDP_OBJECT, XDP_PROGRAM, iface, ifindex, mode);
+            xdpRoots.put(ifindex, root);
+        }
+        if (!root.attached) {
             try {
-                root.attachXdp();
+                root.attachXdp(mode);
             } catch (SyrupException | RuntimeException e) {
-                root.unload();
+                releaseIfIdle(root); // kept while it holds leftovers: the previous root decides for them
                 throw e;
             }
-            xdpRoots.put(ifindex, root);
         } else if (root.mode != mode) {
             throw new SyrupException(Kind.CONFLICT, "interface " + iface + " runs Syrup's XDP root in "
                     + root.mode.name().toLowerCase(java.util.Locale.ROOT) + " mode for " + root.holders()
@@ -136,7 +307,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                     + mode.name().toLowerCase(java.util.Locale.ROOT) + "-mode claim is refused");
         }
         try {
-            return root.claim(this, owner, target);
+            return root.claim(this, owner, target, deployment);
         } catch (SyrupException | RuntimeException e) {
             if (fresh) {
                 releaseIfIdle(root);
@@ -145,8 +316,69 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         }
     }
 
+    /**
+     * A leftover claim on {@code target} at {@code layer} (a previous syrupd's, whose deployment
+     * will not be re-adopted): its port is unmapped and its slot emptied, so the policy the dead
+     * syrupd left there stops deciding, and with the last claim the root goes. A claim held now,
+     * or none, is left alone. True when no claim holds the target afterwards. Adopts the layer's
+     * tree to find it when this dispatcher has not loaded that root yet.
+     */
+    @Override
+    public synchronized boolean discard(String layer, Target target) {
+        checkOpen();
+        sweepLeftovers();
+        Root root;
+        try {
+            if (SOCKET_LAYER.equals(layer) && target.iface().isEmpty()) {
+                if (socketRoot == null && pins.openMaps(pins.dir(SOCKET_LAYER)).map(PortDispatcher::closeAll).orElse(false)) {
+                    socketRoot = Root.load(pins, SOCKET_LAYER, SOCKET_LAYER, SK_OBJECT, SK_PROGRAM, null, 0, null);
+                }
+                root = socketRoot;
+            } else if (XDP_LAYER.equals(layer) && target.iface().isPresent()) {
+                int ifindex = Xdp.ifindex(target.iface().get());
+                root = xdpRoots.get(ifindex);
+                if (root == null && pins.openMaps(pins.dir(xdpDir(ifindex))).map(PortDispatcher::closeAll).orElse(false)) {
+                    root = Root.load(pins, XDP_LAYER, xdpDir(ifindex), XDP_OBJECT, XDP_PROGRAM, target.iface().get(), ifindex, null);
+                    xdpRoots.put(ifindex, root);
+                }
+            } else {
+                return false;
+            }
+        } catch (SyrupException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot look for a leftover claim on " + target + " at " + layer + ": "
+                    + e.getMessage());
+            return false;
+        }
+        if (root == null) {
+            return true;
+        }
+        Entry e = root.entries.get(target.protocol() + "/" + target.port());
+        if (e != null && e.leftover) {
+            LOG.log(System.Logger.Level.INFO, "discarding the claim of " + e.owner + " on " + target + " (slot " + e.slot
+                    + ") that the previous syrupd left");
+            e.handles = 1;
+            root.release(e);
+            releaseIfIdle(root);
+            return true;
+        }
+        releaseIfIdle(root);
+        return e == null;
+    }
+
+    private static boolean closeAll(BpfMap[] maps) {
+        for (BpfMap m : maps) {
+            m.close();
+        }
+        return true;
+    }
+
+    static String xdpDir(int ifindex) {
+        return "xdp-" + ifindex;
+    }
+
     @Override
     public synchronized List<ClaimInfo> claims() {
+        sweepLeftovers();
         List<ClaimInfo> out = new ArrayList<>();
         if (socketRoot != null) {
             out.addAll(socketRoot.infos());
@@ -162,7 +394,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         return Optional.ofNullable(socketRoot).map(r -> r.program);
     }
 
-    /** Releases every claim and root program; detaches the XDP roots. Idempotent. */
+    /** Releases every claim and root program; detaches the XDP roots; unpins the tree. Idempotent. */
     @Deactivate
     @Override
     public synchronized void close() {
@@ -170,6 +402,10 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             return;
         }
         closed = true;
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+            sweeper = null;
+        }
         if (socketRoot != null) {
             socketRoot.unload();
             socketRoot = null;
@@ -178,6 +414,9 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             r.unload();
         }
         xdpRoots.clear();
+        if (privateTree) {
+            DispatchPins.removeTree(pins.tree);
+        }
     }
 
     private void checkOpen() {
@@ -194,7 +433,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
 
     /** Called with the lock held when a root may have lost its last claim. */
     private void releaseIfIdle(Root root) {
-        if (!root.entries.isEmpty()) {
+        if (!root.entries.isEmpty() || root.unloaded) {
             return;
         }
         root.unload();
@@ -226,13 +465,23 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
     /** One root program with its maps: socket_select's, or one interface's XDP root. */
     private static final class Root {
         final String layer;
+        final DispatchPins pins;
+        /** Its directory in the tree. */
+        final Path dir;
         final BpfObject object;
         final BpfProgram program;
         final BpfMap ports;
         final BpfMap slots;
+        /**
+         * A user reference to {@code syrup_slots} of its own, opened from the pin: what keeps the
+         * slots' entries while the pin is being replaced, and the hold of {@link #closeOutlivingTheProgram}.
+         */
+        final BpfMap hold;
         final String iface;
         final int ifindex;
-        final XdpMode mode;
+        XdpMode mode;
+        /** The root program a previous syrupd pinned here (-1: none), replaced by this one. */
+        final int previousRoot;
         /** By (protocol, port) key as a string, in claim order. */
         final Map<String, Entry> entries = new LinkedHashMap<>();
         final boolean[] used = new boolean[SLOTS];
@@ -240,19 +489,31 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         boolean attached;
         boolean unloaded;
 
-        private Root(String layer, BpfObject object, String iface, int ifindex, XdpMode mode, String program) {
+        private Root(String layer, DispatchPins pins, Path dir, BpfObject object, BpfMap hold, String iface, int ifindex,
+                     XdpMode mode, String program, int previousRoot) {
             this.layer = layer;
+            this.pins = pins;
+            this.dir = dir;
             this.object = object;
             this.program = object.program(program);
             this.ports = object.map(PORTS_MAP);
             this.slots = object.map(SLOTS_MAP);
+            this.hold = hold;
             this.iface = iface;
             this.ifindex = ifindex;
             this.mode = mode;
+            this.previousRoot = previousRoot;
         }
 
-        static Root load(String layer, String resource, String program, String iface, int ifindex, XdpMode mode)
-                throws SyrupException {
+        /**
+         * Loads the root, adopting the maps pinned in its directory when they have the shape
+         * the object declares (a previous syrupd's: their claims come back as leftovers), else
+         * pinning new ones there; the program is pinned in place of the previous one.
+         */
+        static Root load(DispatchPins pins, String layer, String dirName, String resource, String program, String iface,
+                         int ifindex, XdpMode mode) throws SyrupException {
+            pins.sweepOtherVersions();
+            Path dir = pins.dir(dirName);
             Path elf;
             try (InputStream in = PortDispatcher.class.getResourceAsStream(resource)) {
                 if (in == null) {
@@ -264,16 +525,29 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 throw new UncheckedIOException(e);
             }
             BpfObject obj = null;
+            BpfMap hold = null;
+            boolean adopted = false;
             try {
                 obj = BpfObject.open(elf);
+                int previous = pins.rootProgramId(dir).orElse(-1);
+                adopted = adopt(pins, dir, obj);
                 obj.load();
-                return new Root(layer, obj, iface, ifindex, mode, program);
+                if (!adopted) {
+                    pins.pinMaps(dir, obj.map(PORTS_MAP), obj.map(SLOTS_MAP));
+                }
+                hold = pins.holdSlots(dir);
+                pins.pinRoot(dir, obj.program(program));
+                Root r = new Root(layer, pins, dir, obj, hold, iface, ifindex, mode, program, previous);
+                if (adopted) {
+                    r.adoptClaims();
+                }
+                return r;
             } catch (VerifierException e) {
-                closeQuietly(obj);
+                failed(pins, dir, obj, hold, adopted);
                 throw new SyrupException(Kind.KERNEL, "the kernel refused Syrup's " + layer + " root program: "
                         + String.join("\n", e.reason()), e);
             } catch (RuntimeException e) {
-                closeQuietly(obj);
+                failed(pins, dir, obj, hold, adopted);
                 throw new SyrupException(Kind.KERNEL, "cannot load Syrup's " + layer + " root program: " + e.getMessage(), e);
             } finally {
                 try {
@@ -284,7 +558,114 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             }
         }
 
-        void attachXdp() throws SyrupException {
+        /** A load that failed: what it pinned goes; an adopted tree stays for the next try. */
+        private static void failed(DispatchPins pins, Path dir, BpfObject obj, BpfMap hold, boolean adopted) {
+            if (!adopted) {
+                pins.remove(dir);
+            }
+            closeQuietly(obj);
+            if (hold != null) {
+                hold.close();
+            }
+        }
+
+        /** Before load: the object takes the maps pinned in {@code dir} if their shape matches; else that tree goes. */
+        private static boolean adopt(DispatchPins pins, Path dir, BpfObject obj) {
+            Optional<BpfMap[]> pinned = pins.openMaps(dir);
+            if (pinned.isEmpty()) {
+                if (DispatchPins.exists(dir)) {
+                    LOG.log(System.Logger.Level.WARNING, "removing " + dir + ": an incomplete dispatcher tree");
+                    pins.remove(dir);
+                }
+                return false;
+            }
+            BpfMap ports = pinned.get()[0];
+            BpfMap slots = pinned.get()[1];
+            try {
+                String diff = null;
+                for (MapInfo d : obj.declaredMaps()) {
+                    BpfMap m = d.name().equals(PORTS_MAP) ? ports : d.name().equals(SLOTS_MAP) ? slots : null;
+                    String x = m == null ? null : DispatchPins.difference(d, m);
+                    if (x != null) {
+                        diff = d.name() + ": " + x;
+                    }
+                }
+                if (diff != null) {
+                    LOG.log(System.Logger.Level.WARNING, "the dispatcher maps pinned in " + dir + " have another shape than this"
+                            + " version's (" + diff + "): replacing them; the ports they served get the default until"
+                            + " their deployments are installed again");
+                    pins.remove(dir);
+                    return false;
+                }
+                obj.reuseMap(PORTS_MAP, ports);
+                obj.reuseMap(SLOTS_MAP, slots);
+                LOG.log(System.Logger.Level.INFO, "adopted the dispatcher maps pinned in " + dir);
+                return true;
+            } finally {
+                ports.close();
+                slots.close();
+            }
+        }
+
+        /**
+         * The claims recorded in the tree become leftovers: each keeps its slot (and the policy
+         * in it) until its owner claims the target again or it is discarded. A record that
+         * disagrees with {@code syrup_ports}, and a filled slot no record explains, are cleared.
+         */
+        private void adoptClaims() {
+            for (DispatchPins.Claim c : pins.records(dir)) {
+                byte[] key = portKey(c.protocol(), c.port());
+                boolean valid = c.slot() >= 0 && c.slot() < SLOTS && !used[c.slot()]
+                        && ports.lookup(key).map(v -> Arrays.equals(v, portValue(c.slot()))).orElse(false);
+                if (!valid || entries.containsKey(c.protocol() + "/" + c.port())) {
+                    LOG.log(System.Logger.Level.WARNING, "dropping the record " + c + " in " + dir + ": syrup_ports does not"
+                            + " map that port to that slot");
+                    pins.unrecord(dir, c);
+                    continue;
+                }
+                Entry e = new Entry(DispatchPins.target(c, iface), c.owner(), c.slot(), key, c);
+                e.leftover = true;
+                e.handles = 0;
+                e.installed = slots.lookup(c.slot()).isPresent();
+                used[c.slot()] = true;
+                cursor = Math.max(cursor, (c.slot() + 1) % SLOTS);
+                entries.put(c.protocol() + "/" + c.port(), e);
+                LOG.log(System.Logger.Level.INFO, "claim of " + c.owner() + " on " + e.target + " at " + layer + " (slot " + c.slot()
+                        + (e.installed ? ", its policy still deciding" : ", empty") + ") left by the previous syrupd: kept until"
+                        + " its deployment is re-adopted or discarded");
+            }
+            releaseOrphans();
+            for (int s = 0; s < SLOTS; s++) {
+                if (!used[s] && slots.lookup(s).isPresent()) {
+                    LOG.log(System.Logger.Level.WARNING, "emptying slot " + s + " in " + dir + ": no claim explains it");
+                    slots.delete(s);
+                }
+            }
+        }
+
+        boolean hasLeftovers() {
+            return entries.values().stream().anyMatch(e -> e.leftover);
+        }
+
+        /** Releases the leftovers whose deployment's pin dir is gone; whether any was. */
+        boolean releaseOrphans() {
+            boolean any = false;
+            for (Entry e : new ArrayList<>(entries.values())) {
+                if (e.leftover && e.record.deployment() != null && !DispatchPins.exists(e.record.deployment())) {
+                    // syrupd removes the pins of a deployment it will not re-adopt (no record, an
+                    // application's): nothing will claim this again.
+                    LOG.log(System.Logger.Level.WARNING, "releasing the claim of " + e.owner + " on " + e.target + " at " + layer
+                            + " (slot " + e.slot + ") that the previous syrupd left: its deployment's pins ("
+                            + e.record.deployment() + ") are gone");
+                    e.handles = 1;
+                    release(e);
+                    any = true;
+                }
+            }
+            return any;
+        }
+
+        void attachXdp(XdpMode want) throws SyrupException {
             OptionalInt other = OptionalInt.empty();
             try {
                 other = Xdp.attachedProgramId(ifindex, 0);
@@ -292,11 +673,12 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 // query failed: let the attach itself say what is wrong
             }
             // A root of Syrup's attached to an interface this dispatcher has no root on is what a
-            // syrupd that crashed (or was killed) left: its slots are empty, so it only passes.
-            // Replace it; never anything else (UPDATE_IF_NOEXIST).
+            // syrupd that crashed (or was killed) left: its slots are the ones this root adopted
+            // (or empty ones), so it decides as this one will. Replace it in one netlink update;
+            // never anything else (UPDATE_IF_NOEXIST).
             boolean leftover = other.isPresent() && isLeftoverRoot(other.getAsInt());
             try {
-                Xdp.attach(ifindex, program, mode.flags() | (leftover ? 0 : Xdp.XDP_FLAGS_UPDATE_IF_NOEXIST));
+                Xdp.attach(ifindex, program, want.flags() | (leftover ? 0 : Xdp.XDP_FLAGS_UPDATE_IF_NOEXIST));
                 if (leftover) {
                     LOG.log(System.Logger.Level.WARNING, "replaced the XDP root (program id " + other.getAsInt() + ") that an earlier"
                             + " syrupd left attached to " + iface);
@@ -308,11 +690,12 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                             + " that Syrup did not attach, or one in the other mode; detach it first", e);
                 }
                 throw new SyrupException(Kind.KERNEL, "attaching Syrup's XDP root to " + iface + " in "
-                        + mode.name().toLowerCase(java.util.Locale.ROOT) + " mode failed: " + e.getMessage(), e);
+                        + want.name().toLowerCase(java.util.Locale.ROOT) + " mode failed: " + e.getMessage(), e);
             }
             attached = true;
+            mode = want;
             ATTACHED_XDP_ROOTS.add(program.info().id());
-            LOG.log(System.Logger.Level.INFO, "XDP root attached to " + iface + " (" + mode + ")");
+            LOG.log(System.Logger.Level.INFO, "XDP root attached to " + iface + " (" + want + ")");
         }
 
         /** Whether program {@code id} is an XDP root of Syrup's that no dispatcher of this process runs. */
@@ -321,13 +704,21 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                     && KernelObjects.programs().stream().anyMatch(p -> p.id() == id && p.name().equals(XDP_PROGRAM));
         }
 
-        Claim claim(PortDispatcher owner, String who, Target target) throws SyrupException {
+        Claim claim(PortDispatcher owner, String who, Target target, Path deployment) throws SyrupException {
             String k = target.protocol() + "/" + target.port();
             Entry e = entries.get(k);
             if (e != null) {
                 if (!e.owner.equals(who)) {
                     throw new SyrupException(Kind.CONFLICT, layer + " " + target + " is claimed by " + e.owner
+                            + (e.leftover ? " (a deployment the previous syrupd left, not re-adopted yet)" : "")
                             + "; it cannot be claimed by " + who + " while " + e.owner + " holds it");
+                }
+                if (e.leftover) {
+                    // The deployment is back: same slot, and the policy there decides until its install swaps it.
+                    e.leftover = false;
+                    e.handles = 1;
+                    LOG.log(System.Logger.Level.INFO, who + " takes back its claim on " + target + " at " + layer + " (slot " + e.slot + ")");
+                    return new Handle(owner, this, e);
                 }
                 e.handles++;
                 return new Handle(owner, this, e);
@@ -338,14 +729,19 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                         + (iface != null ? " on " + iface : "") + " are claimed");
             }
             byte[] key = portKey(target.protocol(), target.port());
+            DispatchPins.Claim record = new DispatchPins.Claim(target.protocol(), target.port(), slot, who, deployment);
             try {
+                // The record first: a crash after it and before the port is mapped leaves a record
+                // the next dispatcher finds inconsistent and drops, never a mapped port without one.
+                pins.record(dir, record);
                 slots.delete(slot); // nothing should be there; never inherit a program
                 ports.update(key, portValue(slot), BpfMap.BPF_ANY);
             } catch (BpfException ex) {
+                pins.unrecord(dir, record);
                 throw new SyrupException(Kind.KERNEL, "cannot claim " + target + ": " + ex.getMessage(), ex);
             }
             used[slot] = true;
-            e = new Entry(target, who, slot, key);
+            e = new Entry(target, who, slot, key, record);
             entries.put(k, e);
             return new Handle(owner, this, e);
         }
@@ -377,8 +773,10 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             } catch (BpfException ex) {
                 LOG.log(System.Logger.Level.WARNING, "emptying slot " + e.slot + ": " + ex.getMessage());
             }
+            pins.unrecord(dir, e.record);
             used[e.slot] = false;
             e.installed = false;
+            e.leftover = false;
             entries.remove(e.target.protocol() + "/" + e.target.port());
         }
 
@@ -406,73 +804,73 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 } catch (RuntimeException e) {
                     // the id is only for telling leftovers apart
                 }
-                try {
-                    Xdp.detach(ifindex, mode.flags());
-                    LOG.log(System.Logger.Level.INFO, "XDP root detached from " + iface);
-                } catch (BpfException e) {
-                    if (e.errno() != Errno.ENODEV) { // the interface went away, and the program with it
-                        LOG.log(System.Logger.Level.WARNING, "detaching the XDP root from " + iface + ": " + e.getMessage());
-                    }
-                }
+                detachXdp(mode.flags());
                 attached = false;
+            } else if (iface != null && previousRoot >= 0) {
+                // Adopted only to discard its claims: the previous syrupd's root is still attached.
+                try {
+                    if (Xdp.attachedProgramId(ifindex, 0).orElse(-1) == previousRoot) {
+                        detachXdp(0);
+                    }
+                } catch (BpfException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cannot see what runs on " + iface + ": " + e.getMessage());
+                }
             }
             entries.clear();
             closeOutlivingTheProgram();
         }
 
+        private void detachXdp(int flags) {
+            try {
+                Xdp.detach(ifindex, flags);
+                LOG.log(System.Logger.Level.INFO, "XDP root detached from " + iface);
+            } catch (BpfException e) {
+                if (e.errno() != Errno.ENODEV) { // the interface went away, and the program with it
+                    LOG.log(System.Logger.Level.WARNING, "detaching the XDP root from " + iface + ": " + e.getMessage());
+                }
+            }
+        }
+
         /**
-         * Closes the object so that its {@code PROG_ARRAY} is freed the moment its last user
-         * reference goes. The kernel (6.x {@code prog_array_map_clear}) takes a map reference and
-         * queues a clearing work item each time the user count of a {@code PROG_ARRAY} drops to
-         * zero, and loses that reference when the work item is already queued: a leak checker or
-         * {@code bpftool map show} opening the map by id in that instant leaks the map for good.
-         * While the root program still holds the map (a program releases its maps an RCU grace
-         * period and a work item after its id disappears: 10–50 ms here), every such open is a
-         * chance; so the program goes first, with the map held through a transient pin (opens by
-         * id are harmless while a user reference exists), and the last user reference is dropped
-         * {@value #RELEASE_GRACE_MS} ms after the program's id is gone: the map is then freed by
-         * the clearing work item at once. Measured with a by-id opener racing the release: 21 of
-         * 30 maps leaked without this, 0 of 30 with it.
+         * Unpins the root's tree and closes the object so that its {@code PROG_ARRAY} is freed the
+         * moment its last user reference goes. The kernel (6.x {@code prog_array_map_clear})
+         * takes a map reference and queues a clearing work item each time the user count of a
+         * {@code PROG_ARRAY} drops to zero, and loses that reference when the work item is
+         * already queued: a leak checker or {@code bpftool map show} opening the map by id in
+         * that instant leaks the map for good. While the root program still holds the map (a
+         * program releases its maps an RCU grace period and a work item after its id
+         * disappears: 10–50 ms here), every such open is a chance; so the program goes first,
+         * with the map held through {@link #hold} (opens by id are harmless while a user
+         * reference exists), and the last user reference is dropped {@value #RELEASE_GRACE_MS}
+         * ms after the program's id is gone: the map is then freed by the clearing work item at
+         * once. Measured with a by-id opener racing the release: 21 of 30 maps leaked without
+         * this, 0 of 30 with it.
          */
         private void closeOutlivingTheProgram() {
             int progId = -1;
-            BpfMap hold = null;
-            // No dot in the name: bpffs refuses names with one (EPERM, reserved by the kernel).
-            Path tmp = KernelSupport.BPFFS.resolve("syrup-dispatch-" + ProcessHandle.current().pid() + "-"
-                    + System.identityHashCode(this));
             try {
                 progId = program.info().id();
-                slots.pin(tmp);
-                hold = BpfMap.openPinned(tmp);
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "cannot hold " + SLOTS_MAP + " while the root program goes (the kernel may"
-                        + " leak it if someone opens it by id meanwhile): " + e.getMessage());
-            } finally {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException e) {
-                    LOG.log(System.Logger.Level.WARNING, "cannot remove " + tmp + ": " + e.getMessage());
-                }
+                // then there is nothing to wait for
             }
+            pins.remove(dir);
             object.close();
-            if (hold != null) {
-                long end = System.nanoTime() + 2_000_000_000L;
-                final int id = progId;
-                while (System.nanoTime() < end && KernelObjects.programs().stream().anyMatch(p -> p.id() == id)) {
-                    try {
-                        Thread.sleep(2);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        break;
-                    }
-                }
+            long end = System.nanoTime() + 2_000_000_000L;
+            final int id = progId;
+            while (id >= 0 && System.nanoTime() < end && KernelObjects.programs().stream().anyMatch(p -> p.id() == id)) {
                 try {
-                    Thread.sleep(RELEASE_GRACE_MS);
+                    Thread.sleep(2);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
+                    break;
                 }
-                hold.close();
             }
+            try {
+                Thread.sleep(RELEASE_GRACE_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            hold.close();
         }
     }
 
@@ -481,10 +879,14 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         final String owner;
         final int slot;
         final byte[] key;
+        final DispatchPins.Claim record;
         int handles = 1;
         boolean installed;
+        /** Recorded by a previous syrupd and not claimed again yet: no handle, no holder. */
+        boolean leftover;
 
-        Entry(Target target, String owner, int slot, byte[] key) {
+        Entry(Target target, String owner, int slot, byte[] key, DispatchPins.Claim record) {
+            this.record = record;
             this.target = target;
             this.owner = owner;
             this.slot = slot;

@@ -1,6 +1,7 @@
 package dev.syrup.isolation;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -163,5 +164,67 @@ class PortDispatcherKernelTest {
         }
         Kernel.assertGone(progs, Set.of());
         assertEquals(Map.of(), Kernel.newFds(fds), "fds left open");
+    }
+
+    /**
+     * A dispatcher adopts the tree another one pinned (here still open, standing in for a killed
+     * syrupd's): the recorded claims are leftovers with their slot and program; another owner
+     * gets CONFLICT; the owner takes its claim back with the same slot; discard releases one; a
+     * claim whose deployment's pin dir is gone is released by itself; with the last claim the
+     * tree is unpinned.
+     */
+    @Test
+    void aDispatcherAdoptsThePinnedTreeWithItsClaims() throws Exception {
+        Path root = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
+        Path tree = root.resolve(Dispatcher.PIN_DIR);
+        Path d1 = Files.createDirectories(root.resolve("app1").resolve("d1"));
+        Path d2 = Files.createDirectories(root.resolve("app2").resolve("d2"));
+        Path d3 = Files.createDirectories(root.resolve("app1").resolve("d3"));
+        Path policy = Kernel.compile(dir, "t_sk", """
+                #include "syrup.h"
+                SEC("sk_reuseport") int t_sk(struct sk_reuseport_md *md) { return SK_PASS; }
+                char _license[] SEC("license") = "GPL";
+                """);
+        Target udp = Target.port(Protocol.UDP, 40011);
+        Target tcp = Target.port(Protocol.TCP, 40012);
+        Target other = Target.port(Protocol.UDP, 40013);
+        try (PortDispatcher a = new PortDispatcher(tree); BpfObject prog = BpfObject.open(policy)) {
+            prog.load();
+            Dispatcher.Claim c1 = a.claimSocket("app1", udp, d1);
+            c1.install(prog.program("t_sk").fd());
+            Dispatcher.Claim c2 = a.claimSocket("app2", tcp, d2);
+            Dispatcher.Claim c3 = a.claimSocket("app1", other, d3);
+            int rootA = a.socketRootProgram().orElseThrow().info().id();
+            assertTrue(Files.exists(tree.resolve("v1/socket_select/slots")), "the slots are pinned");
+            Files.delete(d2); // app2's deployment will not be re-adopted: its pins are gone
+
+            try (PortDispatcher b = new PortDispatcher(tree)) {
+                SyrupException taken = assertThrows(SyrupException.class, () -> b.claimSocket("app9", udp));
+                assertEquals(Kind.CONFLICT, taken.kind());
+                assertTrue(taken.getMessage().contains("app1") && taken.getMessage().contains("previous syrupd"), taken.getMessage());
+                assertTrue(b.socketRootProgram().orElseThrow().info().id() != rootA, "a root of its own, on the adopted maps");
+                assertEquals(List.of(new Dispatcher.ClaimInfo("socket_select", udp, "app1", c1.slot(), true),
+                        new Dispatcher.ClaimInfo("socket_select", other, "app1", c3.slot(), false)), b.claims(),
+                        "app1's leftovers, its policy still in its slot; app2's released");
+                assertTrue(b.discard("socket_select", other), "a leftover discarded");
+                assertTrue(b.discard("socket_select", other), "none left there");
+                Dispatcher.Claim back = b.claimSocket("app1", udp, d1);
+                assertEquals(c1.slot(), back.slot(), "the same slot");
+                assertEquals(List.of(new Dispatcher.ClaimInfo("socket_select", udp, "app1", c1.slot(), true)), b.claims());
+                assertFalse(b.discard("socket_select", udp), "a claim held now is not discarded");
+                assertEquals(1, b.claims().size());
+                back.close();
+                assertEquals(List.of(), b.claims());
+                assertTrue(b.socketRootProgram().isEmpty(), "the root goes with the last claim");
+                assertFalse(Files.exists(tree), "and its tree is unpinned");
+            }
+            c1.close();
+            c2.close();
+            c3.close();
+        } finally {
+            for (Path p : List.of(d1, d3, d1.getParent(), d2.getParent(), root)) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 }

@@ -153,7 +153,7 @@ public class SyrupCommandsIT extends SyrupTestSupport {
         Path syntax = Files.createTempFile("syntax", ".c");
         Files.writeString(syntax, "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n\treturn 0\n}\n");
         assertFails("syrup:deploy " + syntax + " --hook socket_select --port " + group.port + " --replace",
-                syntax + ":3:");
+                syntax.getFileName() + ":3:");
         Path unchecked = Files.createTempFile("unchecked", ".c");
         Files.writeString(unchecked, "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n"
                 + "\treturn *(uint32_t *)pkt_start % NUM_EXECUTORS;\n}\n");

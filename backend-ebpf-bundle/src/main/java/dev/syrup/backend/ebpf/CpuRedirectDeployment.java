@@ -53,10 +53,10 @@ final class CpuRedirectDeployment implements HookDeployment {
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private CpuRedirectDeployment(Target target, Path pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
+    private CpuRedirectDeployment(Target target, DeploymentDir pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
                                   BpfMap cpumap, BpfMap coreOf, BpfMap counter, BpfMap stats) {
         this.target = target;
-        this.pinDir = new DeploymentDir(pinDir);
+        this.pinDir = pinDir;
         this.claim = claim;
         this.cores = cores;
         this.qsize = qsize;
@@ -78,7 +78,8 @@ final class CpuRedirectDeployment implements HookDeployment {
                         + possible + " possible CPUs); fix the cores of " + CpuRedirectHook.PID);
             }
         }
-        Dispatcher.Claim claim = dispatcher.claimXdp(owner, target, mode);
+        Dispatcher.Claim claim = dispatcher.claimXdp(owner, target, mode, pinDir);
+        DeploymentDir dir = new DeploymentDir(pinDir);
         List<BpfMap> made = new ArrayList<>();
         try {
             int maxCpu = cores.stream().mapToInt(Integer::intValue).max().orElseThrow();
@@ -86,16 +87,20 @@ final class CpuRedirectDeployment implements HookDeployment {
             made.add(cpumap);
             BpfMap coreOf = BpfMap.create(MapType.ARRAY, CpuRedirectHook.CORES_MAP, 4, 4, cores.size(), 0);
             made.add(coreOf);
-            BpfMap counter = BpfMap.create(MapType.ARRAY, CpuRedirectHook.COUNTER_MAP, 4, 8, possible, 0);
+            // Pinned from the start, and taken over from a syrupd that died (its policy, left in
+            // the dispatcher's slot, went on counting into it).
+            BpfMap counter = PolicyObjects.pinnedOrNew(dir, BpfMap.create(MapType.ARRAY, CpuRedirectHook.COUNTER_MAP, 4, 8,
+                    possible, 0));
             made.add(counter);
             BpfMap stats = DecisionStats.create(CpuRedirectHook.MAX_EXECUTORS);
             made.add(stats);
             for (int i = 0; i < cores.size(); i++) {
                 coreOf.updateInt(i, cores.get(i));
             }
-            return new CpuRedirectDeployment(target, pinDir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter, stats);
-        } catch (BpfException e) {
-            made.forEach(BpfMap::close);
+            return new CpuRedirectDeployment(target, dir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter, stats);
+        } catch (BpfException | SyrupException e) {
+            made.forEach(PolicyObjects::unpinAndClose);
+            PolicyObjects.abandon(dir);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the CPUMAP of " + target + ": " + e.getMessage(), e);
         }
@@ -231,18 +236,9 @@ final class CpuRedirectDeployment implements HookDeployment {
         maps = List.of();
     }
 
-    /** Pins the policy's own Maps and the arrival counter under the pin dir. */
     /** The policy's Maps, and the per-CPU arrival counter the second stage keeps (shown, pinned once). */
     private List<SyrupMap> pinMaps(BpfObject obj) throws SyrupException {
         List<SyrupMap> out = PolicyObjects.pinPolicyMaps(obj, pinDir, INTERNAL_MAPS);
-        try {
-            if (counter.pinnedPath().isEmpty()) {
-                counter.pin(pinDir.get(), CpuRedirectHook.COUNTER_MAP);
-            }
-        } catch (BpfException e) {
-            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning " + CpuRedirectHook.COUNTER_MAP + " under "
-                    + pinDir + " failed: " + e.getMessage(), e);
-        }
         out.add(new KernelMap(CpuRedirectHook.COUNTER_MAP, counter));
         return List.copyOf(out);
     }

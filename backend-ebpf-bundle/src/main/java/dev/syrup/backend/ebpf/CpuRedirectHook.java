@@ -242,6 +242,12 @@ public final class CpuRedirectHook implements Hook {
                 DecisionStats.declare(MAX_EXECUTORS));
     }
 
+    /** The claim a previous syrupd left for a deployment that is not coming back stops deciding. */
+    @Override
+    public void discard(Target target, Path pinDir) {
+        dispatcher.discard("xdp", target);
+    }
+
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
         if (target.iface().isEmpty()) {

@@ -123,12 +123,13 @@ final class PolicyObjects {
             return;
         }
         for (MapInfo d : obj.declaredMaps()) {
-            Path pin = pinDir.path.resolve(d.name());
-            if (internal.contains(d.name()) || d.name().contains(".") || dir.stat(d.name()).isEmpty()) {
+            String pinName = pinName(d.name(), internal);
+            if (pinName == null || dir.stat(pinName).isEmpty()) {
                 continue;
             }
+            Path pin = pinDir.path.resolve(pinName);
             // A link is not followed (ELOOP): only a Map pinned in this very directory is adopted.
-            try (BpfMap pinned = BpfMap.openPinned(dir, d.name())) {
+            try (BpfMap pinned = BpfMap.openPinned(dir, pinName)) {
                 String diff = SharedMaps.difference(d, pinned);
                 if (diff == null) {
                     obj.reuseMap(d.name(), pinned); // libbpf keeps a duplicate of the fd
@@ -141,7 +142,7 @@ final class PolicyObjects {
                 LOG.log(System.Logger.Level.WARNING, "cannot adopt " + pin + " (the policy starts from an empty Map): " + e.getMessage());
             }
             try {
-                dir.unlink(d.name()); // a link itself, never what it points to
+                dir.unlink(pinName); // a link itself, never what it points to
             } catch (BpfException e) {
                 LOG.log(System.Logger.Level.WARNING, "cannot remove " + pin + ": " + e.getMessage());
             }
@@ -157,19 +158,43 @@ final class PolicyObjects {
         try {
             PinDir dir = pinDir.get();
             for (BpfMap m : obj.maps()) {
-                if (internal.contains(m.name()) || m.name().contains(".")) {
+                String pinName = pinName(m.name(), internal);
+                if (pinName == null) {
                     continue;
                 }
-                if (!m.claimPin(dir, m.name())) {
-                    m.pin(dir, m.name());
+                if (!m.claimPin(dir, pinName)) {
+                    m.pin(dir, pinName);
                 }
-                out.add(new KernelMap(m.name(), m));
+                if (pinName.equals(m.name())) {
+                    out.add(new KernelMap(m.name(), m));
+                }
             }
         } catch (BpfException e) {
             throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir
                     + " failed: " + e.getMessage(), e);
         }
         return out;
+    }
+
+    /**
+     * Where the map {@code name} of a policy is pinned in its pin dir: a Map under its own name;
+     * the policy's global variables ({@code .bss}, {@code .data}) as {@code globals-bss} and
+     * {@code globals-data} (bpffs takes no dot, and no C name has a '-'), so that they carry
+     * over a restart like its Maps (a round-robin counter goes on where it was); null for the
+     * hook's {@code internal} maps, {@code .rodata} (constants, set at each compile) and other
+     * sections, which are not kept.
+     */
+    static String pinName(String name, Set<String> internal) {
+        if (internal.contains(name)) {
+            return null;
+        }
+        if (name.endsWith(".bss")) {
+            return "globals-bss";
+        }
+        if (name.endsWith(".data")) {
+            return "globals-data";
+        }
+        return name.contains(".") ? null : name;
     }
 
     /** A policy version that no longer runs: its pins go ({@link #pinPolicyMaps}), then its kernel objects. */
@@ -209,6 +234,67 @@ final class PolicyObjects {
         if (o != null) {
             o.close();
         }
+    }
+
+    /**
+     * One of the hook's own maps of a deployment (its executor map, cpu_redirect's arrival
+     * counter), pinned as {@code <pin dir>/<fresh's name>} so that it outlives a syrupd that dies
+     * without closing anything: the policy left in the dispatcher's slot still uses it, and the
+     * next syrupd's policy must use the same one (a socket sits in one REUSEPORT_SOCKARRAY only).
+     * When a map of {@code fresh}'s shape is pinned there already (a restart), that one is
+     * returned and {@code fresh} closed; a pin of another shape is replaced, with a warning. Its
+     * owner unpins it ({@link BpfMap#unpin}) before the pin dir goes.
+     */
+    static BpfMap pinnedOrNew(DeploymentDir pinDir, BpfMap fresh) throws SyrupException {
+        String name = fresh.name();
+        try {
+            PinDir dir = pinDir.get();
+            if (dir.stat(name).isPresent()) {
+                try {
+                    BpfMap there = BpfMap.openPinned(dir, name);
+                    if (there.typeId() == fresh.typeId() && there.keySize() == fresh.keySize()
+                            && there.valueSize() == fresh.valueSize() && there.maxEntries() == fresh.maxEntries()
+                            && there.flags() == fresh.flags()) {
+                        fresh.close();
+                        LOG.log(System.Logger.Level.INFO, "map '" + name + "' adopted from " + pinDir.path.resolve(name));
+                        return there;
+                    }
+                    there.close();
+                    LOG.log(System.Logger.Level.WARNING, "map " + pinDir.path.resolve(name) + " has another shape than this"
+                            + " syrupd's: replaced");
+                } catch (BpfException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cannot adopt " + pinDir.path.resolve(name) + ": " + e.getMessage());
+                }
+                dir.unpin(name);
+            }
+            fresh.pin(dir, name);
+            return fresh;
+        } catch (BpfException e) {
+            fresh.close();
+            throw new SyrupException(Kind.KERNEL, "cannot pin " + name + " under " + pinDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A deployment that failed to open: its pin dir's fd goes, and the dir with it when it is
+     * empty (one it made); a previous syrupd's with Maps in it stays for the manager to remove.
+     */
+    static void abandon(DeploymentDir pinDir) {
+        try {
+            pinDir.end(true);
+        } catch (BpfException e) {
+            pinDir.end(false);
+        }
+    }
+
+    /** Unpins (a no-op when not pinned) and closes one of the hook's own maps ({@link #pinnedOrNew}). */
+    static void unpinAndClose(BpfMap m) {
+        try {
+            m.unpin();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "unpin " + m.name() + ": " + e.getMessage());
+        }
+        m.close();
     }
 
     /** The deployment's (by now empty) pin directory, through the fd held for it. */

@@ -64,13 +64,13 @@ final class SocketSelectDeployment implements HookDeployment {
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private SocketSelectDeployment(ProcSockets proc, OptionalInt uid, Dispatcher.Claim claim, Target target, Path pinDir,
+    private SocketSelectDeployment(ProcSockets proc, OptionalInt uid, Dispatcher.Claim claim, Target target, DeploymentDir pinDir,
                                    List<ProcSockets.Bound> executors, BpfMap slots, BpfMap stats) {
         this.proc = proc;
         this.uid = uid;
         this.claim = claim;
         this.target = target;
-        this.pinDir = new DeploymentDir(pinDir);
+        this.pinDir = pinDir;
         this.executors = executors;
         this.slots = slots;
         this.stats = stats;
@@ -88,12 +88,14 @@ final class SocketSelectDeployment implements HookDeployment {
             throw new SyrupException(Kind.INVALID, found.size() + " sockets on " + target + "; at most "
                     + SocketSelectHook.MAX_EXECUTORS + " executors are supported");
         }
-        Dispatcher.Claim claim = dispatcher.claimSocket(owner, target);
+        Dispatcher.Claim claim = dispatcher.claimSocket(owner, target, pinDir);
+        DeploymentDir dir = new DeploymentDir(pinDir);
         BpfMap slots;
         try {
-            slots = BpfMap.create(MapType.REUSEPORT_SOCKARRAY, SocketSelectHook.EXECUTORS_MAP, 4, 8,
-                    SocketSelectHook.MAX_EXECUTORS, 0);
-        } catch (BpfException e) {
+            slots = PolicyObjects.pinnedOrNew(dir, BpfMap.create(MapType.REUSEPORT_SOCKARRAY, SocketSelectHook.EXECUTORS_MAP,
+                    4, 8, SocketSelectHook.MAX_EXECUTORS, 0));
+        } catch (BpfException | SyrupException e) {
+            PolicyObjects.abandon(dir);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the executor map for " + target + ": " + e.getMessage(), e);
         }
@@ -101,11 +103,12 @@ final class SocketSelectDeployment implements HookDeployment {
         try {
             stats = DecisionStats.create(SocketSelectHook.MAX_EXECUTORS);
         } catch (BpfException e) {
-            slots.close();
+            PolicyObjects.unpinAndClose(slots);
+            PolicyObjects.abandon(dir);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
         }
-        return new SocketSelectDeployment(proc, uid, claim, target, pinDir, found, slots, stats);
+        return new SocketSelectDeployment(proc, uid, claim, target, dir, found, slots, stats);
     }
 
     @Override
@@ -142,6 +145,9 @@ final class SocketSelectDeployment implements HookDeployment {
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
             sockets = adopt(true);
+            if (running == null) {
+                knowSlots(sockets);
+            }
             if (!registered) {
                 fillSlots(sockets);
             }
@@ -275,7 +281,7 @@ final class SocketSelectDeployment implements HookDeployment {
         // Empties the slot and releases the claim (and the root program with the last claim);
         // only then can the policy program go.
         claim.close();
-        PolicyObjects.end(running, pinDir, INTERNAL_MAPS, keepMaps);
+        BpfObject last = running;
         running = null;
         // Empty the sockarray before letting it go: the kernel frees it later, and until then its
         // sockets count as taken, so a new deployment on them would get EBUSY.
@@ -287,9 +293,32 @@ final class SocketSelectDeployment implements HookDeployment {
             }
         }
         slotted.clear();
-        slots.close();
+        // Before the pin dir goes (PolicyObjects.end): nothing of the hook's is kept for the next
+        // syrupd after a close, the executor map having been emptied.
+        PolicyObjects.unpinAndClose(slots);
         stats.close();
+        PolicyObjects.end(last, pinDir, INTERNAL_MAPS, keepMaps);
         maps = List.of();
+    }
+
+    /**
+     * Before the first install: what the executor map holds already, when it is one a previous
+     * syrupd left (a restart), by socket cookie. A socket found in its slot is then left there:
+     * taking it out and putting it back would let the policy that still decides miss it.
+     */
+    private void knowSlots(List<Fd> sockets) {
+        java.util.Map<Long, Long> inodeByCookie = new java.util.HashMap<>();
+        for (int i = 0; i < sockets.size(); i++) {
+            inodeByCookie.put(dev.syrup.bpf.Sockets.cookie(sockets.get(i)), executors.get(i).inode());
+        }
+        slotted.clear();
+        for (int i = 0; i < SocketSelectHook.MAX_EXECUTORS; i++) {
+            java.util.OptionalLong cookie = slots.lookup(i);
+            slotted.add(cookie.isPresent() ? inodeByCookie.getOrDefault(cookie.getAsLong(), -1L) : 0L);
+        }
+        while (!slotted.isEmpty() && slotted.get(slotted.size() - 1) == 0L) {
+            slotted.remove(slotted.size() - 1);
+        }
     }
 
     /**
@@ -302,6 +331,11 @@ final class SocketSelectDeployment implements HookDeployment {
             long inode = executors.get(i).inode();
             if (i < slotted.size() && slotted.get(i) == inode) {
                 continue;
+            }
+            int at = slotted.indexOf(inode);
+            if (at >= 0) { // a socket sits in one slot at most: moving it empties its old one
+                slots.delete(at);
+                slotted.set(at, 0L);
             }
             slots.delete(i);
             slots.updateFd(i, sockets.get(i));

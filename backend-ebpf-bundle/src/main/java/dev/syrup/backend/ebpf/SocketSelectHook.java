@@ -147,6 +147,30 @@ public final class SocketSelectHook implements Hook {
                 EXECUTORS_MAP);
     }
 
+    /**
+     * The claim a previous syrupd left for a deployment that is not coming back stops deciding,
+     * and the root program comes off the port's group (it passes everything now, but would hold
+     * the dispatcher's maps as long as the group lives).
+     */
+    @Override
+    public void discard(Target target, Path pinDir) {
+        if (!dispatcher.discard("socket_select", target) || target.iface().isPresent()) {
+            return;
+        }
+        for (ProcSockets.Bound b : proc.bound(target.protocol(), target.port())) {
+            try (dev.syrup.bpf.Fd pidfd = dev.syrup.bpf.Pidfd.open(b.pid());
+                 dev.syrup.bpf.Fd socket = dev.syrup.bpf.Pidfd.getfd(pidfd, b.fd())) {
+                dev.syrup.bpf.ReuseportGroup.detach(socket);
+                return; // the group's program is the group's: one socket detaches it
+            } catch (dev.syrup.bpf.BpfException e) {
+                if (e.errno() == dev.syrup.bpf.Errno.ENOENT) {
+                    return; // nothing attached
+                }
+                // that holder exited or closed it meanwhile: try the next
+            }
+        }
+    }
+
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
         return open(target, pinDir, java.util.OptionalInt.empty());

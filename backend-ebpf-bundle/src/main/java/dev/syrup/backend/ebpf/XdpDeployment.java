@@ -53,30 +53,36 @@ final class XdpDeployment implements HookDeployment {
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private XdpDeployment(Dispatcher.Claim claim, Target target, Path pinDir, String hook, BpfMap xsks, BpfMap stats) {
+    private XdpDeployment(Dispatcher.Claim claim, Target target, DeploymentDir pinDir, String hook, BpfMap xsks, BpfMap stats) {
         this.claim = claim;
         this.target = target;
-        this.pinDir = new DeploymentDir(pinDir);
+        this.pinDir = pinDir;
         this.hook = hook;
         this.xsks = xsks;
         this.stats = stats;
     }
 
     static XdpDeployment open(Dispatcher.Claim claim, Target target, Path pinDir, String hook) throws SyrupException {
+        DeploymentDir dir = new DeploymentDir(pinDir);
         try {
-            BpfMap xsks = BpfMap.create(MapType.XSKMAP, XdpHook.EXECUTORS_MAP, 4, 4, XdpHook.MAX_EXECUTORS, 0);
+            // Pinned: after a syrupd that died, the policy left in the dispatcher's slot still
+            // redirects to these sockets, and the next syrupd's policy takes the same map.
+            BpfMap xsks = PolicyObjects.pinnedOrNew(dir, BpfMap.create(MapType.XSKMAP, XdpHook.EXECUTORS_MAP, 4, 4,
+                    XdpHook.MAX_EXECUTORS, 0));
             BpfMap stats;
             try {
                 stats = DecisionStats.create(XdpHook.MAX_EXECUTORS);
             } catch (BpfException e) {
-                xsks.close();
+                PolicyObjects.unpinAndClose(xsks);
                 throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
             }
-            return new XdpDeployment(claim, target, pinDir, hook, xsks, stats);
+            return new XdpDeployment(claim, target, dir, hook, xsks, stats);
         } catch (BpfException e) {
+            PolicyObjects.abandon(dir);
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the XSKMAP for " + target + ": " + e.getMessage(), e);
         } catch (SyrupException e) {
+            PolicyObjects.abandon(dir);
             claim.close();
             throw e;
         }
@@ -198,7 +204,7 @@ final class XdpDeployment implements HookDeployment {
         closed = true;
         // Empties the slot and releases the claim (and detaches the root with the interface's last claim).
         claim.close();
-        PolicyObjects.end(running, pinDir, INTERNAL_MAPS, keepMaps);
+        BpfObject last = running;
         running = null;
         for (int i : executors.keySet()) {
             try {
@@ -208,8 +214,9 @@ final class XdpDeployment implements HookDeployment {
             }
         }
         executors.clear();
-        xsks.close();
+        PolicyObjects.unpinAndClose(xsks);
         stats.close();
+        PolicyObjects.end(last, pinDir, INTERNAL_MAPS, keepMaps);
         maps = List.of();
     }
 }

@@ -132,6 +132,12 @@ public abstract class XdpHook implements Hook {
                 DecisionStats.declare(MAX_EXECUTORS));
     }
 
+    /** The claim a previous syrupd left for a deployment that is not coming back stops deciding. */
+    @Override
+    public void discard(Target target, Path pinDir) {
+        dispatcher.discard("xdp", target);
+    }
+
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
         if (target.iface().isEmpty()) {
@@ -139,7 +145,7 @@ public abstract class XdpHook implements Hook {
         }
         Dispatcher.Claim claim;
         try {
-            claim = dispatcher.claimXdp(SocketSelectHook.ownerOf(pinDir), target, mode);
+            claim = dispatcher.claimXdp(SocketSelectHook.ownerOf(pinDir), target, mode, pinDir);
         } catch (SyrupException e) {
             if (e.kind() == Kind.CONFLICT && e.getMessage().contains("cannot share")) {
                 String other = mode == XdpMode.SKB ? "xdp_drv" : "xdp_skb";

@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -16,16 +18,23 @@ import java.util.regex.Pattern;
  * Policy C text received over the control socket, written where the compiler reads it:
  * {@code <dir>/<app>/<sha256 prefix>/<name>}, so clang's messages name the user's file.
  *
- * <p>syrupd compiles as root, so an application's text must not make clang read files the
- * application could not: {@code #include}/{@code #include_next}/{@code #import} must name a
- * literal relative header ({@code "x.h"} or {@code <x.h>}, no {@code ..}, not absolute; macro
- * includes are refused) and {@code __has_include} is refused. Line splices, comments and the
- * {@code %:} digraph are taken into account.
+ * <p>Policies compile in a sandbox that holds no file but the policy's, the glue's,
+ * {@code syrup.h} and the system's /usr ({@code CompileSandbox}); this check is a second line:
+ * an application's text may not name other files. {@code #include}/{@code #include_next}/
+ * {@code #import} must name a literal relative header ({@code "x.h"} or {@code <x.h>}, no
+ * {@code ..}, not absolute; macro includes are refused); {@code __has_include}, {@code #embed},
+ * {@code __has_embed}, the assembler's {@code .incbin} and {@code .include} (in any string) and
+ * {@code #pragma GCC dependency} are refused. Line splices, comments and the {@code %:} digraph
+ * are taken into account.
  */
 public final class PolicySources {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\\.c");
     private static final Pattern DIRECTIVE = Pattern.compile("^\\s*(?:#|%:)\\s*([A-Za-z_]+)(.*)$");
+
+    /** {@code .include} as an assembler directive (any case, spaces after the dot). */
+    private static final Pattern ASM_INCLUDE = Pattern.compile("\\.\\s*include\\b");
+    private static final Pattern PRAGMA = Pattern.compile("(?m)^\\s*(?:#|%:)\\s*pragma\\b");
 
     private final Path dir;
 
@@ -55,8 +64,17 @@ public final class PolicySources {
     /** {@code DENIED} for includes that could read outside the compiler's header paths. */
     public static void checkIncludes(String text) throws SyrupException {
         String code = stripComments(text.replace("\\\r\n", "").replace("\\\n", ""));
-        if (code.contains("__has_include")) {
-            throw new SyrupException(Kind.DENIED, "__has_include is not allowed in policies sent to syrupd");
+        for (String word : List.of("__has_include", "__has_embed")) {
+            if (code.contains(word)) {
+                throw new SyrupException(Kind.DENIED, word + " is not allowed in policies sent to syrupd");
+            }
+        }
+        String lower = code.toLowerCase(Locale.ROOT);
+        if (lower.contains("incbin") || ASM_INCLUDE.matcher(lower).find()) {
+            throw new SyrupException(Kind.DENIED, "the assembler's .incbin and .include are not allowed in policies sent to syrupd");
+        }
+        if ((code.contains("_Pragma") || PRAGMA.matcher(code).find()) && code.contains("dependency")) {
+            throw new SyrupException(Kind.DENIED, "#pragma ... dependency is not allowed in policies sent to syrupd");
         }
         int lineNo = 0;
         for (String line : code.split("\n", -1)) {
@@ -66,6 +84,9 @@ public final class PolicySources {
                 continue;
             }
             String directive = m.group(1);
+            if (directive.equals("embed")) {
+                throw new SyrupException(Kind.DENIED, "line " + lineNo + ": #embed is not allowed in policies sent to syrupd");
+            }
             if (!directive.equals("include") && !directive.equals("include_next") && !directive.equals("import")) {
                 continue;
             }

@@ -226,6 +226,8 @@ final class Session implements Runnable {
                 deployer.registerExecutor(d.id(), index, peer.pid(), fd);
                 return Message.ok();
             }
+            case Message.REGISTER_THREAD:
+                return registerThread(r);
             case Message.OPEN_MAP:
                 return openMap(r, passOut);
             case Message.MAP_LOOKUP: {
@@ -257,6 +259,35 @@ final class Session implements Runnable {
             default:
                 throw new SyrupException(Kind.INVALID, "unknown op '" + r.op() + "'");
         }
+    }
+
+    /**
+     * REGISTER_THREAD: a thread of the caller's own process (the hook checks the tgid and uid in
+     * /proc against the caller's SO_PEERCRED), or with tid 0 every thread it has now.
+     */
+    private Message registerThread(Message r) throws SyrupException {
+        Deployment d = owned(r.require("id"));
+        int tid = (int) r.requireLong("tid", 0, Integer.MAX_VALUE);
+        if (tid != 0) {
+            return Message.ok().add("index", deployer.registerThread(d.id(), peer.pid(), peer.uid(), tid));
+        }
+        int n = 0;
+        java.nio.file.Path task = java.nio.file.Path.of("/proc/" + peer.pid() + "/task");
+        try (java.nio.file.DirectoryStream<java.nio.file.Path> ds = java.nio.file.Files.newDirectoryStream(task)) {
+            for (java.nio.file.Path t : ds) {
+                try {
+                    deployer.registerThread(d.id(), peer.pid(), peer.uid(), Integer.parseInt(t.getFileName().toString()));
+                    n++;
+                } catch (SyrupException e) {
+                    if (e.kind() != Kind.NOT_FOUND) { // a thread that ended meanwhile is not an error
+                        throw e;
+                    }
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new SyrupException(Kind.NOT_FOUND, "cannot list the threads of process " + peer.pid() + ": " + e.getMessage());
+        }
+        return Message.ok().add("threads", n);
     }
 
     private Message deploy(Message r) throws SyrupException {

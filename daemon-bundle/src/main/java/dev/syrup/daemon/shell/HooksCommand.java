@@ -1,5 +1,6 @@
 package dev.syrup.daemon.shell;
 
+import dev.syrup.api.Availability;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.Hook;
 import org.apache.karaf.shell.api.action.Action;
@@ -42,9 +43,14 @@ public class HooksCommand implements Action {
         table.column("Executor");
         table.column("Status");
         for (Hook h : deployer.hooks()) {
-            table.addRow().addContent(h.name(), h.input().label(), h.executor().label(), h.availability().toString());
+            table.addRow().addContent(h.name(), h.input().label(), h.executor().label(), status(h.availability()));
         }
         table.print(System.out, !noFormat);
         return null;
+    }
+
+    /** An available hook may still say something (which engine runs, why another cannot). */
+    static String status(Availability a) {
+        return a.available() && !a.reason().isBlank() ? "available (" + a.reason() + ")" : a.toString();
     }
 }

@@ -65,17 +65,26 @@ final class ControlTestSupport implements AutoCloseable {
     }
 
     ControlTestSupport() throws Exception {
-        this(null, 16, 64L << 20);
+        this(null, java.util.Map.of());
+    }
+
+    /** With these {@link DeploymentManager.Config} settings over the defaults (e.g. compile limits). */
+    ControlTestSupport(java.util.Map<String, Object> settings) throws Exception {
+        this(null, settings);
     }
 
     /** With these control socket limits (null: the defaults) and tenant deployment and Map memory limits. */
     ControlTestSupport(ControlServer.Limits limits, int maxTenantDeployments, long maxTenantMapBytes) throws Exception {
+        this(limits, java.util.Map.of("maxTenantDeployments", maxTenantDeployments, "maxTenantMapBytes", maxTenantMapBytes));
+    }
+
+    /** With these control socket limits (null: the defaults) and {@link DeploymentManager.Config} settings. */
+    ControlTestSupport(ControlServer.Limits limits, java.util.Map<String, Object> settings) throws Exception {
         String tag = UUID.randomUUID().toString().substring(0, 8);
         root = Files.createTempDirectory("syrup-ctl-");
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
         bpffs = Path.of("/sys/fs/bpf/syrup-ctl-test-" + tag);
-        manager = new DeploymentManager(DaemonConfig.of(root.resolve("work").toString(), bpffs.toString(),
-                maxTenantDeployments, maxTenantMapBytes));
+        manager = new DeploymentManager(DaemonConfig.of(root.resolve("work").toString(), bpffs.toString(), settings));
         hook = socketSelectHook();
         invoke(manager, "addHook", new Class<?>[] {Hook.class}, hook);
         Path sock = root.resolve("run").resolve("syrupd.sock");

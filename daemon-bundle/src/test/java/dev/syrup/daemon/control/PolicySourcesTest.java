@@ -51,6 +51,25 @@ class PolicySourcesTest {
     }
 
     @Test
+    void otherWaysToNameAFileAreRefused() {
+        denied("asm(\".incbin \\\"/etc/shadow\\\"\");\n");
+        denied("asm(\".INCBIN \\\"/etc/shadow\\\"\");\n");
+        denied("asm(\".include \\\"/etc/shadow\\\"\");\n");
+        denied("asm(\". Include \\\"x\\\"\");\n");
+        denied("asm(\"\\t.inc\\\nbin \\\"/etc/shadow\\\"\");\n");
+        denied("#pragma GCC dependency \"/etc/shadow\"\n");
+        denied("%:pragma clang dependency \"/etc/shadow\"\n");
+        denied("_Pragma(\"GCC dependency \\\"/etc/shadow\\\"\")\n");
+        denied("static const char x[] = {\n#embed \"/etc/shadow\"\n};\n");
+        denied("#if __has_embed(\"/etc/shadow\")\n#endif\n");
+        assertDoesNotThrow(() -> PolicySources.checkIncludes("""
+                #pragma unroll
+                /* .incbin in a comment */
+                uint32_t schedule(void *a, void *b) { return SYR_PASS; }
+                """));
+    }
+
+    @Test
     void textIsStoredPerApplicationUnderItsFileName() throws Exception {
         PolicySources s = new PolicySources(dir);
         Path p = s.write("uid-7", "steer.c", "uint32_t x;");

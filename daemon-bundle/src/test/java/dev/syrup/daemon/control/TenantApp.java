@@ -130,6 +130,26 @@ public final class TenantApp {
                 }
                 extra.clear();
                 return "";
+            case "deploythread": { // deploythread <file|builtin> <port>: at thread_scheduler
+                Path p = Path.of(a[1]);
+                int port = Integer.parseInt(a[2]);
+                return (Files.exists(p) ? syrup.deployPolicy(p, "thread_scheduler", Protocol.UDP, port, Map.of(), false)
+                        : syrup.deployBuiltin(a[1], "thread_scheduler", Protocol.UDP, port, Map.of(), false)).id();
+            }
+            case "spawn": { // a thread that parks until the process exits; prints its tid
+                java.util.concurrent.CompletableFuture<Integer> tid = new java.util.concurrent.CompletableFuture<>();
+                Thread t = new Thread(() -> {
+                    tid.complete(Syrup.currentTid());
+                    while (true) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(1_000_000_000L);
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+                return Integer.toString(tid.get());
+            }
+            case "regthread": // regthread <id> <tid>: 0 = every thread of this process
+                return Integer.toString(syrup.registerThread(a[1], Integer.parseInt(a[2])));
             case "register": // register <id> <index> <socket>
                 syrup.registerSocket(a[1], sockets.get(Integer.parseInt(a[3])), Integer.parseInt(a[2]));
                 return "";

@@ -40,6 +40,11 @@ import org.rocksdb.WriteOptions;
  * <p>{@code --scan-map-file FILE}: FILE (written once the policy is deployed) names the pinned
  * {@code scan} Map of a scan_avoid deployment; the worker sets its entry to 1 while it serves a
  * SCAN (paper Figure 5b). The server polls FILE every 200 ms until it has opened the Map.
+ *
+ * <p>{@code --threads-id-file FILE}: FILE (written once a thread_scheduler policy is deployed)
+ * holds its deployment id; the server then registers its worker threads with syrupd over the
+ * control socket ({@code --syrup-socket}, default /run/syrup/syrupd.sock) in index order, so
+ * worker i (serving socket i) is thread i of the policy (paper §5.3, Figure 8).
  */
 public final class KvServer {
     record Sock(DatagramChannel ch, long inode) {}
@@ -48,7 +53,8 @@ public final class KvServer {
     static volatile MappedArray scanMap;
 
     public static void main(String[] args) throws Exception {
-        String host = "127.0.0.1", db = "/tmp/syrup-kv-db", scanMapPath = null;
+        String host = "127.0.0.1", db = "/tmp/syrup-kv-db", scanMapPath = null, threadsIdPath = null;
+        String syrupSocket = "/run/syrup/syrupd.sock";
         int port = 9100, n = 4, rcvbuf = 4 << 20, getReps = 1, fixedScanLen = 0;
         boolean loadOnly = false, calibrateOnly = false;
         double scanFactor = 75;
@@ -62,6 +68,8 @@ public final class KvServer {
                 case "--scan-factor" -> scanFactor = Double.parseDouble(args[++i]);
                 case "--get-reps" -> getReps = Integer.parseInt(args[++i]);
                 case "--scan-map-file" -> scanMapPath = args[++i];
+                case "--threads-id-file" -> threadsIdPath = args[++i];
+                case "--syrup-socket" -> syrupSocket = args[++i];
                 case "--scan-len" -> fixedScanLen = Integer.parseInt(args[++i]);
                 case "--load-only" -> loadOnly = true;
                 case "--calibrate-only" -> calibrateOnly = true;
@@ -149,14 +157,22 @@ public final class KvServer {
             System.out.println(sb);
         }));
         List<Thread> workers = new ArrayList<>();
+        int[] tids = new int[n];
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(n);
         for (int i = 0; i < n; i++) {
             int idx = i, len = scanLen;
             DatagramChannel ch = socks.get(i).ch;
-            Thread t = new Thread(() -> serve(idx, ch, rocks, len, reps, served), "kv-" + i);
+            Thread t = new Thread(() -> {
+                tids[idx] = dev.syrup.client.Syrup.currentTid();
+                started.countDown();
+                serve(idx, ch, rocks, len, reps, served);
+            }, "kv-" + i);
             t.setDaemon(true);
             t.start();
             workers.add(t);
         }
+        started.await();
+        if (threadsIdPath != null) registerThreads(Path.of(threadsIdPath), Path.of(syrupSocket), tids);
         StringBuilder inodes = new StringBuilder();
         for (Sock s : socks) inodes.append(inodes.length() == 0 ? "" : ",").append(s.inode);
         System.out.println("ready port=" + port + " threads=" + n + " pid=" + ProcessHandle.current().pid()
@@ -232,6 +248,31 @@ public final class KvServer {
         } catch (IOException e) {
             System.err.println("kv-" + idx + ": " + e);
         }
+    }
+
+    /** Registers the workers with the thread_scheduler deployment named in {@code file} once it is written. */
+    static void registerThreads(Path file, Path socket, int[] tids) {
+        Thread t = new Thread(() -> {
+            while (true) {
+                if (Files.exists(file)) {
+                    try (dev.syrup.client.Syrup syrup = dev.syrup.client.Syrup.connect(socket)) {
+                        String id = Files.readString(file).trim();
+                        for (int tid : tids) syrup.registerThread(id, tid);
+                        System.out.println("threads-registered " + id + " n=" + tids.length);
+                        return;
+                    } catch (Exception e) {
+                        System.err.println("threads from " + file + ": " + e.getMessage());
+                    }
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "threads");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** Opens the pinned scan Map named in {@code file} once it is written (after the deployment). */

@@ -30,6 +30,9 @@ import org.HdrHistogram.Histogram;
  * sweeps the latency-sensitive user's share of that total; each request is from user 1 (LS) with
  * probability L/total, else from user 2 (BE), and each user gets its own row:
  * policy,total_rps,ls_rps,run,user,sent,replies,drops,throughput_rps,p50_us,p99_us,p999_us,max_us,send_lag_p99_us
+ *
+ * <p>{@code --by-type} (Figure 8): GETs and SCANs get their own latencies, as two rows in the
+ * first format labelled {@code POLICY-GET} and {@code POLICY-SCAN}.
  */
 public final class LoadGen {
     static final int LEN = 24;
@@ -39,6 +42,7 @@ public final class LoadGen {
         String host = "127.0.0.1", label = "run", csv = null;
         int port = 9100, sources = 50, runs = 1, timeoutMs = 200, firstRun = 1;
         double seconds = 2, warmup = 0.5, scanRatio = 0, prime = 2;
+        boolean byType = false;
         List<Integer> rates = new ArrayList<>(), lsRates = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -56,6 +60,7 @@ public final class LoadGen {
                 case "--timeout-ms" -> timeoutMs = Integer.parseInt(args[++i]);
                 case "--label" -> label = args[++i];
                 case "--csv" -> csv = args[++i];
+                case "--by-type" -> byType = true;
                 default -> {
                     System.err.println("usage: LoadGen --rates R1,R2,.. [--runs 1] [--first-run 1] [--seconds 2] [--warmup 0.5] [--prime 2]"
                             + " [--ls-rates L1,L2,.. (one total in --rates)] [--scan-ratio 0] [--sources 50] [--timeout-ms 200] [--port 9100] [--label P] [--csv FILE]");
@@ -88,18 +93,21 @@ public final class LoadGen {
             System.err.printf("\r  %-12s priming %.1f s at the first point", label, prime);
             int x = sweep.get(0);
             int rate = lsRates.isEmpty() ? x : rates.get(0);
-            point(chs, sel, rate, lsRates.isEmpty() ? -1 : x / (double) rate, prime, 0, scanRatio, timeoutMs, 1L);
+            point(chs, sel, rate, lsRates.isEmpty() ? -1 : x / (double) rate, prime, 0, scanRatio, timeoutMs, 1L, byType);
         }
         for (int x : sweep) {
             int rate = lsRates.isEmpty() ? x : rates.get(0);
             double lsShare = lsRates.isEmpty() ? -1 : x / (double) rate;
             for (int run = firstRun; run < firstRun + runs; run++) {
                 progress(label, x, run, done, total, start);
-                List<String> rows = point(chs, sel, rate, lsShare, seconds, warmup, scanRatio, timeoutMs, run * 7919L + x);
+                List<String> rows = point(chs, sel, rate, lsShare, seconds, warmup, scanRatio, timeoutMs, run * 7919L + x, byType);
                 done++;
                 if (csv != null) {
                     try (PrintWriter w = new PrintWriter(new FileWriter(csv, true))) {
-                        if (lsShare < 0) w.println(label + "," + rate + "," + run + "," + rows.get(0));
+                        if (byType) {
+                            w.println(label + "-GET," + rate + "," + run + "," + rows.get(0));
+                            w.println(label + "-SCAN," + rate + "," + run + "," + rows.get(1));
+                        } else if (lsShare < 0) w.println(label + "," + rate + "," + run + "," + rows.get(0));
                         else for (int u = 0; u < 2; u++) {
                             w.println(label + "," + rate + "," + x + "," + run + "," + (u == 0 ? "LS" : "BE") + "," + rows.get(u));
                         }
@@ -126,9 +134,9 @@ public final class LoadGen {
      * {@code lsShare >= 0} (two users) one row per user, LS first.
      */
     static List<String> point(DatagramChannel[] chs, Selector sel, int rate, double lsShare, double seconds, double warmup,
-                              double scanRatio, int timeoutMs, long seed) throws Exception {
+                              double scanRatio, int timeoutMs, long seed, boolean byType) throws Exception {
         int skip = (int) (rate * warmup), n = skip + (int) (rate * seconds);
-        int classes = lsShare < 0 ? 1 : 2;
+        int classes = lsShare < 0 && !byType ? 1 : 2;
         byte[] cls = new byte[n]; // which user sent request i (index into the per-user counters)
         AtomicIntegerArray got = new AtomicIntegerArray(n);
         Histogram[] hist = new Histogram[classes];
@@ -136,7 +144,9 @@ public final class LoadGen {
         Histogram lag = new Histogram(10_000_000_000L, 3);
         long timeoutNs = timeoutMs * 1_000_000L;
         Random rnd = new Random(seed);
-        for (int i = 0; i < n; i++) cls[i] = (byte) (classes == 2 && rnd.nextDouble() >= lsShare ? 1 : 0);
+        for (int i = 0; i < n; i++) {
+            cls[i] = (byte) (byType ? (rnd.nextDouble() < scanRatio ? 1 : 0) : classes == 2 && rnd.nextDouble() >= lsShare ? 1 : 0);
+        }
         Thread rx = new Thread(() -> receive(sel, got, cls, skip, timeoutNs, hist), "rx");
         rx.start();
         ByteBuffer b = ByteBuffer.allocateDirect(LEN).order(ByteOrder.LITTLE_ENDIAN);
@@ -148,8 +158,8 @@ public final class LoadGen {
             while (next - System.nanoTime() > 0) Thread.onSpinWait();
             long now = System.nanoTime();
             if (i >= skip) lag.recordValue(Math.max(0, now - next));
-            boolean scan = scanRatio > 0 && rnd.nextDouble() < scanRatio;
-            int user = classes == 1 ? i % 1000 : cls[i] == 0 ? LS_USER : BE_USER;
+            boolean scan = byType ? cls[i] == 1 : scanRatio > 0 && rnd.nextDouble() < scanRatio;
+            int user = classes == 1 || byType ? i % 1000 : cls[i] == 0 ? LS_USER : BE_USER;
             b.clear();
             b.putInt(scan ? 1 : 0).putInt(user).putLong(now).putLong(i).flip();
             send(chs[rnd.nextInt(chs.length)], b);
