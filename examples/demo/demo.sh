@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Syrup demo (`./syrup demo`, under a minute once the daemon runs): one GET/SCAN load, three socket-selection
+# Syrup demo (`./syrup demo`, about 45 s with the daemon's start): one GET/SCAN load, three socket-selection
 # policies on the same SO_REUSEPORT group - the kernel's default hash, round_robin, and sita
 # (SCANs to socket 0) - and each policy's GET p99 against the default's. The load is set from
 # what the server sustains on one socket right now (measured first), so that under the default,
