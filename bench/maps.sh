@@ -55,6 +55,10 @@ BENCHES=(arrayLookup arrayUpdate hashLookup hashUpdate mmapGetLong mmapAddAndGet
   contendedArrayLookup contendedArrayUpdate contendedMmapGetLong contendedMmapAddAndGet)
 c_loops() {  # c_loops BENCH: C_REPS loops of BENCH's C operation, lines "BENCH:op,rep,ns_per_op"
   "$OUT/mapbench" "$C_ITERS" "$C_REPS" "$C_MMAP_ITERS" "${C_OP[$1]}" | sed "s/^/$1:/" >>"$OUT/c-raw.csv"
+  # syscall rows also against C with an idle second thread, as every JVM has ("mt:BENCH:op,...")
+  if [[ $1 != contended* && ${C_OP[$1]} != mmap* ]]; then
+    MAPBENCH_IDLE_THREAD=1 "$OUT/mapbench" "$C_ITERS" "$C_REPS" "$C_MMAP_ITERS" "${C_OP[$1]}" | sed "s/^/mt:$1:/" >>"$OUT/c-raw.csv"
+  fi
 }
 step "[3/4] ${#BENCHES[@]} benchmarks, each: C ($C_REPS loops), JMH ($FORKS forks x ($WARMUPS + $ITERATIONS) s; contended: $CT_FORKS x ($CT_WARMUPS + $CT_ITERATIONS) s, 2 threads), C again"
 : >"$OUT/c-raw.csv"; : >"$OUT/jmh.log"

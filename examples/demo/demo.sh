@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Syrup demo (`./syrup demo`, about 45 s with the daemon's start): one GET/SCAN load, three socket-selection
-# policies on the same SO_REUSEPORT group - the kernel's default hash, round_robin, and sita
-# (SCANs to socket 0) - and each policy's GET p99 against the default's. The load is set from
-# what the server sustains on one socket right now (measured first), so that under the default,
-# whose hash puts the client's one flow on one socket, that socket's queue is the bottleneck.
-# A SCAN waits (as for storage) rather than spins, so that the sockets, not the cores, are
-# what requests queue for even on a machine with fewer cores than sockets.
+# Syrup demo (`./syrup demo`, about 45 s with the daemon's start): one GET/SCAN load, three
+# socket-selection policies on the same SO_REUSEPORT group - the kernel's default hash,
+# round_robin, and sita (SCANs to socket 0) - and each policy's GET p99 against the default's.
+# The load is set from what the server sustains on one socket right now (measured first), so that
+# under the default, whose hash puts the client's one flow on one socket, that socket's queue is
+# the bottleneck. A SCAN waits (as for storage) rather than spins, so that the sockets, not the
+# cores, are what requests queue for even on a machine with fewer cores than sockets.
 # Run from the repository root. Tunables: PORT, LOAD, RATE, SECS, SCAN_RATIO, NICE, NSOCK.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -457,7 +457,7 @@ public final class BpfMap implements AutoCloseable {
         int tok = (Math.max(keySize, 4) + 7) & ~7; // position token: a key (array), a u32 bucket (hash)
         int fd = fd();
         int size = batchSize;
-        boolean first = true;
+        byte[] token = null; // the kernel's position after the previous call; null: from the start
         while (true) {
             BatchBuffer b = BATCH_BUFFER.get();
             // count (8) | token in | token out | size keys | size values
@@ -465,6 +465,10 @@ public final class BpfMap implements AutoCloseable {
             long values = keys + (long) size * keySize;
             long base = b.ensure(values + (long) size * vs);
             b.mem.putInt(0, size);
+            if (token != null) {
+                b.mem.put(8, token, 0, tok);
+            }
+            boolean first = token == null;
             int rc = Native.get().bpf().bpf_map_lookup_batch(fd, first ? 0 : base + 8, base + 8 + tok, base + keys,
                     base + values, base, 0);
             if (first && noBatch(rc)) {
@@ -478,18 +482,16 @@ public final class BpfMap implements AutoCloseable {
             if (rc < 0 && rc != -Errno.ENOENT) {
                 Native.checkBpf(op("bpf_map_lookup_batch"), rc);
             }
+            if (rc != -Errno.ENOENT) {
+                token = new byte[tok]; // kept out of the buffer: reader's action may use this thread's
+                b.mem.get(8 + tok, token, 0, tok);
+            }
             if (n > 0) {
                 reader.read(b.mem, keys, values, n);
             }
             if (rc == -Errno.ENOENT) {
                 return true; // the end of the map; this last call's n entries are read above
             }
-            b = BATCH_BUFFER.get(); // reader may have grown this thread's buffer
-            if (b.addr != base) {
-                throw new IllegalStateException("batch buffer replaced during a lookup batch");
-            }
-            b.mem.transferTo(8 + tok, b.mem, 8, tok); // this call's out token is the next one's in token
-            first = false;
         }
     }
 

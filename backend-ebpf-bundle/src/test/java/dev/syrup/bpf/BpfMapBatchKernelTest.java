@@ -53,6 +53,25 @@ class BpfMapBatchKernelTest extends KernelTestSupport {
     }
 
     @Test
+    void anActionMayReadAnotherMapInBatchesMeanwhile() {
+        try (BpfMap a = BpfMap.create(MapType.HASH, "t_batch_outer", 4, 8, 64, 0);
+                BpfMap b = BpfMap.create(MapType.HASH, "t_batch_inner", 4, 8, 4096, 0)) {
+            for (int k = 0; k < 50; k++) {
+                a.update(k, k);
+            }
+            for (int k = 0; k < 3000; k++) {
+                b.update(k, k);
+            }
+            Map<Integer, Long> outer = new HashMap<>();
+            a.forEachLong(8, (k, v) -> {
+                outer.put(k, v);
+                assertEquals(3000, b.forEachLong(2048, (x, y) -> { })); // grows this thread's buffer
+            });
+            assertEquals(single(a), outer);
+        }
+    }
+
+    @Test
     void arrayLookupBatchListsEveryIndex() {
         try (BpfMap m = BpfMap.create(MapType.ARRAY, "t_batch_array", 4, 8, 100, 0)) {
             for (int k = 0; k < 100; k += 3) {
