@@ -45,8 +45,8 @@ if ./syrup shell 'shell:echo ok' >/dev/null 2>&1; then
     echo "== Syrup daemon already running"
 else
     echo "== starting the Syrup daemon"
+    ours=1   # set first: a start that fails may leave a Karaf booting, which cleanup stops
     ./syrup start || die "./syrup start failed"
-    ours=1
 fi
 
 # Compile once: the source launcher would recompile on every run.
