@@ -3,9 +3,11 @@
 # against C (libbpf, bench/c/mapbench.c), in one run so that ratios share the machine's noise.
 # Each Java benchmark runs between two C loops of the same operation; medians are over both.
 # Output: results/maps-<UTC timestamp>/{maps.csv,summary.md} and the raw logs.
+# The *Batch rows: BPF_MAP_LOOKUP_BATCH/UPDATE_BATCH over the whole 1024-entry map, 256 elements
+# per call, in ns per element, against C's batch and against the single-element Java call.
 # The contended* rows (MapContendedBench, JMH @Threads(2); mapbench's two-pthread mode): ARRAY
 # lookup/update and mmap getLong/addAndGet, both threads on the same key; fewer JMH runs (1 fork,
-# CT_WARMUPS x 1 s warmup, CT_ITERATIONS x 1 s) to keep the whole run within about 6 minutes.
+# CT_WARMUPS x 1 s warmup, CT_ITERATIONS x 1 s) to keep the whole run within about 8 minutes.
 # Knobs (env): FORKS=2 WARMUPS=3 ITERATIONS=4 (JMH, 1 s each), C_ITERS=200000 C_REPS=3 C_MMAP_ITERS=50000000
 #   CT_FORKS=1 CT_WARMUPS=2 CT_ITERATIONS=3 (the contended rows)
 set -euo pipefail
@@ -27,7 +29,8 @@ mvn_build() {
   mvn -B -ntp -q "$@" test-compile dependency:build-classpath \
     -Dmdep.includeScope=test -Dmdep.outputFile="$OUT/classpath.txt" >"$OUT/build.log" 2>&1
 }
-mvn_build -o -pl "$MODULE" || mvn_build -pl "$MODULE" -am ||
+# (SYRUP_MVN_ARGS: more Maven arguments, e.g. -Dmaven.repo.local=DIR)
+mvn_build -o ${SYRUP_MVN_ARGS:-} -pl "$MODULE" || mvn_build -pl "$MODULE" -am ||
   { tail -n 30 "$OUT/build.log" >&2; exit 1; }
 # Snapshot the compiled classes: others may rebuild (or clean) the module while JMH runs.
 cp -r "$MODULE/target/classes" "$OUT/classes" && cp -r "$MODULE/target/test-classes" "$OUT/test-classes"
@@ -42,13 +45,20 @@ gcc -O2 -Wall -o "$OUT/mapbench" bench/c/mapbench.c -lbpf -lpthread
 declare -A C_OP=([arrayLookup]=arrayLookup [arrayUpdate]=arrayUpdate [hashLookup]=hashLookup
   [hashUpdate]=hashUpdate [mmapGetLong]=mmapGetLong [mmapAddAndGet]=mmapAddAndGet
   [rawArrayLookupBytes]=arrayLookup [rawArrayLookupPointer]=arrayLookup [rawArrayUpdatePointer]=arrayUpdate
+  [hashLookupBatch]=hashLookupBatch [arrayLookupBatch]=arrayLookupBatch [hashUpdateBatch]=hashUpdateBatch
+  [arrayUpdateBatch]=arrayUpdateBatch
   [contendedArrayLookup]=contendedArrayLookup [contendedArrayUpdate]=contendedArrayUpdate
   [contendedMmapGetLong]=contendedMmapGetLong [contendedMmapAddAndGet]=contendedMmapAddAndGet)
 BENCHES=(arrayLookup arrayUpdate hashLookup hashUpdate mmapGetLong mmapAddAndGet
+  hashLookupBatch arrayLookupBatch hashUpdateBatch arrayUpdateBatch
   rawArrayLookupBytes rawArrayLookupPointer rawArrayUpdatePointer
   contendedArrayLookup contendedArrayUpdate contendedMmapGetLong contendedMmapAddAndGet)
 c_loops() {  # c_loops BENCH: C_REPS loops of BENCH's C operation, lines "BENCH:op,rep,ns_per_op"
   "$OUT/mapbench" "$C_ITERS" "$C_REPS" "$C_MMAP_ITERS" "${C_OP[$1]}" | sed "s/^/$1:/" >>"$OUT/c-raw.csv"
+  # syscall rows also against C with an idle second thread, as every JVM has ("mt:BENCH:op,...")
+  if [[ $1 != contended* && ${C_OP[$1]} != mmap* ]]; then
+    MAPBENCH_IDLE_THREAD=1 "$OUT/mapbench" "$C_ITERS" "$C_REPS" "$C_MMAP_ITERS" "${C_OP[$1]}" | sed "s/^/mt:$1:/" >>"$OUT/c-raw.csv"
+  fi
 }
 step "[3/4] ${#BENCHES[@]} benchmarks, each: C ($C_REPS loops), JMH ($FORKS forks x ($WARMUPS + $ITERATIONS) s; contended: $CT_FORKS x ($CT_WARMUPS + $CT_ITERATIONS) s, 2 threads), C again"
 : >"$OUT/c-raw.csv"; : >"$OUT/jmh.log"

@@ -7,16 +7,24 @@
 //
 // All requests leave from ONE source port unless --source-ports K is given: with one flow the
 // kernel's default reuseport hash sends everything to a single server socket.
+//
+// --calibrate SECONDS: no open loop; keeps --window requests outstanding for that long (closed
+// loop, same mix) and prints "capacity N" (replies/s): what the server sustains right now on
+// this machine, with whatever else runs on it. The demo sets its load from that.
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 public class DemoClient {
@@ -28,6 +36,8 @@ public class DemoClient {
         double seconds = 5, warmup = 0.5, scanRatio = 0.01;
         long seed = 1;
         boolean csv = false;
+        double calibrate = 0;
+        int window = 16;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--host" -> host = args[++i];
@@ -41,13 +51,20 @@ public class DemoClient {
                 case "--seed" -> seed = Long.parseLong(args[++i]);
                 case "--label" -> label = args[++i];
                 case "--csv" -> csv = true;
+                case "--calibrate" -> calibrate = Double.parseDouble(args[++i]);
+                case "--window" -> window = Integer.parseInt(args[++i]);
                 default -> {
                     System.err.println("usage: DemoClient [--host 127.0.0.1] [--port 9000] [--rate 4000]"
                             + " [--seconds 5] [--warmup 0.5] [--scan-ratio 0.01] [--source-ports 1]"
-                            + " [--sockets 4] [--seed 1] [--label NAME] [--csv]");
+                            + " [--sockets 4] [--seed 1] [--label NAME] [--csv] [--calibrate SECONDS [--window 16]]");
                     System.exit(2);
                 }
             }
+        }
+
+        if (calibrate > 0) {
+            System.out.println("capacity " + capacity(new InetSocketAddress(host, port), calibrate, window, scanRatio, seed));
+            return;
         }
 
         // Warm-up requests (JIT in client and server) are sent like the rest but not counted.
@@ -63,7 +80,10 @@ public class DemoClient {
         DatagramChannel[] chs = new DatagramChannel[sources];
         Thread[] rx = new Thread[sources];
         for (int k = 0; k < sources; k++) {
-            chs[k] = DatagramChannel.open(StandardProtocolFamily.INET).bind(new InetSocketAddress(host, 0)).connect(server);
+            chs[k] = DatagramChannel.open(StandardProtocolFamily.INET);
+            // room for replies while this JVM waits for a core: a full buffer would count as lost
+            chs[k].setOption(StandardSocketOptions.SO_RCVBUF, 8 << 20);
+            chs[k].bind(new InetSocketAddress(host, 0)).connect(server);
             DatagramChannel ch = chs[k];
             rx[k] = new Thread(() -> receive(ch, lat, sockOf), "rx-" + k);
             rx[k].start();
@@ -89,6 +109,58 @@ public class DemoClient {
         for (Thread t : rx) t.join();
 
         report(label, lat, sockOf, scan, skip, nsock, rate, seconds, scanRatio, sources, csv);
+    }
+
+    /** Replies per second with {@code window} requests outstanding; the first quarter is warm-up. */
+    static long capacity(InetSocketAddress server, double seconds, int window, double scanRatio, long seed)
+            throws Exception {
+        Semaphore slots = new Semaphore(window);
+        AtomicLong replies = new AtomicLong();
+        try (DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET)) {
+            ch.bind(new InetSocketAddress(server.getAddress(), 0)).connect(server);
+            Thread rx = new Thread(() -> {
+                ByteBuffer b = ByteBuffer.allocateDirect(2048);
+                while (true) {
+                    b.clear();
+                    try {
+                        ch.read(b);
+                    } catch (ClosedChannelException e) {
+                        return;
+                    } catch (IOException e) {
+                        continue;
+                    }
+                    replies.incrementAndGet();
+                    slots.release();
+                }
+            }, "rx-calibrate");
+            rx.start();
+            Random rnd = new Random(seed);
+            ByteBuffer b = ByteBuffer.allocateDirect(LEN).order(ByteOrder.LITTLE_ENDIAN);
+            long start = System.nanoTime(), warm = start + (long) (seconds * 0.25e9), end = start + (long) (seconds * 1e9);
+            long fromCount = -1, fromTime = 0;
+            for (long i = 0; ; i++) {
+                // a lost datagram must not stall the loop: a slot comes back after 100 ms anyway
+                if (!slots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+                    slots.release(window - slots.availablePermits());
+                    continue;
+                }
+                long now = System.nanoTime();
+                if (now >= end) break;
+                if (fromCount < 0 && now >= warm) { fromCount = replies.get(); fromTime = now; }
+                b.clear();
+                b.putInt(rnd.nextDouble() < scanRatio ? 1 : 0).putInt(0).putLong(now).putLong(-1).flip();
+                try {
+                    ch.write(b);
+                } catch (IOException e) {
+                    slots.release();
+                }
+            }
+            long n = replies.get() - Math.max(fromCount, 0);
+            double secs = (System.nanoTime() - (fromCount < 0 ? start : fromTime)) / 1e9;
+            ch.close();
+            rx.join();
+            return Math.round(n / secs);
+        }
     }
 
     static void receive(DatagramChannel ch, long[] lat, int[] sockOf) {

@@ -4,6 +4,8 @@
 //
 // Request: u32 LE type (0 = GET, 1 = SCAN), u32 LE user id, then anything (echoed back).
 // Reply:   the request bytes, then u32 LE index of the socket that served it.
+// A GET spins --get-us of CPU; a SCAN spins --scan-us, or with --scan-waits waits that long
+// (as for storage), holding its socket's thread but no core.
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -20,6 +22,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -30,6 +33,7 @@ public class DemoServer {
         String host = "127.0.0.1";
         int port = 9000, n = 4, rcvbuf = 8 << 20;
         long getNs = 10_000, scanNs = 700_000;
+        boolean scanWaits = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--host" -> host = args[++i];
@@ -38,9 +42,10 @@ public class DemoServer {
                 case "--rcvbuf" -> rcvbuf = Integer.parseInt(args[++i]);
                 case "--get-us" -> getNs = Long.parseLong(args[++i]) * 1000;
                 case "--scan-us" -> scanNs = Long.parseLong(args[++i]) * 1000;
+                case "--scan-waits" -> scanWaits = true;
                 default -> {
                     System.err.println("usage: DemoServer [--host 127.0.0.1] [--port 9000] [--sockets 4]"
-                            + " [--rcvbuf BYTES] [--get-us 10] [--scan-us 700]");
+                            + " [--rcvbuf BYTES] [--get-us 10] [--scan-us 700] [--scan-waits]");
                     System.exit(2);
                 }
             }
@@ -87,7 +92,8 @@ public class DemoServer {
             int idx = i;
             DatagramChannel ch = socks.get(i).ch;
             long g = getNs, s = scanNs;
-            Thread t = new Thread(() -> serve(idx, ch, g, s, served), "sock-" + i);
+            boolean w = scanWaits;
+            Thread t = new Thread(() -> serve(idx, ch, g, s, w, served), "sock-" + i);
             t.setDaemon(true); // SIGTERM: let the JVM exit and run the hook
             t.start();
             workers.add(t);
@@ -99,7 +105,8 @@ public class DemoServer {
         for (Thread t : workers) t.join();
     }
 
-    static void serve(int idx, DatagramChannel ch, long getNs, long scanNs, AtomicLongArray served) {
+    static void serve(int idx, DatagramChannel ch, long getNs, long scanNs, boolean scanWaits,
+                      AtomicLongArray served) {
         ByteBuffer buf = ByteBuffer.allocateDirect(2048).order(ByteOrder.LITTLE_ENDIAN);
         try {
             while (true) {
@@ -107,7 +114,11 @@ public class DemoServer {
                 InetSocketAddress from = (InetSocketAddress) ch.receive(buf);
                 if (buf.position() < 8 || buf.remaining() < 4) continue; // not a request
                 int type = buf.getInt(0);
-                spin(type == 1 ? scanNs : getNs);
+                if (type == 1 && scanWaits) {
+                    waitFor(scanNs);
+                } else {
+                    spin(type == 1 ? scanNs : getNs);
+                }
                 buf.putInt(idx).flip();
                 ch.send(buf, from);
                 served.incrementAndGet(idx);
@@ -121,6 +132,12 @@ public class DemoServer {
     static void spin(long ns) {
         long end = System.nanoTime() + ns;
         while (System.nanoTime() < end) Thread.onSpinWait();
+    }
+
+    // Waiting, as for storage: the SCAN holds its socket's thread but no core.
+    static void waitFor(long ns) {
+        long end = System.nanoTime() + ns;
+        for (long left = ns; left > 0; left = end - System.nanoTime()) LockSupport.parkNanos(left);
     }
 
     static Set<Long> socketInodes() throws IOException {

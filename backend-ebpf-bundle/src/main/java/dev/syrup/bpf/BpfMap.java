@@ -264,15 +264,15 @@ public final class BpfMap implements AutoCloseable {
         requireIntKey();
         requireScalarValue();
         Scratch sc = SCRATCH.get();
-        sc.key.putInt(0, key);
-        int rc = Native.get().bpf().bpf_map_lookup_elem(fd(), sc.key, sc.value);
+        sc.mem.putInt(0, key);
+        int rc = Native.get().bpf().bpf_map_lookup_elem(fd(), sc.addr, sc.addr + 8);
         if (rc == -Errno.ENOENT) {
             return OptionalLong.empty();
         }
         if (rc < 0) {
             Native.checkBpf(op("bpf_map_lookup_elem"), rc);
         }
-        return OptionalLong.of(valueSize == 8 ? sc.value.getLong(0) : Integer.toUnsignedLong(sc.value.getInt(0)));
+        return OptionalLong.of(valueSize == 8 ? sc.mem.getLong(8) : Integer.toUnsignedLong(sc.mem.getInt(8)));
     }
 
     /**
@@ -280,11 +280,14 @@ public final class BpfMap implements AutoCloseable {
      * call (the syscall path then costs about what it costs from C). Native byte order is
      * little-endian on the machines Syrup runs on, as the kernel's.
      */
-    private record Scratch(Pointer key, Pointer value) {
+    private record Scratch(Pointer mem, long addr) {
+        static Scratch allocate() {
+            Pointer p = Native.get().allocate(16); // key at 0, value at 8
+            return new Scratch(p, p.address());
+        }
     }
 
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(
-            () -> new Scratch(Native.get().allocate(8), Native.get().allocate(8)));
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::allocate);
 
     /** Update of a u32 key with a u64 value (value size 8). */
     public void update(int key, long value) {
@@ -293,9 +296,9 @@ public final class BpfMap implements AutoCloseable {
             throw new IllegalStateException("map '" + name + "' has " + valueSize + "-byte values, not u64");
         }
         Scratch sc = SCRATCH.get();
-        sc.key.putInt(0, key);
-        sc.value.putLong(0, value);
-        int rc = Native.get().bpf().bpf_map_update_elem(fd(), sc.key, sc.value, BPF_ANY);
+        sc.mem.putInt(0, key);
+        sc.mem.putLong(8, value);
+        int rc = Native.get().bpf().bpf_map_update_elem(fd(), sc.addr, sc.addr + 8, BPF_ANY);
         if (rc < 0) {
             Native.checkBpf(op("bpf_map_update_elem"), rc);
         }
@@ -330,6 +333,268 @@ public final class BpfMap implements AutoCloseable {
             out.add(ByteBuffer.wrap(k).order(ByteOrder.LITTLE_ENDIAN).getInt());
         }
         return out;
+    }
+
+    // --- batch operations (BPF_MAP_*_BATCH) ------------------------------------------------------
+
+    /** Elements per bpf() call of the batch operations when the caller does not say. */
+    public static final int BATCH = 256;
+
+    /** A u32 key and its value, as {@link #forEachLong} reads them. */
+    @FunctionalInterface
+    public interface IntLongConsumer {
+        void accept(int key, long value);
+    }
+
+    /**
+     * Per-thread native memory for the batch calls, grown on demand: keys and values are copied
+     * in and out in bulk and the calls take addresses, so nothing is marshalled per element.
+     */
+    private static final class BatchBuffer {
+        Pointer mem;
+        long addr;
+        long size;
+
+        long ensure(long bytes) {
+            if (bytes > size) {
+                mem = Native.get().allocate(Math.toIntExact(Math.max(bytes, 2 * size)));
+                addr = mem.address();
+                size = mem.size();
+            }
+            return addr;
+        }
+    }
+
+    private static final ThreadLocal<BatchBuffer> BATCH_BUFFER = ThreadLocal.withInitial(BatchBuffer::new);
+
+    /** The kernel has no batch operation for this map type (ENOTSUPP, 524, outside errno.h) or none at all. */
+    private static boolean noBatch(int rc) {
+        return rc == -524 || rc == -Errno.EOPNOTSUPP || rc == -Errno.ENOSYS;
+    }
+
+    /**
+     * Every entry through BPF_MAP_LOOKUP_BATCH, {@code batchSize} entries per bpf() call; each key
+     * and value a new array in the kernel's layout (a per-CPU value holds every CPU's slot). Each
+     * call is a snapshot of its part of the map, so concurrent changes may be missed, as with
+     * {@link #keys()}. Where the kernel has no batch lookup for the map type: get_next_key and
+     * lookup per key.
+     *
+     * @return the number of entries given to {@code action}
+     */
+    public int forEach(int batchSize, java.util.function.BiConsumer<byte[], byte[]> action) {
+        int vs = lookupValueSize();
+        int[] total = new int[1];
+        boolean batched = lookupBatch(batchSize, (mem, keys, values, n) -> {
+            byte[] k = new byte[n * keySize];
+            byte[] v = new byte[n * vs];
+            mem.get(keys, k, 0, k.length);
+            mem.get(values, v, 0, v.length);
+            for (int i = 0; i < n; i++) { // copied out first: action may use this thread's buffer
+                action.accept(Arrays.copyOfRange(k, i * keySize, (i + 1) * keySize),
+                        Arrays.copyOfRange(v, i * vs, (i + 1) * vs));
+            }
+            total[0] += n;
+        });
+        if (!batched) {
+            for (byte[] k : keys()) {
+                Optional<byte[]> v = lookup(k);
+                if (v.isPresent()) {
+                    action.accept(k, v.get());
+                    total[0]++;
+                }
+            }
+        }
+        return total[0];
+    }
+
+    /**
+     * As {@link #forEach}, for a map of u32 keys and u32 or u64 values (a u32 zero-extended),
+     * without an array per entry.
+     */
+    public int forEachLong(int batchSize, IntLongConsumer action) {
+        requireIntKey();
+        requireScalarValue();
+        int[] total = new int[1];
+        boolean batched = lookupBatch(batchSize, (mem, keys, values, n) -> {
+            int[] k = new int[n];
+            long[] v = new long[n];
+            mem.get(keys, k, 0, n);
+            if (valueSize == 8) {
+                mem.get(values, v, 0, n);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    v[i] = Integer.toUnsignedLong(mem.getInt(values + 4L * i));
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                action.accept(k[i], v[i]);
+            }
+            total[0] += n;
+        });
+        if (!batched) {
+            for (int k : intKeys()) {
+                OptionalLong v = lookup(k);
+                if (v.isPresent()) {
+                    action.accept(k, v.getAsLong());
+                    total[0]++;
+                }
+            }
+        }
+        return total[0];
+    }
+
+    /** Takes {@code n} entries out of the batch buffer: keys at offset {@code keys}, values at {@code values}. */
+    private interface BatchReader {
+        void read(Pointer mem, long keys, long values, int n);
+    }
+
+    /** The lookup-batch loop; false, having read nothing, when the kernel has no batch lookup for this map. */
+    private boolean lookupBatch(int batchSize, BatchReader reader) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size " + batchSize);
+        }
+        int vs = lookupValueSize();
+        int tok = (Math.max(keySize, 4) + 7) & ~7; // position token: a key (array), a u32 bucket (hash)
+        int fd = fd();
+        int size = batchSize;
+        byte[] token = null; // the kernel's position after the previous call; null: from the start
+        while (true) {
+            BatchBuffer b = BATCH_BUFFER.get();
+            // count (8) | token in | token out | size keys | size values
+            long keys = 8 + 2L * tok;
+            long values = keys + (long) size * keySize;
+            long base = b.ensure(values + (long) size * vs);
+            b.mem.putInt(0, size);
+            if (token != null) {
+                b.mem.put(8, token, 0, tok);
+            }
+            boolean first = token == null;
+            int rc = Native.get().bpf().bpf_map_lookup_batch(fd, first ? 0 : base + 8, base + 8 + tok, base + keys,
+                    base + values, base, 0);
+            if (first && noBatch(rc)) {
+                return false;
+            }
+            int n = b.mem.getInt(0);
+            if (rc == -Errno.ENOSPC && n == 0) {
+                size *= 2; // a hash bucket holds more entries than size: ask for more at once
+                continue;
+            }
+            if (rc < 0 && rc != -Errno.ENOENT) {
+                Native.checkBpf(op("bpf_map_lookup_batch"), rc);
+            }
+            if (rc != -Errno.ENOENT) {
+                token = new byte[tok]; // kept out of the buffer: reader's action may use this thread's
+                b.mem.get(8 + tok, token, 0, tok);
+            }
+            if (n > 0) {
+                reader.read(b.mem, keys, values, n);
+            }
+            if (rc == -Errno.ENOENT) {
+                return true; // the end of the map; this last call's n entries are read above
+            }
+        }
+    }
+
+    /**
+     * BPF_MAP_UPDATE_BATCH of u32 keys and u64 values ({@code keys[i] -> values[i]}, BPF_ANY),
+     * {@link #BATCH} entries per bpf() call. Elements are updated one by one in the kernel, each
+     * atomically; on an error those before the failing one are updated and a {@link BpfException}
+     * says how many.
+     */
+    public void updateBatch(int[] keys, long[] values) {
+        requireIntKey();
+        if (valueSize != 8 || isPerCpu()) {
+            throw new IllegalStateException("map '" + name + "' has " + valueSize + "-byte values, not u64");
+        }
+        if (keys.length != values.length) {
+            throw new IllegalArgumentException(keys.length + " keys, " + values.length + " values");
+        }
+        int fd = fd();
+        for (int from = 0; from < keys.length; from += BATCH) {
+            int n = Math.min(BATCH, keys.length - from);
+            BatchBuffer b = BATCH_BUFFER.get();
+            long base = b.ensure(8 + 12L * n); // count | keys | values
+            b.mem.putInt(0, n);
+            b.mem.put(8, keys, from, n);
+            b.mem.put(8 + 4L * n, values, from, n);
+            int rc = Native.get().bpf().bpf_map_update_batch(fd, base + 8, base + 8 + 4L * n, base, 0);
+            if (rc < 0) {
+                if (noBatch(rc)) { // no batch update for this map type: one call each
+                    for (int i = from; i < keys.length; i++) {
+                        update(keys[i], values[i]);
+                    }
+                    return;
+                }
+                Native.checkBpf(op("bpf_map_update_batch (" + (from + b.mem.getInt(0)) + " of " + keys.length
+                        + " updated)"), rc);
+            }
+        }
+    }
+
+    /**
+     * BPF_MAP_UPDATE_BATCH of {@code count} entries given as consecutive keys and consecutive values
+     * in the kernel's layout, as with {@link #BPF_ANY} (the kernel's batch takes no other update
+     * flag). As {@link #updateBatch(int[], long[])} on errors.
+     */
+    public void updateBatch(byte[] keys, byte[] values, int count) {
+        int vs = lookupValueSize();
+        if (count < 0 || keys.length != count * keySize || values.length != count * vs) {
+            throw new IllegalArgumentException(count + " entries need " + count * keySize + " bytes of keys and "
+                    + count * vs + " of values, map '" + name + "'");
+        }
+        int fd = fd();
+        for (int from = 0; from < count; from += BATCH) {
+            int n = Math.min(BATCH, count - from);
+            BatchBuffer b = BATCH_BUFFER.get();
+            long base = b.ensure(8 + (long) n * (keySize + vs)); // count | keys | values
+            b.mem.putInt(0, n);
+            b.mem.put(8, keys, from * keySize, n * keySize);
+            b.mem.put(8 + (long) n * keySize, values, from * vs, n * vs);
+            int rc = Native.get().bpf().bpf_map_update_batch(fd, base + 8, base + 8 + (long) n * keySize, base, 0);
+            if (rc < 0) {
+                Native.checkBpf(op("bpf_map_update_batch (" + (from + b.mem.getInt(0)) + " of " + count
+                        + " updated)"), rc);
+            }
+        }
+    }
+
+    /**
+     * BPF_MAP_DELETE_BATCH of u32 keys, {@link #BATCH} per bpf() call; absent keys are skipped
+     * (the kernel stops at one with ENOENT: the call goes on after it). Array maps refuse (EINVAL).
+     *
+     * @return how many keys were present and deleted
+     */
+    public int deleteBatch(int[] keys) {
+        requireIntKey();
+        int fd = fd();
+        int deleted = 0;
+        int from = 0;
+        while (from < keys.length) {
+            int n = Math.min(BATCH, keys.length - from);
+            BatchBuffer b = BATCH_BUFFER.get();
+            long base = b.ensure(8 + 4L * n);
+            b.mem.putInt(0, n);
+            b.mem.put(8, keys, from, n);
+            int rc = Native.get().bpf().bpf_map_delete_batch(fd, base + 8, base, 0);
+            int done = b.mem.getInt(0);
+            if (rc == -Errno.ENOENT && done < n) {
+                deleted += done;
+                from += done + 1; // keys[from + done] is absent
+                continue;
+            }
+            if (rc < 0) {
+                if (noBatch(rc)) {
+                    for (int i = from; i < keys.length; i++) {
+                        deleted += delete(keys[i]) ? 1 : 0;
+                    }
+                    return deleted;
+                }
+                Native.checkBpf(op("bpf_map_delete_batch"), rc);
+            }
+            deleted += n;
+            from += n;
+        }
+        return deleted;
     }
 
     // --- pinning -------------------------------------------------------------------------

@@ -67,9 +67,10 @@ class NativeLayerUnitTest {
             fake.on("bpf_map_lookup_elem", a -> -Errno.ENOENT);
             assertEquals(OptionalLong.empty(), m.lookup(1));
             fake.on("bpf_map_lookup_elem", a -> {
-                // lookup(int) passes native buffers: key first, then the value to fill
-                assertEquals(1, ((jnr.ffi.Pointer) a[1]).getInt(0));
-                ((jnr.ffi.Pointer) a[2]).put(0, BpfMap.le64(0x1122334455667788L), 0, 8);
+                // lookup(int) passes native buffers by address: key first, then the value to fill
+                jnr.ffi.Runtime rt = jnr.ffi.Runtime.getSystemRuntime();
+                assertEquals(1, rt.getMemoryManager().newPointer((Long) a[1]).getInt(0));
+                rt.getMemoryManager().newPointer((Long) a[2]).put(0, BpfMap.le64(0x1122334455667788L), 0, 8);
                 return 0;
             });
             assertEquals(OptionalLong.of(0x1122334455667788L), m.lookup(1), "little-endian decoding");

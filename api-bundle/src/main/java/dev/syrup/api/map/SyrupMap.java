@@ -1,6 +1,7 @@
 package dev.syrup.api.map;
 
 import dev.syrup.api.SyrupException;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.SortedMap;
@@ -45,4 +46,15 @@ public interface SyrupMap {
 
     /** All entries in key order (an array map lists every index). */
     SortedMap<Integer, Long> dump() throws SyrupException;
+
+    /**
+     * Updates every entry of {@code entries}, each atomically but not all at once (a kernel Map
+     * does it in batches of bpf() calls). On a failure the entries before the failing one may be
+     * updated; a key out of an array map's range is refused before anything changes.
+     */
+    default void updateAll(Map<Integer, Long> entries) throws SyrupException {
+        for (Map.Entry<Integer, Long> e : entries.entrySet()) {
+            update(e.getKey(), e.getValue());
+        }
+    }
 }

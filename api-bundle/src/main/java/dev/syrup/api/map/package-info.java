@@ -1,5 +1,5 @@
 /** Maps: the key-value stores shared by applications and the policies they deploy. */
-@Version("0.3.0")
+@Version("0.4.0")
 @Export
 package dev.syrup.api.map;
 

@@ -7,6 +7,7 @@ import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.MapType;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.SortedMap;
@@ -103,13 +104,32 @@ final class KernelMap implements SyrupMap {
         checkU64();
         SortedMap<Integer, Long> out = new TreeMap<>(Integer::compareUnsigned);
         try {
-            for (int k : map.intKeys()) {
-                map.lookup(k).ifPresent(v -> out.put(k, v));
-            }
+            map.forEachLong(BpfMap.BATCH, out::put); // BPF_MAP_LOOKUP_BATCH: a syscall per BATCH entries
         } catch (BpfException | IllegalStateException e) {
             throw failed("dump", e);
         }
         return out;
+    }
+
+    @Override
+    public void updateAll(Map<Integer, Long> entries) throws SyrupException {
+        checkU64();
+        int[] keys = new int[entries.size()];
+        long[] values = new long[entries.size()];
+        int i = 0;
+        for (Map.Entry<Integer, Long> e : entries.entrySet()) {
+            keys[i] = e.getKey();
+            values[i++] = e.getValue();
+            if (isArray() && Integer.compareUnsigned(keys[i - 1], map.maxEntries()) >= 0) {
+                throw new SyrupException(Kind.INVALID, "key " + Integer.toUnsignedString(keys[i - 1])
+                        + " is out of range for array map " + name + " (" + map.maxEntries() + " entries)");
+            }
+        }
+        try {
+            map.updateBatch(keys, values); // BPF_MAP_UPDATE_BATCH
+        } catch (BpfException | IllegalStateException e) {
+            throw failed("update", e);
+        }
     }
 
     private boolean isArray() {

@@ -2,6 +2,7 @@ package dev.syrup.bpf.internal;
 
 import jnr.ffi.Pointer;
 import jnr.ffi.annotations.Delegate;
+import jnr.ffi.annotations.IgnoreError;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
 
@@ -86,15 +87,31 @@ public interface LibBpf {
     int bpf_map_update_elem(int fd, @In byte[] key, @In byte[] value, long flags);
 
     /*
-     * The same two calls over native memory, for the hot u32 -> u64 path: heap arrays take
-     * jnr-ffi's copying path (~140 ns a call here), and libbpf returns -errno itself, so errno
-     * need not be saved.
+     * The same two calls over native memory given by address, for the hot u32 -> u64 path: heap
+     * arrays take jnr-ffi's copying path (~140 ns a call here) and a Pointer argument its
+     * per-call checks; all-primitive arguments are jnr-ffi's cheapest call. libbpf returns -errno
+     * itself, so errno need not be saved.
      */
-    @jnr.ffi.annotations.IgnoreError
-    int bpf_map_lookup_elem(int fd, Pointer key, Pointer value);
+    @IgnoreError
+    int bpf_map_lookup_elem(int fd, long key, long value);
 
-    @jnr.ffi.annotations.IgnoreError
-    int bpf_map_update_elem(int fd, Pointer key, Pointer value, long flags);
+    @IgnoreError
+    int bpf_map_update_elem(int fd, long key, long value, long flags);
+
+    /*
+     * BPF_MAP_*_BATCH (libbpf 0.0.7+, kernel 5.6+), addresses of native memory: count is a __u32
+     * in and out (elements asked for, elements done), opts a struct bpf_map_batch_opts or 0.
+     * Lookup: inBatch 0 on the first call, then the previous call's outBatch; -ENOENT ends the
+     * map, with count still set.
+     */
+    @IgnoreError
+    int bpf_map_lookup_batch(int fd, long inBatch, long outBatch, long keys, long values, long count, long opts);
+
+    @IgnoreError
+    int bpf_map_update_batch(int fd, long keys, long values, long count, long opts);
+
+    @IgnoreError
+    int bpf_map_delete_batch(int fd, long keys, long count, long opts);
 
     int bpf_map_delete_elem(int fd, @In byte[] key);
 

@@ -5,6 +5,7 @@ import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.internal.LibBpf;
 import dev.syrup.bpf.internal.Native;
 import java.lang.reflect.Proxy;
+import jnr.ffi.annotations.IgnoreError;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -51,6 +52,9 @@ public class BpfMapOverheadBench {
                             throw new UnsupportedOperationException(method.getName());
                     }
                 });
+        noOp = jnr.ffi.LibraryLoader.create(NoOp.class).failImmediately().load("c");
+        scratch = real.allocate(16); // kept: freed when unreachable
+        keyAddr = scratch.address();
         Native.install(new Native(fakeBpf, real.libc(), real.runtime(), real::errno));
     }
 
@@ -76,10 +80,29 @@ public class BpfMapOverheadBench {
         map.update(next(), ++value);
     }
 
-    /** The do-nothing native call alone, arrays preallocated. */
+    /** The do-nothing native call alone, with the address arguments lookup(int) passes. */
     @Benchmark
     public int proxyFloor() {
         key[0] = (byte) next();
-        return fakeBpf.bpf_map_lookup_elem(map.fd(), key, val);
+        return fakeBpf.bpf_map_lookup_elem(map.fd(), keyAddr, keyAddr + 8);
+    }
+
+    /** A real native call through jnr-ffi with the same all-primitive signature, doing no work (memcmp of 0 bytes). */
+    public interface NoOp {
+        @IgnoreError
+        int memcmp(long a, long b, long n);
+    }
+
+    NoOp noOp;
+    jnr.ffi.Pointer scratch;
+    long keyAddr;
+
+    /**
+     * What jnr-ffi adds to each libbpf call of the syscall path: a call as lookup(int) makes one,
+     * to a C function that returns at once (its own cost in C is ~1-2 ns).
+     */
+    @Benchmark
+    public int jnrCallFloor() {
+        return noOp.memcmp(keyAddr, keyAddr + 8, next() & 0);
     }
 }

@@ -13,6 +13,7 @@ import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
@@ -101,6 +102,47 @@ public class MapBench {
     @Benchmark
     public void hashUpdate() {
         hash.update(next(), ++value);
+    }
+
+    // --- batches (BPF_MAP_*_BATCH): the whole map per invocation, BpfMap.BATCH per call; ns per element
+
+    long sum;
+    final int[] batchKeys = new int[ENTRIES];
+    final long[] batchValues = new long[ENTRIES];
+
+    @Benchmark
+    @OperationsPerInvocation(ENTRIES)
+    public long hashLookupBatch() {
+        hash.forEachLong(BpfMap.BATCH, (k, v) -> sum += k + v);
+        return sum;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(ENTRIES)
+    public long arrayLookupBatch() {
+        array.forEachLong(BpfMap.BATCH, (k, v) -> sum += k + v);
+        return sum;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(ENTRIES)
+    public void hashUpdateBatch() {
+        fillBatch();
+        hash.updateBatch(batchKeys, batchValues);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(ENTRIES)
+    public void arrayUpdateBatch() {
+        fillBatch();
+        array.updateBatch(batchKeys, batchValues);
+    }
+
+    private void fillBatch() {
+        for (int k = 0; k < ENTRIES; k++) {
+            batchKeys[k] = k;
+            batchValues[k]++;
+        }
     }
 
     // --- mmap path (MappedArray) ---------------------------------------------------------------

@@ -5,6 +5,8 @@ import dev.syrup.api.map.MapEvent;
 import dev.syrup.api.map.SyrupMap;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.SortedMap;
 import java.util.function.Supplier;
@@ -83,6 +85,32 @@ public final class EventingMap implements SyrupMap {
             OptionalLong old = map.lookup(key);
             map.update(key, value);
             b.publish(new MapEvent(deployment, map.name(), key, old, OptionalLong.of(value), Instant.now(), origin));
+        }
+    }
+
+    /** The Map's own bulk update (a kernel Map's batch); an event per entry whose value changed. */
+    @Override
+    public void updateAll(Map<Integer, Long> entries) throws SyrupException {
+        MapEventBus b = bus.get();
+        if (b == null) {
+            map.updateAll(entries);
+            return;
+        }
+        synchronized (b.lock()) {
+            Map<Integer, OptionalLong> old = new LinkedHashMap<>();
+            for (Integer k : entries.keySet()) {
+                old.put(k, map.lookup(k));
+            }
+            try {
+                map.updateAll(entries);
+            } finally { // a failed batch may have written some: publish what changed
+                for (Map.Entry<Integer, OptionalLong> e : old.entrySet()) {
+                    OptionalLong now = map.lookup(e.getKey());
+                    if (!now.equals(e.getValue())) {
+                        b.publish(new MapEvent(deployment, map.name(), e.getKey(), e.getValue(), now, Instant.now(), origin));
+                    }
+                }
+            }
         }
     }
 

@@ -11,6 +11,7 @@ import dev.syrup.api.map.SyrupMap;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.SortedMap;
@@ -21,7 +22,7 @@ import org.junit.jupiter.api.Test;
 class EventingMapTest {
 
     /** A hash-like Map in memory. */
-    static final class FakeMap implements SyrupMap {
+    static class FakeMap implements SyrupMap {
         final TreeMap<Integer, Long> data = new TreeMap<>();
 
         public String name() { return "m"; }
@@ -65,6 +66,25 @@ class EventingMapTest {
         assertEquals(List.of("d1 m[7] - -> 9 shell", "d1 m[7] 9 -> 10 shell", "d1 m[7] 10 -> - shell",
                 "d1 m[4294967295] - -> 18446744073709551615 api"), text);
         assertTrue(bus.events.get(2).deleted());
+    }
+
+    @Test
+    void updateAllGoesToTheMapsOwnBulkUpdateAndPublishesEachChange() throws SyrupException {
+        List<Map<Integer, Long>> bulk = new ArrayList<>();
+        FakeMap raw = new FakeMap() {
+            @Override
+            public void updateAll(Map<Integer, Long> entries) {
+                bulk.add(entries);
+                data.putAll(entries);
+            }
+        };
+        raw.data.put(2, 5L);
+        Bus bus = new Bus();
+        Map<Integer, Long> in = new TreeMap<>(Map.of(1, 10L, 2, 5L, 3, 30L));
+        new EventingMap(raw, "d1", Origin.API, () -> bus).updateAll(in);
+        assertEquals(List.of(in), bulk, "one bulk update, not one per entry");
+        List<String> text = bus.events.stream().map(e -> e.toText().substring(e.toText().indexOf(' ') + 1)).toList();
+        assertEquals(List.of("d1 m[1] - -> 10 api", "d1 m[3] - -> 30 api"), text, "an unchanged entry publishes nothing");
     }
 
     @Test
