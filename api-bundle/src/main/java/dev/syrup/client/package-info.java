@@ -5,7 +5,7 @@
  * Needs only the JDK and jnr-ffi, so it works as a plain jar outside OSGi. The wire protocol is
  * {@link dev.syrup.client.Message}.
  */
-@Version("0.1.0")
+@Version("0.2.0")
 @Export
 package dev.syrup.client;
 
