@@ -120,7 +120,7 @@ struct syr_request {
  * the options skipped in constant steps.
  */
 #define SYR_NO_L4 0xf000
-#ifdef SYR_PKT_L2
+/* Defined at every hook: syrup:test's shim for socket_select parses a frame with it too. */
 /* One 4-byte step past the options when the header has more than n words; the asm keeps the
  * compiler from folding the steps back into a variable offset. */
 #define SYR__SKIP_WORD(l4, words, n)                                           \
@@ -166,7 +166,6 @@ static __always_inline void *syr__l4(void *pkt_start, void *pkt_end)
 		return syr__no_l4(pkt_start);
 	return l4;
 }
-#endif
 
 static __always_inline void *syr_l4(void *pkt_start, void *pkt_end)
 {

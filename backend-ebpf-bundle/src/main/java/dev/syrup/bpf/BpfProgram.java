@@ -107,6 +107,19 @@ public final class BpfProgram implements AutoCloseable {
         return Infos.program(fd());
     }
 
+    /**
+     * Attaches this sk_lookup program to a network namespace with a BPF link (libbpf's
+     * bpf_program__attach_netns): it then runs on every socket lookup in that namespace, after
+     * the links made before it, until the link is closed. {@code netns} names the namespace
+     * file, e.g. {@code /proc/self/ns/net} or {@code /run/netns/NAME}; it is opened for the call
+     * only. Needs CAP_NET_ADMIN.
+     *
+     * @throws BpfException e.g. EINVAL when this is not an {@link ProgramType#SK_LOOKUP} program
+     */
+    public BpfLink attachNetns(Path netns) {
+        return BpfLink.createNetns(fd(), BpfLink.BPF_SK_LOOKUP, netns);
+    }
+
     /** bpf_obj_pin: the program outlives its object and this process at {@code path} until unpinned. */
     public void pin(Path path) {
         Pins.pin(fd(), "program '" + name + "'", path);

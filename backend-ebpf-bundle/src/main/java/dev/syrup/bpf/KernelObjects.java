@@ -62,4 +62,43 @@ public final class KernelObjects {
             }
         }
     }
+
+    /**
+     * A BPF link as the kernel lists it (bpftool link show).
+     *
+     * @param id        the link's id
+     * @param type      {@code enum bpf_link_type} (5: netns)
+     * @param programId the program it attaches
+     */
+    public record LinkInfo(int id, int type, int programId) {
+    }
+
+    /** All BPF links in the kernel, for leak checks. */
+    public static List<LinkInfo> links() {
+        Native n = Native.get();
+        List<LinkInfo> out = new ArrayList<>();
+        int[] next = new int[1];
+        int id = 0;
+        while (true) {
+            int rc = n.bpf().bpf_link_get_next_id(id, next);
+            if (rc == -Errno.ENOENT) {
+                return out;
+            }
+            Native.checkBpf("bpf_link_get_next_id(" + id + ")", rc);
+            id = next[0];
+            int fd = n.bpf().bpf_link_get_fd_by_id(id);
+            if (fd == -Errno.ENOENT) {
+                continue;
+            }
+            Native.checkBpf("bpf_link_get_fd_by_id(" + id + ")", fd);
+            try {
+                jnr.ffi.Pointer info = n.allocate(64);
+                int[] len = {64};
+                Native.checkBpf("bpf_obj_get_info_by_fd(link " + id + ")", n.bpf().bpf_obj_get_info_by_fd(fd, info, len));
+                out.add(new LinkInfo(info.getInt(4), info.getInt(0), info.getInt(8)));
+            } finally {
+                n.close(fd);
+            }
+        }
+    }
 }

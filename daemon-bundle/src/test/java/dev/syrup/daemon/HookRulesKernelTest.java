@@ -81,7 +81,12 @@ class HookRulesKernelTest {
         hooks.put(new XdpSkbHook(dispatcher), XdpHook.rules(XdpSkbHook.NAME));
         hooks.put(new XdpDrvHook(dispatcher), XdpHook.rules(XdpDrvHook.NAME));
         int loaded = 0;
+        int threadOnly = 0;
         for (String name : Builtins.NAMES) {
+            if (new String(Builtins.text(name), java.nio.charset.StandardCharsets.UTF_8).contains("syr_thread(")) {
+                threadOnly++; // get_priority reads a thread, not a packet: thread_scheduler's tests load it
+                continue;
+            }
             Path policy = dir.resolve(name + ".c");
             Files.write(policy, Builtins.text(name));
             for (Map.Entry<Hook, ProgramRules> h : hooks.entrySet()) {
@@ -94,7 +99,7 @@ class HookRulesKernelTest {
             Path offload = compile("xdp_offload-" + name, new XdpOffloadHook().wrapper(policy.toString()));
             assertEquals(List.of(), XdpOffloadHook.RULES.violations(ObjectSpec.read(Files.readAllBytes(offload))), name);
         }
-        assertEquals(Builtins.NAMES.size() * hooks.size(), loaded);
+        assertEquals((Builtins.NAMES.size() - threadOnly) * hooks.size(), loaded);
     }
 
     @Test

@@ -62,11 +62,13 @@ import org.osgi.framework.BundleContext;
 @ExamReactorStrategy(PerClass.class)
 public abstract class SyrupTestSupport {
 
-    /** Symbolic names of the bundles of the {@code syrup} feature (bnd: BSN = artifactId). */
+    /**
+     * Symbolic names of the bundles of the {@code syrup} feature (bnd: BSN = artifactId); the
+     * offload backend ({@code syrup-offload}) is not booted.
+     */
     public static final List<String> SYRUP_BUNDLES = List.of(
         "syrup-api",
         "syrup-backend-ebpf",
-        "syrup-backend-xdp-offload",
         "syrup-backend-ghost",
         "syrup-isolation",
         "syrup-daemon");

@@ -247,18 +247,14 @@ public final class SocketSelectHook implements Hook {
                 {
                 	void *data = (void *)(long)ctx->data;
                 	void *end = (void *)(long)ctx->data_end;
-                	struct ethhdr *eth = data;
-                	struct iphdr *ip = (void *)(eth + 1);
-                	__u32 ihl;
+                	/* What reaches a socket: IPv4 UDP/TCP, first fragment; md->data is its L4 header.
+                	 * syr__l4 parses as the packet hooks' syr_l4 does, in constant steps (the shim is
+                	 * verified without CAP_PERFMON, like the policy it carries). */
+                	void *l4 = syr__l4(data, end);
 
-                	/* What reaches a socket: IPv4 UDP/TCP, first fragment; md->data is its L4 header. */
-                	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+                	if (l4 > end)
                 		return XDP_ABORTED;
-                	ihl = ip->ihl * 4;
-                	if (ihl < sizeof(*ip) || (ip->protocol != IPPROTO_UDP && ip->protocol != IPPROTO_TCP)
-                	    || (ip->frag_off & bpf_htons(0x1fff)) || (void *)ip + ihl > end)
-                		return XDP_ABORTED;
-                	__u32 idx = schedule((void *)ip + ihl, end);
+                	__u32 idx = schedule(l4, end);
 
                 	syr__count(idx);
                 	return XDP_PASS;

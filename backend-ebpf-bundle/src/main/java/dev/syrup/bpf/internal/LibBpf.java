@@ -114,6 +114,15 @@ public interface LibBpf {
 
     int bpf_map_get_fd_by_id(int id);
 
+    /** bpf_link_create(prog_fd, target_fd, attach_type, opts): a link fd, or -errno. */
+    int bpf_link_create(int progFd, int targetFd, int attachType, Pointer opts);
+
+    int bpf_link_update(int linkFd, int newProgFd, Pointer opts);
+
+    int bpf_link_get_next_id(int startId, @Out int[] nextId);
+
+    int bpf_link_get_fd_by_id(int id);
+
     int bpf_xdp_attach(int ifindex, int progFd, int flags, Pointer opts);
 
     int bpf_xdp_detach(int ifindex, int flags, Pointer opts);

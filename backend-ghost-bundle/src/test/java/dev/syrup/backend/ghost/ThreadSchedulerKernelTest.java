@@ -357,7 +357,8 @@ class ThreadSchedulerKernelTest {
         Worker w = worker("t-ver", Worker.Mode.PARK);
         d.registerThread(pid(), 0, w.tid());
         assertTrue(eventually(() -> sched.policy(w.tid()) == Sched.SCHED_FIFO, 2000));
-        String bad = "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n\treturn *(uint32_t *)((char *)pkt_start + 64);\n}\n";
+        // A read through a number: refused whatever the glue hands the policy.
+        String bad = "uint32_t schedule(void *pkt_start, void *pkt_end)\n{\n\treturn *(volatile uint32_t *)(long)bpf_get_prandom_u32();\n}\n";
         SyrupException e = assertThrows(SyrupException.class,
                 () -> d.install(ThreadPolicies.compile(dir, "bad", bad, hook.cores().size())));
         assertEquals(Kind.VERIFIER, e.kind(), e.getMessage());

@@ -43,7 +43,7 @@ public final class PolicyTests {
         PolicySource source = builtins.resolve(t.policy());
         Map<String, String> defines = new HashMap<>(t.defines());
         defines.putIfAbsent("NUM_EXECUTORS", Integer.toString(t.executors()));
-        Path object = compiler.compile(source, hook.testWrapper(source.file().toString()), defines);
+        Path object = compiler.compile(source, hook.testWrapper(PolicyCompiler.fileName(source)), defines);
         admission.admit(object);
         return hook.test(object, t.inputs(), t.maps(), t.executors());
     }

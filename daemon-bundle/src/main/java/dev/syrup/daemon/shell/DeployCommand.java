@@ -99,14 +99,16 @@ public class DeployCommand implements Action {
 
     /**
      * Deploys {@code req}; when its hook is unavailable here (SyrupException UNAVAILABLE, from
-     * the hook's availability or from its open) and {@code --fallback} names another hook,
+     * the hook's availability or from its open; or UNKNOWN_HOOK, its backend not installed, as
+     * the offload one is by default) and {@code --fallback} names another hook,
      * deploys the same policy, target and defines at that hook instead and says so on {@code out}.
      */
     Deployment deployWithFallback(DeployRequest req, java.io.PrintStream out) throws SyrupException {
         try {
             return deployer.deploy(req);
         } catch (SyrupException e) {
-            if (fallback == null || fallback.equals(req.hook()) || e.kind() != Kind.UNAVAILABLE) {
+            if (fallback == null || fallback.equals(req.hook())
+                    || (e.kind() != Kind.UNAVAILABLE && e.kind() != Kind.UNKNOWN_HOOK)) {
                 throw e;
             }
             out.println(e.getMessage() + "; deploying at " + fallback + " instead (--fallback)");

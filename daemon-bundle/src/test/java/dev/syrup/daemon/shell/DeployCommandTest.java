@@ -83,6 +83,27 @@ class DeployCommandTest {
     }
 
     @Test
+    void fallbackAlsoWhenTheHookIsNotInstalled() throws Exception {
+        DeployCommand c = parse("p.c", "--hook", "xdp_offload", "--fallback", "xdp_drv", "--iface", "veth0", "--port", "9000");
+        List<String> tried = new ArrayList<>();
+        c.deployer = (Deployer) Proxy.newProxyInstance(Deployer.class.getClassLoader(), new Class<?>[] {Deployer.class}, (p, m, a) -> {
+            DeployRequest r = (DeployRequest) a[0];
+            tried.add(r.hook());
+            if (r.hook().equals("xdp_offload")) {
+                throw new SyrupException(SyrupException.Kind.UNKNOWN_HOOK, "no hook 'xdp_offload'; installed hooks: xdp_drv");
+            }
+            return new Deployment("d1", r.policy(), r.hook(), r.target(), r.owner(), 2, Instant.EPOCH, 0);
+        });
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        Target t = new Target(Protocol.UDP, 9000, Optional.of("veth0"));
+        Deployment d = c.deployWithFallback(new DeployRequest(c.policy, c.hook, t, Map.of(), false, DeployRequest.ADMIN),
+                new PrintStream(out, true));
+        assertEquals(List.of("xdp_offload", "xdp_drv"), tried);
+        assertEquals("xdp_drv", d.hook());
+        assertTrue(out.toString().contains("no hook 'xdp_offload'; installed hooks: xdp_drv; deploying at xdp_drv instead"), out.toString());
+    }
+
+    @Test
     void withoutFallbackOrForOtherErrorsTheFailureStands() throws Exception {
         DeployCommand c = parse("p.c", "--hook", "xdp_offload", "--port", "9000");
         List<String> tried = new ArrayList<>();

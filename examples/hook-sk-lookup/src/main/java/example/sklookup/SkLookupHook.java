@@ -1,0 +1,240 @@
+package example.sklookup;
+
+import dev.syrup.api.Availability;
+import dev.syrup.api.ExecutorKind;
+import dev.syrup.api.Hook;
+import dev.syrup.api.HookDeployment;
+import dev.syrup.api.InputKind;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.SyrupException.Kind;
+import dev.syrup.api.Target;
+import dev.syrup.bpf.BpfObject;
+import dev.syrup.bpf.Capability;
+import dev.syrup.bpf.KernelSupport;
+import dev.syrup.bpf.MapInfo;
+import dev.syrup.bpf.MapType;
+import dev.syrup.bpf.ProgramRules;
+import dev.syrup.bpf.ProgramType;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.Set;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+
+/**
+ * Hook {@code sk_lookup}: a {@code BPF_PROG_TYPE_SK_LOOKUP} program, attached to syrupd's
+ * network namespace with a BPF link, picks the socket that receives each UDP datagram (or TCP
+ * connection) sent to the deployment's port — among sockets bound to <em>other</em> ports.
+ *
+ * <p>Executors: the sockets (unconnected UDP, listening TCP) bound in syrupd's namespace to the
+ * {@link #span} ports right after the deployment's port, {@code P+1 .. P+span} (8 by default,
+ * component property {@code executor.ports}), by whoever holds them; index order is port, then
+ * socket inode. Nothing needs to be bound to {@code P} itself. They sit in a {@code SOCKMAP};
+ * the glue looks the policy's index up there and hands the socket to {@code bpf_sk_assign}.
+ *
+ * <p>Isolation: every sk_lookup program of a namespace sees every socket lookup there, so the
+ * glue itself compares the lookup's protocol and local port with the deployment's (held in the
+ * glue's one-entry config map) and passes everything else on untouched, before the policy runs.
+ * The isolation bundle's {@code Dispatcher} serves sk_reuseport and XDP only; the kernel runs
+ * each netns link in turn, so one link per deployment needs no dispatcher. This hook refuses a
+ * second deployment on a (protocol, port) it already serves ({@code CONFLICT}).
+ */
+@Component(service = Hook.class, property = Hook.NAME_PROPERTY + "=" + SkLookupHook.NAME)
+public final class SkLookupHook implements Hook {
+
+    public static final String NAME = "sk_lookup";
+    static final String PROGRAM = "syr_sk_lookup";
+    static final String EXECUTORS_MAP = "syr_sklk_socks";
+    static final String PORT_MAP = "syr_sklk_port";
+    /** The SOCKMAP's size: at most this many executors. */
+    static final int MAX_EXECUTORS = 64;
+    static final int DEFAULT_SPAN = 8;
+
+    /**
+     * What a policy's object may be here: one sk_lookup program (loaded with CAP_BPF and
+     * CAP_NET_ADMIN, which the kernel requires of this program type), the common helpers plus
+     * assigning and releasing a socket, the glue's two maps.
+     */
+    static final ProgramRules RULES = ProgramRules.of(NAME)
+            .withSection("sk_lookup", ProgramType.SK_LOOKUP)
+            .withHelpers("bpf_sk_assign", "bpf_sk_release")
+            .withOwnMap(EXECUTORS_MAP, MapType.SOCKMAP)
+            .withOwnMap(PORT_MAP, MapType.ARRAY)
+            .withCapabilities(Capability.BPF, Capability.NET_ADMIN);
+
+    private final PortSockets sockets;
+    private final int span;
+    /** (protocol/port) to owner, of this hook's open deployments. */
+    private final Map<String, String> claims = new HashMap<>();
+
+    @Activate
+    public SkLookupHook(Map<String, Object> config) {
+        this(new PortSockets(), span(config.get("executor.ports")));
+    }
+
+    SkLookupHook(PortSockets sockets, int span) {
+        if (span < 1 || span > MAX_EXECUTORS) {
+            throw new IllegalArgumentException("executor.ports must be 1.." + MAX_EXECUTORS + ", not " + span);
+        }
+        this.sockets = sockets;
+        this.span = span;
+    }
+
+    private static int span(Object v) {
+        return v == null ? DEFAULT_SPAN : Integer.parseInt(v.toString().strip());
+    }
+
+    /** How many ports after the deployment's are searched for executors. */
+    public int span() {
+        return span;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public InputKind input() {
+        return InputKind.DATAGRAM;
+    }
+
+    @Override
+    public ExecutorKind executor() {
+        return ExecutorKind.SOCKET;
+    }
+
+    @Override
+    public Availability availability() {
+        return KernelSupport.missing().map(Availability::no).orElse(Availability.yes());
+    }
+
+    /**
+     * sk_lookup runs before any payload is read, and its context has no packet pointers: the
+     * policy gets an empty input ({@code pkt_start == pkt_end}), so a bounds-checked read sees
+     * nothing and content-blind policies (round_robin, random, Map-driven ones) work as written.
+     * {@code schedule()} is inlined (static inline, declared before the policy) as at the
+     * in-tree hooks.
+     */
+    @Override
+    public String wrapper(String policyInclude) {
+        return """
+                /* Generated by syrupd for hook sk_lookup (example plugin). */
+                #include "syrup.h"
+
+                static __always_inline uint32_t schedule(void *pkt_start, void *pkt_end);
+
+                #include "%1$s"
+
+                struct {
+                	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+                	__uint(max_entries, %2$d);
+                	__type(key, __u32);
+                	__type(value, __u64);
+                } %3$s SEC(".maps");
+
+                /* Entry 0: (IPPROTO_x << 16) | port, the deployment's target, set by syrupd. */
+                struct {
+                	__uint(type, BPF_MAP_TYPE_ARRAY);
+                	__uint(max_entries, 1);
+                	__type(key, __u32);
+                	__type(value, __u32);
+                } %4$s SEC(".maps");
+
+                SEC("sk_lookup")
+                int %5$s(struct bpf_sk_lookup *ctx)
+                {
+                	__u32 zero = 0;
+                	__u32 *want = bpf_map_lookup_elem(&%4$s, &zero);
+
+                	/* Every lookup of the namespace comes here: only the target's are ours. */
+                	if (!want || ctx->local_port != (*want & 0xffff) || ctx->protocol != (*want >> 16))
+                		return SK_PASS;
+                	__u32 idx = schedule((void *)0, (void *)0);
+                	if (idx == SYR_PASS)
+                		return SK_PASS;
+                	if (idx == SYR_DROP)
+                		return SK_DROP;
+                	struct bpf_sock *sk = bpf_map_lookup_elem(&%3$s, &idx);
+                	/* An index with no socket: the kernel's own lookup decides. */
+                	if (!sk)
+                		return SK_PASS;
+                	bpf_sk_assign(ctx, sk, 0);
+                	bpf_sk_release(sk);
+                	return SK_PASS;
+                }
+
+                char _license[] SEC("license") = "GPL";
+                """.formatted(policyInclude, MAX_EXECUTORS, EXECUTORS_MAP, PORT_MAP, PROGRAM);
+    }
+
+    @Override
+    public HookDeployment open(Target target, Path pinDir) throws SyrupException {
+        return open(target, pinDir, OptionalInt.empty());
+    }
+
+    /**
+     * With {@code executorUid} (a tenant), {@code DENIED} unless that uid holds a socket on the
+     * port itself, and while a socket of another uid is bound to the port or to an executor
+     * port: a tenant may neither steer another's inputs nor schedule onto another's sockets.
+     */
+    @Override
+    public HookDeployment open(Target target, Path pinDir, OptionalInt executorUid) throws SyrupException {
+        if (target.iface().isPresent()) {
+            throw new SyrupException(Kind.INVALID, "sk_lookup works on a port of syrupd's network namespace, not on an interface (drop --iface)");
+        }
+        if (target.port() + span > 65535) {
+            throw new SyrupException(Kind.INVALID, "port " + target.port() + " leaves no room for executor ports "
+                    + (target.port() + 1) + ".." + (target.port() + span));
+        }
+        String owner = ownerOf(pinDir);
+        String key = target.protocol().label() + "/" + target.port();
+        synchronized (claims) {
+            String holder = claims.get(key);
+            if (holder != null) {
+                throw new SyrupException(Kind.CONFLICT, target + " at sk_lookup is held by " + holder);
+            }
+            claims.put(key, owner);
+        }
+        try {
+            return SkLookupDeployment.open(this, sockets, target, pinDir, executorUid, () -> {
+                synchronized (claims) {
+                    claims.remove(key);
+                }
+            });
+        } catch (SyrupException | RuntimeException e) {
+            synchronized (claims) {
+                claims.remove(key);
+            }
+            throw e;
+        }
+    }
+
+    /** The owner, from the pin directory {@code <bpffs root>/<owner>/<deployment>} (Hook#open). */
+    static String ownerOf(Path pinDir) {
+        Path parent = pinDir.getParent();
+        return parent != null && parent.getFileName() != null ? parent.getFileName().toString() : "unknown";
+    }
+
+    /** Map memory the policy declares, the glue's own maps excluded; read without loading anything. */
+    @Override
+    public long mapBytes(Path object) throws SyrupException {
+        try (BpfObject o = BpfObject.open(object, RULES)) {
+            long sum = 0;
+            for (MapInfo m : o.declaredMaps()) {
+                if (!Set.of(EXECUTORS_MAP, PORT_MAP).contains(m.name())) {
+                    long value = Integer.toUnsignedLong(m.valueSize());
+                    if (m.type() != null && m.type().name().contains("PERCPU")) {
+                        value *= Runtime.getRuntime().availableProcessors();
+                    }
+                    sum += (Integer.toUnsignedLong(m.keySize()) + value) * Integer.toUnsignedLong(m.maxEntries());
+                }
+            }
+            return sum;
+        } catch (RuntimeException e) {
+            throw new SyrupException(Kind.INVALID, "cannot read " + object.getFileName() + ": " + e.getMessage(), e);
+        }
+    }
+}
