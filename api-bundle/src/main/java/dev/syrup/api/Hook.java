@@ -65,6 +65,19 @@ public interface Hook {
     }
 
     /**
+     * Opens a deployment as {@link #open(Target, java.nio.file.Path, java.util.OptionalInt)}
+     * does, with what syrupd knows about it ({@link HookContext}: owner, deployment id, pin dir,
+     * executor uid). This is the overload syrupd calls; a hook that needs the owner or the id
+     * overrides it and reads them here rather than from the pin path.
+     *
+     * <p>The default calls the older overload with the context's pin dir and executor uid, so a
+     * hook written against those keeps working unchanged.
+     */
+    default HookDeployment open(Target target, HookContext context) throws SyrupException {
+        return open(target, context.pinDir(), context.executorUid());
+    }
+
+    /**
      * Bytes of Map memory the compiled policy {@code object} would create: for each Map it
      * declares (including the compiler's .data/.bss/.rodata ones, excluding the hook's own),
      * (key size + value size) x max entries. Read from the object before anything is loaded, so

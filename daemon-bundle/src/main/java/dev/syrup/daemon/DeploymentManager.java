@@ -543,7 +543,8 @@ public final class DeploymentManager implements Deployer {
             this.source = builtins.resolve(req.policy());
             this.wrapper = hook.wrapper(PolicyCompiler.fileName(source));
             try {
-                this.opened = hook.open(req.target(), bpffsRoot.resolve(req.owner()).resolve(id), req.executorUid());
+                this.opened = hook.open(req.target(), dev.syrup.api.HookContext.of(req.owner(), id,
+                        bpffsRoot.resolve(req.owner()).resolve(id), req.executorUid()));
             } catch (SyrupException | RuntimeException e) {
                 removeEmptyOwnerDir(req.owner());
                 throw e;

@@ -85,6 +85,42 @@ class CrossLayerKernelTest {
         Files.deleteIfExists(bpffs);
     }
 
+    /**
+     * The other order, which sharing through pin paths could not do: the thread layer's
+     * deployment comes first and makes {@code scan}; the socket layer's, made after it, gets
+     * that Map from the registry. Either may go first; the Map lives until the last user goes.
+     */
+    @Test
+    void threadLayerFirstSharesScanWithALaterSocketLayer() throws Exception {
+        Kernel.require();
+        ThreadSchedulerHook threads = new ThreadSchedulerHook(ThreadSchedulerHook.Settings.defaults().withEngine("linux"));
+        Assumptions.assumeTrue(threads.availability().available(), threads.availability().toString());
+        Path bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
+        DeploymentManager syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
+        PortDispatcher dispatcher = new PortDispatcher();
+        syrupd.addHook(new SocketSelectHook(dispatcher));
+        syrupd.addHook(threads);
+        try (UdpGroup group = new UdpGroup(4)) {
+            Deployment thr = syrupd.deploy(new DeployRequest("get_priority", ThreadSchedulerHook.NAME,
+                    Target.port(Protocol.UDP, group.port), Map.of("NUM_THREADS", "4"), false, DeployRequest.ADMIN));
+            syrupd.map(thr.id(), "scan").update(2, 1);
+            Deployment sock = syrupd.deploy(new DeployRequest("scan_avoid", SocketSelectHook.NAME,
+                    Target.port(Protocol.UDP, group.port), Map.of(), false, DeployRequest.ADMIN));
+            assertEquals(OptionalLong.of(1), syrupd.map(sock.id(), "scan").lookup(2), "the thread layer's Map, with its value");
+            syrupd.map(sock.id(), "scan").update(3, 1);
+            assertEquals(OptionalLong.of(1), syrupd.map(thr.id(), "scan").lookup(3), "one kernel map behind both");
+
+            syrupd.undeploy(thr.id()); // the first user goes: the Map stays the socket layer's
+            assertEquals(OptionalLong.of(1), syrupd.map(sock.id(), "scan").lookup(2));
+            syrupd.undeploy(sock.id());
+        } finally {
+            syrupd.deactivate();
+            dispatcher.close();
+        }
+        assertFalse(Files.exists(bpffs.resolve(DeployRequest.ADMIN)), "pins left under " + bpffs);
+        Files.deleteIfExists(bpffs);
+    }
+
     private static boolean eventually(BooleanSupplier c, long ms) {
         long end = System.nanoTime() + ms * 1_000_000L;
         while (System.nanoTime() < end) {

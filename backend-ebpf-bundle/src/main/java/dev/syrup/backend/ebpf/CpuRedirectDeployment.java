@@ -14,6 +14,11 @@ import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.hook.kit.DecisionStats;
+import dev.syrup.hook.kit.DeploymentDir;
+import dev.syrup.hook.kit.KernelMap;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyObjects;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -34,7 +39,7 @@ import java.util.List;
 final class CpuRedirectDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(CpuRedirectDeployment.class.getName());
-    /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
+    /** The hook's own maps: never shared across deployments ({@link MapRegistry}). */
     static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(CpuRedirectHook.CPUMAP, CpuRedirectHook.CORES_MAP, CpuRedirectHook.COUNTER_MAP,
             DecisionStats.MAP);
 
@@ -48,13 +53,15 @@ final class CpuRedirectDeployment implements HookDeployment {
     private final BpfMap counter;
     /** Decision counters ({@link DecisionStats}), shared by every policy version like the CPUMAP. */
     private final BpfMap stats;
+    private final MapRegistry registry;
     private boolean cpumapFilled;
     private BpfObject running;
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private CpuRedirectDeployment(Target target, DeploymentDir pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
+    private CpuRedirectDeployment(MapRegistry registry, Target target, DeploymentDir pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
                                   BpfMap cpumap, BpfMap coreOf, BpfMap counter, BpfMap stats) {
+        this.registry = registry;
         this.target = target;
         this.pinDir = pinDir;
         this.claim = claim;
@@ -66,7 +73,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         this.stats = stats;
     }
 
-    static CpuRedirectDeployment open(Dispatcher dispatcher, String owner, Target target, Path pinDir,
+    static CpuRedirectDeployment open(MapRegistry registry, Dispatcher dispatcher, String owner, Target target, Path pinDir,
                                       List<Integer> cores, XdpMode mode, int qsize) throws SyrupException {
         if (cores.isEmpty()) {
             throw new SyrupException(Kind.NO_EXECUTORS, "cpu_redirect has no cores configured");
@@ -97,7 +104,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             for (int i = 0; i < cores.size(); i++) {
                 coreOf.updateInt(i, cores.get(i));
             }
-            return new CpuRedirectDeployment(target, dir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter, stats);
+            return new CpuRedirectDeployment(registry, target, dir, claim, List.copyOf(cores), qsize, cpumap, coreOf, counter, stats);
         } catch (BpfException | SyrupException e) {
             made.forEach(PolicyObjects::unpinAndClose);
             PolicyObjects.abandon(dir);
@@ -150,7 +157,7 @@ final class CpuRedirectDeployment implements HookDeployment {
             next.reuseMap(CpuRedirectHook.CORES_MAP, coreOf);
             next.reuseMap(CpuRedirectHook.COUNTER_MAP, counter);
             next.reuseMap(DecisionStats.MAP, stats);
-            PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);
+            PolicyObjects.reuseMaps(registry, next, pinDir, INTERNAL_MAPS, running == null);
             next.load();
             BpfProgram prog = next.program(CpuRedirectHook.PROGRAM);
             if (!cpumapFilled) {
@@ -174,7 +181,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         }
         running = next;
         maps = pinMaps(next);
-        SharedMaps.INSTANCE.commit(next, pinDir, INTERNAL_MAPS);
+        registry.commit(next, pinDir.path(), INTERNAL_MAPS);
     }
 
     @Override
@@ -227,7 +234,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "unpin " + CpuRedirectHook.COUNTER_MAP + ": " + e.getMessage());
         }
-        PolicyObjects.end(running, pinDir, INTERNAL_MAPS, keepMaps);
+        PolicyObjects.end(registry, running, pinDir, INTERNAL_MAPS, keepMaps);
         running = null;
         cpumap.close();
         coreOf.close();

@@ -5,6 +5,7 @@ import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.Dispatcher;
 import dev.syrup.api.ExecutorKind;
 import dev.syrup.api.Hook;
+import dev.syrup.api.HookContext;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
@@ -15,6 +16,10 @@ import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
+import dev.syrup.hook.kit.DecisionStats;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyObjects;
+import dev.syrup.hook.kit.SharedMaps;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,6 +99,7 @@ public final class CpuRedirectHook implements Hook {
     }
 
     private final Dispatcher dispatcher;
+    private final MapRegistry registry;
     private final List<Integer> cores;
     private final XdpMode mode;
     private final int qsize;
@@ -102,22 +108,28 @@ public final class CpuRedirectHook implements Hook {
 
     /** Under OSGi: a configuration it cannot use makes the hook unavailable with the reason (it still registers). */
     @Activate
-    public CpuRedirectHook(@Reference Dispatcher dispatcher, Config config) {
-        this(dispatcher, Settings.of(config));
+    public CpuRedirectHook(@Reference Dispatcher dispatcher, @Reference MapRegistry registry, Config config) {
+        this(dispatcher, registry, Settings.of(config));
+    }
+
+    /** Outside OSGi: Maps are shared through {@link SharedMaps#standalone()}. */
+    public CpuRedirectHook(Dispatcher dispatcher, Config config) {
+        this(dispatcher, SharedMaps.standalone(), Settings.of(config));
     }
 
     /**
      * @param cores executor cores in index order; empty = every online CPU
      */
     public CpuRedirectHook(Dispatcher dispatcher, List<Integer> cores, XdpMode mode, int qsize) {
-        this(dispatcher, new Settings(cores, mode, qsize, null));
+        this(dispatcher, SharedMaps.standalone(), new Settings(cores, mode, qsize, null));
         if (qsize < 1) {
             throw new IllegalArgumentException("qsize must be positive: " + qsize);
         }
     }
 
-    private CpuRedirectHook(Dispatcher dispatcher, Settings s) {
+    private CpuRedirectHook(Dispatcher dispatcher, MapRegistry registry, Settings s) {
         this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
+        this.registry = Objects.requireNonNull(registry, "registry");
         this.cores = s.cores.isEmpty() ? onlineCpus() : List.copyOf(s.cores);
         this.mode = Objects.requireNonNull(s.mode, "mode");
         this.qsize = Math.max(1, s.qsize);
@@ -250,11 +262,16 @@ public final class CpuRedirectHook implements Hook {
 
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
+        return open(target, HookContext.ofPinDir(pinDir, java.util.OptionalInt.empty()));
+    }
+
+    @Override
+    public HookDeployment open(Target target, HookContext context) throws SyrupException {
         if (target.iface().isEmpty()) {
             throw new SyrupException(SyrupException.Kind.INVALID,
                     "cpu_redirect schedules an interface's packets: give the interface (--iface)");
         }
-        return CpuRedirectDeployment.open(dispatcher, SocketSelectHook.ownerOf(pinDir), target, pinDir,
+        return CpuRedirectDeployment.open(registry, dispatcher, context.owner(), target, context.pinDir(),
                 cores, mode, qsize);
     }
 

@@ -10,6 +10,8 @@ import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.hook.kit.DecisionStats;
+import dev.syrup.hook.kit.PolicyObjects;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;

@@ -15,6 +15,10 @@ import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.Pidfd;
+import dev.syrup.hook.kit.DecisionStats;
+import dev.syrup.hook.kit.DeploymentDir;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyObjects;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,10 +44,11 @@ import java.util.OptionalInt;
 final class SocketSelectDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(SocketSelectDeployment.class.getName());
-    /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
+    /** The hook's own maps: never shared across deployments ({@link MapRegistry}). */
     static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(SocketSelectHook.EXECUTORS_MAP, DecisionStats.MAP);
 
     private final ProcSockets proc;
+    private final MapRegistry registry;
     /** When present, only this uid's sockets may be adopted, and none of another uid may be on the port. */
     private final OptionalInt uid;
     private final Target target;
@@ -64,9 +69,10 @@ final class SocketSelectDeployment implements HookDeployment {
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private SocketSelectDeployment(ProcSockets proc, OptionalInt uid, Dispatcher.Claim claim, Target target, DeploymentDir pinDir,
+    private SocketSelectDeployment(ProcSockets proc, MapRegistry registry, OptionalInt uid, Dispatcher.Claim claim, Target target, DeploymentDir pinDir,
                                    List<ProcSockets.Bound> executors, BpfMap slots, BpfMap stats) {
         this.proc = proc;
+        this.registry = registry;
         this.uid = uid;
         this.claim = claim;
         this.target = target;
@@ -76,7 +82,7 @@ final class SocketSelectDeployment implements HookDeployment {
         this.stats = stats;
     }
 
-    static SocketSelectDeployment open(ProcSockets proc, Dispatcher dispatcher, String owner, Target target, Path pinDir,
+    static SocketSelectDeployment open(ProcSockets proc, MapRegistry registry, Dispatcher dispatcher, String owner, Target target, Path pinDir,
                                        OptionalInt uid) throws SyrupException {
         List<ProcSockets.Bound> found = scan(proc, target, uid, true);
         if (found.isEmpty()) {
@@ -108,7 +114,7 @@ final class SocketSelectDeployment implements HookDeployment {
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
         }
-        return new SocketSelectDeployment(proc, uid, claim, target, dir, found, slots, stats);
+        return new SocketSelectDeployment(proc, registry, uid, claim, target, dir, found, slots, stats);
     }
 
     @Override
@@ -141,7 +147,7 @@ final class SocketSelectDeployment implements HookDeployment {
             next = PolicyObjects.open(object, SocketSelectHook.RULES);
             next.reuseMap(SocketSelectHook.EXECUTORS_MAP, slots);
             next.reuseMap(DecisionStats.MAP, stats);
-            PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);
+            PolicyObjects.reuseMaps(registry, next, pinDir, INTERNAL_MAPS, running == null);
             next.load();
             BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
             sockets = adopt(true);
@@ -174,7 +180,7 @@ final class SocketSelectDeployment implements HookDeployment {
         }
         running = next;
         maps = List.copyOf(PolicyObjects.pinPolicyMaps(next, pinDir, INTERNAL_MAPS));
-        SharedMaps.INSTANCE.commit(next, pinDir, INTERNAL_MAPS);
+        registry.commit(next, pinDir.path(), INTERNAL_MAPS);
     }
 
     @Override
@@ -297,7 +303,7 @@ final class SocketSelectDeployment implements HookDeployment {
         // syrupd after a close, the executor map having been emptied.
         PolicyObjects.unpinAndClose(slots);
         stats.close();
-        PolicyObjects.end(last, pinDir, INTERNAL_MAPS, keepMaps);
+        PolicyObjects.end(registry, last, pinDir, INTERNAL_MAPS, keepMaps);
         maps = List.of();
     }
 

@@ -4,6 +4,7 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.Dispatcher;
 import dev.syrup.api.ExecutorKind;
 import dev.syrup.api.Hook;
+import dev.syrup.api.HookContext;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
@@ -14,6 +15,10 @@ import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
+import dev.syrup.hook.kit.DecisionStats;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyObjects;
+import dev.syrup.hook.kit.SharedMaps;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -69,19 +74,31 @@ public final class SocketSelectHook implements Hook {
 
     private final ProcSockets proc;
     private final Dispatcher dispatcher;
+    private final MapRegistry registry;
 
     /**
      * @param dispatcher the port-matching dispatcher every deployment of this hook goes through
      *                   (under OSGi the isolation bundle's service; in plain tests one made by hand)
+     * @param registry   the owners' shared Maps (backend-ebpf's {@link MapRegistry} service)
      */
     @Activate
-    public SocketSelectHook(@Reference Dispatcher dispatcher) {
-        this(new ProcSockets(), dispatcher);
+    public SocketSelectHook(@Reference Dispatcher dispatcher, @Reference MapRegistry registry) {
+        this(new ProcSockets(), dispatcher, registry);
+    }
+
+    /** Outside OSGi: Maps are shared through {@link SharedMaps#standalone()}. */
+    public SocketSelectHook(Dispatcher dispatcher) {
+        this(new ProcSockets(), dispatcher, SharedMaps.standalone());
     }
 
     SocketSelectHook(ProcSockets proc, Dispatcher dispatcher) {
+        this(proc, dispatcher, SharedMaps.standalone());
+    }
+
+    SocketSelectHook(ProcSockets proc, Dispatcher dispatcher, MapRegistry registry) {
         this.proc = proc;
         this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
+        this.registry = Objects.requireNonNull(registry, "registry");
     }
 
     @Override
@@ -173,26 +190,32 @@ public final class SocketSelectHook implements Hook {
 
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
-        return open(target, pinDir, java.util.OptionalInt.empty());
+        return open(target, HookContext.ofPinDir(pinDir, java.util.OptionalInt.empty()));
     }
 
-    /** With {@code executorUid}, only that uid's sockets are adopted, and none of another uid may be on the port. */
     @Override
     public HookDeployment open(Target target, Path pinDir, java.util.OptionalInt executorUid) throws SyrupException {
+        return open(target, HookContext.ofPinDir(pinDir, executorUid));
+    }
+
+    /** With an executor uid, only that uid's sockets are adopted, and none of another uid may be on the port. */
+    @Override
+    public HookDeployment open(Target target, HookContext context) throws SyrupException {
         if (target.iface().isPresent()) {
             throw new SyrupException(SyrupException.Kind.INVALID,
                     "socket_select works on a port's sockets, not on an interface (drop --iface)");
         }
-        return SocketSelectDeployment.open(proc, dispatcher, ownerOf(pinDir), target, pinDir, executorUid);
+        return SocketSelectDeployment.open(proc, registry, dispatcher, context.owner(), target, context.pinDir(),
+                context.executorUid());
     }
 
     /**
      * The application a deployment belongs to, from its pin directory
-     * ({@code <bpffs root>/<owner>/<deployment>}, as {@link Hook#open} documents it).
+     * ({@code <bpffs root>/<owner>/<deployment>}): what {@link HookContext#ofPinDir} derives for
+     * callers of the overloads without a context.
      */
     static String ownerOf(Path pinDir) {
-        Path parent = pinDir.getParent();
-        return parent != null && parent.getFileName() != null ? parent.getFileName().toString() : "unknown";
+        return HookContext.ofPinDir(pinDir, java.util.OptionalInt.empty()).owner();
     }
 
     @Override

@@ -16,6 +16,10 @@ import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.Pidfd;
 import dev.syrup.bpf.Sockets;
+import dev.syrup.hook.kit.DecisionStats;
+import dev.syrup.hook.kit.DeploymentDir;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyObjects;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +40,7 @@ import java.util.TreeMap;
 final class XdpDeployment implements HookDeployment {
 
     private static final System.Logger LOG = System.getLogger(XdpDeployment.class.getName());
-    /** The hook's own maps: never shared across deployments ({@link SharedMaps}). */
+    /** The hook's own maps: never shared across deployments ({@link MapRegistry}). */
     static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
     private static final int AF_XDP = 44, SO_DOMAIN = 39;
 
@@ -49,11 +53,13 @@ final class XdpDeployment implements HookDeployment {
     private final BpfMap stats;
     /** Registered executors: index -> "AF_XDP fd N of pid P". Guarded by {@code this}. */
     private final TreeMap<Integer, String> executors = new TreeMap<>();
+    private final MapRegistry registry;
     private BpfObject running;
     private List<SyrupMap> maps = List.of();
     private boolean closed;
 
-    private XdpDeployment(Dispatcher.Claim claim, Target target, DeploymentDir pinDir, String hook, BpfMap xsks, BpfMap stats) {
+    private XdpDeployment(MapRegistry registry, Dispatcher.Claim claim, Target target, DeploymentDir pinDir, String hook, BpfMap xsks, BpfMap stats) {
+        this.registry = registry;
         this.claim = claim;
         this.target = target;
         this.pinDir = pinDir;
@@ -62,7 +68,7 @@ final class XdpDeployment implements HookDeployment {
         this.stats = stats;
     }
 
-    static XdpDeployment open(Dispatcher.Claim claim, Target target, Path pinDir, String hook) throws SyrupException {
+    static XdpDeployment open(MapRegistry registry, Dispatcher.Claim claim, Target target, Path pinDir, String hook) throws SyrupException {
         DeploymentDir dir = new DeploymentDir(pinDir);
         try {
             // Pinned: after a syrupd that died, the policy left in the dispatcher's slot still
@@ -76,7 +82,7 @@ final class XdpDeployment implements HookDeployment {
                 PolicyObjects.unpinAndClose(xsks);
                 throw new SyrupException(Kind.KERNEL, "cannot create the decision counters for " + target + ": " + e.getMessage(), e);
             }
-            return new XdpDeployment(claim, target, dir, hook, xsks, stats);
+            return new XdpDeployment(registry, claim, target, dir, hook, xsks, stats);
         } catch (BpfException e) {
             PolicyObjects.abandon(dir);
             claim.close();
@@ -116,7 +122,7 @@ final class XdpDeployment implements HookDeployment {
             next = PolicyObjects.open(object, XdpHook.rules(hook));
             next.reuseMap(XdpHook.EXECUTORS_MAP, xsks);
             next.reuseMap(DecisionStats.MAP, stats);
-            PolicyObjects.reuseMaps(next, pinDir, INTERNAL_MAPS, running == null);
+            PolicyObjects.reuseMaps(registry, next, pinDir, INTERNAL_MAPS, running == null);
             next.load();
             BpfProgram prog = next.program(XdpHook.PROGRAM);
             // The swap: one PROG_ARRAY update in the interface's dispatcher.
@@ -133,7 +139,7 @@ final class XdpDeployment implements HookDeployment {
         }
         running = next;
         maps = List.copyOf(PolicyObjects.pinPolicyMaps(next, pinDir, INTERNAL_MAPS));
-        SharedMaps.INSTANCE.commit(next, pinDir, INTERNAL_MAPS);
+        registry.commit(next, pinDir.path(), INTERNAL_MAPS);
     }
 
     @Override
@@ -216,7 +222,7 @@ final class XdpDeployment implements HookDeployment {
         executors.clear();
         PolicyObjects.unpinAndClose(xsks);
         stats.close();
-        PolicyObjects.end(last, pinDir, INTERNAL_MAPS, keepMaps);
+        PolicyObjects.end(registry, last, pinDir, INTERNAL_MAPS, keepMaps);
         maps = List.of();
     }
 }

@@ -3,6 +3,8 @@ package dev.syrup.backend.ebpf;
 import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.Hook;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.SharedMaps;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
@@ -18,8 +20,13 @@ public final class XdpDrvHook extends XdpHook {
     public static final String NAME = "xdp_drv";
 
     @Activate
-    public XdpDrvHook(@Reference Dispatcher dispatcher) {
-        super(dispatcher, XdpMode.DRV);
+    public XdpDrvHook(@Reference Dispatcher dispatcher, @Reference MapRegistry registry) {
+        super(dispatcher, registry, XdpMode.DRV);
+    }
+
+    /** Outside OSGi: Maps are shared through {@link SharedMaps#standalone()}. */
+    public XdpDrvHook(Dispatcher dispatcher) {
+        super(dispatcher, SharedMaps.standalone(), XdpMode.DRV);
     }
 
     @Override

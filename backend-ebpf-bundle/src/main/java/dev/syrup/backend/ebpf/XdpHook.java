@@ -5,6 +5,7 @@ import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.Dispatcher;
 import dev.syrup.api.ExecutorKind;
 import dev.syrup.api.Hook;
+import dev.syrup.api.HookContext;
 import dev.syrup.api.HookDeployment;
 import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException.Kind;
@@ -16,6 +17,9 @@ import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
+import dev.syrup.hook.kit.DecisionStats;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyObjects;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -47,10 +51,12 @@ public abstract class XdpHook implements Hook {
     public static final int MAX_EXECUTORS = 64;
 
     private final Dispatcher dispatcher;
+    private final MapRegistry registry;
     private final XdpMode mode;
 
-    XdpHook(Dispatcher dispatcher, XdpMode mode) {
+    XdpHook(Dispatcher dispatcher, MapRegistry registry, XdpMode mode) {
         this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
+        this.registry = Objects.requireNonNull(registry, "registry");
         this.mode = mode;
     }
 
@@ -140,12 +146,18 @@ public abstract class XdpHook implements Hook {
 
     @Override
     public HookDeployment open(Target target, Path pinDir) throws SyrupException {
+        return open(target, HookContext.ofPinDir(pinDir, java.util.OptionalInt.empty()));
+    }
+
+    @Override
+    public HookDeployment open(Target target, HookContext context) throws SyrupException {
+        Path pinDir = context.pinDir();
         if (target.iface().isEmpty()) {
             throw new SyrupException(Kind.INVALID, name() + " works on an interface's packets: give one (--iface)");
         }
         Dispatcher.Claim claim;
         try {
-            claim = dispatcher.claimXdp(SocketSelectHook.ownerOf(pinDir), target, mode, pinDir);
+            claim = dispatcher.claimXdp(context.owner(), target, mode, pinDir);
         } catch (SyrupException e) {
             if (e.kind() == Kind.CONFLICT && e.getMessage().contains("cannot share")) {
                 String other = mode == XdpMode.SKB ? "xdp_drv" : "xdp_skb";
@@ -155,7 +167,7 @@ public abstract class XdpHook implements Hook {
             }
             throw e;
         }
-        return XdpDeployment.open(claim, target, pinDir, name());
+        return XdpDeployment.open(registry, claim, target, pinDir, name());
     }
 
     static String label(XdpMode mode) {

@@ -3,6 +3,8 @@ package dev.syrup.backend.ebpf;
 import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.Hook;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.SharedMaps;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
@@ -14,8 +16,13 @@ public final class XdpSkbHook extends XdpHook {
     public static final String NAME = "xdp_skb";
 
     @Activate
-    public XdpSkbHook(@Reference Dispatcher dispatcher) {
-        super(dispatcher, XdpMode.SKB);
+    public XdpSkbHook(@Reference Dispatcher dispatcher, @Reference MapRegistry registry) {
+        super(dispatcher, registry, XdpMode.SKB);
+    }
+
+    /** Outside OSGi: Maps are shared through {@link SharedMaps#standalone()}. */
+    public XdpSkbHook(Dispatcher dispatcher) {
+        super(dispatcher, SharedMaps.standalone(), XdpMode.SKB);
     }
 
     @Override

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import dev.syrup.hook.kit.DecisionStats;
 
 /**
  * Cost of the decision counters ({@link DecisionStats}) per decision, measured with

@@ -17,10 +17,10 @@ import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.MappedArray;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.hook.kit.MapRegistry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,6 +71,7 @@ public final class ThreadDeployment implements HookDeployment {
 
     private final Target target;
     private final Path pinDir;
+    private final MapRegistry registry;
     private final List<Integer> cores;
     private final BitSet coreSet = new BitSet();
     private final ThreadSchedulerHook.Settings settings;
@@ -132,7 +133,8 @@ public final class ThreadDeployment implements HookDeployment {
     }
 
     ThreadDeployment(Target target, Path pinDir, List<Integer> cores, ThreadSchedulerHook.Settings settings,
-            Consumer<ThreadDeployment> onClose) throws SyrupException {
+            MapRegistry registry, Consumer<ThreadDeployment> onClose) throws SyrupException {
+        this.registry = Objects.requireNonNull(registry);
         this.target = Objects.requireNonNull(target);
         this.pinDir = Objects.requireNonNull(pinDir);
         this.cores = List.copyOf(cores);
@@ -358,6 +360,7 @@ public final class ThreadDeployment implements HookDeployment {
             retire(old);
         }
         maps = pinPolicyMaps(obj);
+        registry.commit(obj, pinDir, INTERNAL);
         watched.forEach(MappedArray::close);
         watched = perThreadMaps(obj);
         for (Slot s : slots) {
@@ -373,12 +376,11 @@ public final class ThreadDeployment implements HookDeployment {
 
     /**
      * Before load: a policy Map gets the running version's Map of that name and shape (a
-     * replacement keeps its values), else one pinned by another deployment of the same owner
-     * (the socket_select policy's {@code scan}, for example: paper §5.3). The second is found
-     * through bpffs (&lt;root&gt;/&lt;owner&gt;/&lt;id&gt;/&lt;name&gt;) because the other hooks' Map bookkeeping
-     * is private to their bundle.
+     * replacement keeps its values); then the {@link MapRegistry} hands it the Maps other live
+     * deployments of the same owner have, at any hook (the socket_select policy's {@code scan},
+     * for example: paper §5.3), or refuses a shape mismatch.
      */
-    private void reusePolicyMaps(BpfObject obj) {
+    private void reusePolicyMaps(BpfObject obj) throws SyrupException {
         for (MapInfo d : obj.declaredMaps()) {
             if (INTERNAL.contains(d.name()) || d.name().contains(".")) {
                 continue;
@@ -386,44 +388,15 @@ public final class ThreadDeployment implements HookDeployment {
             if (running != null) {
                 try {
                     BpfMap mine = running.map(d.name());
-                    if (sameShape(d, mine)) {
+                    if (MapRegistry.difference(d, mine) == null) {
                         obj.reuseMap(d.name(), mine);
-                        continue;
                     }
                 } catch (java.util.NoSuchElementException e) {
                     // not in the running version
                 }
             }
-            Path owner = pinDir.getParent();
-            if (owner == null || !Files.isDirectory(owner)) {
-                continue;
-            }
-            try (DirectoryStream<Path> ds = Files.newDirectoryStream(owner)) {
-                for (Path other : ds) {
-                    Path pin = other.resolve(d.name());
-                    if (other.equals(pinDir) || !Files.exists(pin)) {
-                        continue;
-                    }
-                    try (BpfMap shared = BpfMap.openPinned(pin)) {
-                        if (sameShape(d, shared)) {
-                            obj.reuseMap(d.name(), shared);
-                            LOG.log(System.Logger.Level.INFO, "thread_scheduler " + pinDir.getFileName() + ": map '"
-                                    + d.name() + "' shared with " + pin);
-                            break;
-                        }
-                    } catch (BpfException e) {
-                        LOG.log(System.Logger.Level.WARNING, "cannot open " + pin + ": " + e.getMessage());
-                    }
-                }
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.WARNING, "cannot list " + owner + ": " + e.getMessage());
-            }
         }
-    }
-
-    private static boolean sameShape(MapInfo d, BpfMap m) {
-        return d.typeId() == m.typeId() && d.keySize() == m.keySize() && d.valueSize() == m.valueSize()
-                && d.maxEntries() == m.maxEntries() && d.flags() == m.flags();
+        registry.reuse(obj, pinDir, INTERNAL);
     }
 
     private List<SyrupMap> pinPolicyMaps(BpfObject obj) throws SyrupException {
@@ -590,6 +563,7 @@ public final class ThreadDeployment implements HookDeployment {
             if (running != null) {
                 retire(running);
             }
+            registry.release(pinDir);
             eventObject.close();
             decided.close();
             happened.close();
@@ -854,6 +828,7 @@ public final class ThreadDeployment implements HookDeployment {
                 retire(running);
                 running = null;
             }
+            registry.release(pinDir);
             maps = List.of();
             eventObject.close();
             decided.close();

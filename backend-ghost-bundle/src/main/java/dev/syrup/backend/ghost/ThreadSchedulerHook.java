@@ -9,6 +9,8 @@ import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
 import dev.syrup.bpf.KernelSupport;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.SharedMaps;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +26,7 @@ import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
@@ -110,6 +113,7 @@ public final class ThreadSchedulerHook implements Hook {
     }
 
     private final Settings settings;
+    private final MapRegistry registry;
     private final List<Integer> cores;
     private final String configError;
     private final Set<ThreadDeployment> open = new CopyOnWriteArraySet<>();
@@ -118,13 +122,23 @@ public final class ThreadSchedulerHook implements Hook {
      * Under OSGi: a configuration it cannot use makes the hook unavailable with the reason; threads
      * a crashed syrupd left scheduled under the default bpffs root go back at once.
      */
+    /**
+     * @param registry the owners' shared Maps (backend-ebpf's service): a thread policy's Map is
+     *                 shared with the owner's deployments at other hooks, in either order
+     */
     @Activate
-    public ThreadSchedulerHook(Config c, BundleContext context) {
-        this(c);
+    public ThreadSchedulerHook(Config c, BundleContext context, @Reference MapRegistry registry) {
+        this(c, registry);
         SavedThreads.recover(SavedThreads.dirOf(DEFAULT_ROOT.resolve("o").resolve("d")), Set.of());
     }
 
+    /** Outside OSGi: Maps are shared through {@link SharedMaps#standalone()}. */
     ThreadSchedulerHook(Config c) {
+        this(c, SharedMaps.standalone());
+    }
+
+    private ThreadSchedulerHook(Config c, MapRegistry registry) {
+        this.registry = java.util.Objects.requireNonNull(registry, "registry");
         Settings s;
         String err = null;
         try {
@@ -139,7 +153,13 @@ public final class ThreadSchedulerHook implements Hook {
         this.configError = err;
     }
 
+    /** Outside OSGi: Maps are shared through {@link SharedMaps#standalone()}. */
     public ThreadSchedulerHook(Settings s) {
+        this(s, SharedMaps.standalone());
+    }
+
+    public ThreadSchedulerHook(Settings s, MapRegistry registry) {
+        this.registry = java.util.Objects.requireNonNull(registry, "registry");
         this.settings = s;
         this.cores = s.cores().isEmpty() ? onlineCpus() : s.cores();
         this.configError = null;
@@ -236,7 +256,7 @@ public final class ThreadSchedulerHook implements Hook {
         // A deployment a previous syrupd left behind without closing (a crash): its threads first.
         SavedThreads.recover(SavedThreads.dirOf(pinDir), open.stream().map(ThreadDeployment::savedPin)
                 .collect(java.util.stream.Collectors.toSet()));
-        ThreadDeployment d = new ThreadDeployment(target, pinDir, cores, settings, open::remove);
+        ThreadDeployment d = new ThreadDeployment(target, pinDir, cores, settings, registry, open::remove);
         open.add(d);
         return d;
     }

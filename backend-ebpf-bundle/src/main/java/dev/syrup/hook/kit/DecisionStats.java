@@ -1,4 +1,4 @@
-package dev.syrup.backend.ebpf;
+package dev.syrup.hook.kit;
 
 import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.SyrupException;
@@ -27,16 +27,22 @@ import java.util.List;
  * __u32 idx = schedule(start, end);
  * syr__count(idx);
  * </pre>
+ *
+ * <p>A hook of another bundle does the same: {@link #declare} in its wrapper,
+ * {@link #create} per deployment, {@code reuseMap(MAP, ...)} before each load, list
+ * {@link #MAP} among its own maps (not shared, not pinned), and {@link #read} for
+ * {@link dev.syrup.api.HookDeployment#stats}.
  */
-final class DecisionStats {
+public final class DecisionStats {
 
     /** Map name in the glue (internal: policies must not declare it). */
-    static final String MAP = "syr_stats";
+    public static final String MAP = "syr_stats";
 
     private DecisionStats() {}
 
+
     /** Number of slots for {@code maxExecutors} executors: executors, PASS, DROP, OTHER. */
-    static int slots(int maxExecutors) {
+    public static int slots(int maxExecutors) {
         return maxExecutors + 3;
     }
 
@@ -44,7 +50,7 @@ final class DecisionStats {
      * The C declaration of the counter map and of {@code syr__count(__u32 idx)}; needs
      * {@code syrup.h} (SYR_PASS, SYR_DROP, the BPF helpers) included before it.
      */
-    static String declare(int maxExecutors) {
+    public static String declare(int maxExecutors) {
         return """
                 /* Decision counters (syrupd's, not the policy's): executors 0..%1$d, then PASS, DROP, OTHER. */
                 struct {
@@ -67,12 +73,12 @@ final class DecisionStats {
     }
 
     /** A new, zeroed counter map for one deployment. */
-    static BpfMap create(int maxExecutors) {
+    public static BpfMap create(int maxExecutors) {
         return BpfMap.create(MapType.PERCPU_ARRAY, MAP, 4, 8, slots(maxExecutors), 0);
     }
 
     /** Every slot, summed over CPUs: executors 0..maxExecutors-1, then PASS, DROP, OTHER. */
-    static long[] sums(BpfMap map, int maxExecutors) {
+    public static long[] sums(BpfMap map, int maxExecutors) {
         long[] sums = new long[slots(maxExecutors)];
         for (int slot = 0; slot < sums.length; slot++) {
             sums[slot] = sum(map, slot);
@@ -81,7 +87,7 @@ final class DecisionStats {
     }
 
     /** One slot, summed over CPUs. */
-    static long sum(BpfMap map, int slot) {
+    public static long sum(BpfMap map, int slot) {
         int cpus = map.lookupValueSize() / 8;
         byte[] key = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(slot).array();
         byte[] v = map.lookup(key).orElse(null);
@@ -100,7 +106,7 @@ final class DecisionStats {
      * entries are reported (the deployment's executor count); decisions for higher indexes
      * inside the slots are still reported, so nothing counted is hidden.
      */
-    static DeploymentStats read(BpfMap map, int maxExecutors, int executors) throws SyrupException {
+    public static DeploymentStats read(BpfMap map, int maxExecutors, int executors) throws SyrupException {
         try {
             int cpus = map.lookupValueSize() / 8;
             long[] sums = new long[slots(maxExecutors)];

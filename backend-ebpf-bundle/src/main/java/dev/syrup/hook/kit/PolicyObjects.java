@@ -1,4 +1,4 @@
-package dev.syrup.backend.ebpf;
+package dev.syrup.hook.kit;
 
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -19,10 +19,20 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * What every hook's deployment does with a policy's object the same way: report a failed load,
- * pin the Maps the policy declares, unpin them when a newer version or the end comes.
+ * What every BPF hook's deployment does with a policy's object the same way: open it under the
+ * hook's {@link ProgramRules}, report a failed load as users see it, give it the Maps it should
+ * get rather than create (its pin dir's, left by a previous syrupd; the owner's other
+ * deployments', through the {@link MapRegistry}), pin its Maps, and unpin them when a newer
+ * version or the end comes.
+ *
+ * <p>An install is make-before-break: {@link #open} and {@link #reuseMaps}, load, swap the new
+ * program in, then {@link #retire} the old version, {@link #pinPolicyMaps} of the new one and
+ * {@link MapRegistry#commit}. A failure before the swap closes the new object
+ * ({@link #closeQuietly}) and leaves the running one as it was. The end is {@link #end}.
+ * {@code internal} is always the hook's own maps (its executor map, {@link DecisionStats#MAP}):
+ * never pinned as the policy's, never shared.
  */
-final class PolicyObjects {
+public final class PolicyObjects {
 
     private static final System.Logger LOG = System.getLogger(PolicyObjects.class.getName());
 
@@ -33,7 +43,7 @@ final class PolicyObjects {
      * Opens a policy's object under its hook's rules ({@link BpfObject#open(Path, ProgramRules)});
      * a refusal is VERIFIER naming each violation, and nothing was created.
      */
-    static BpfObject open(Path object, ProgramRules rules) throws SyrupException {
+    public static BpfObject open(Path object, ProgramRules rules) throws SyrupException {
         try {
             return BpfObject.open(object, rules);
         } catch (ObjectRejectedException e) {
@@ -43,7 +53,7 @@ final class PolicyObjects {
     }
 
     /** A load/install failure as users see it: the verifier's reason, or the kernel's error. */
-    static SyrupException installFailed(RuntimeException e, Target target) {
+    public static SyrupException installFailed(RuntimeException e, Target target) {
         if (e instanceof VerifierException v) {
             return new SyrupException(Kind.VERIFIER, "the verifier rejected the policy (program " + v.programName() + ", "
                     + Errno.name(v.errno()) + "):\n" + String.join("\n", v.reason()), v);
@@ -57,7 +67,7 @@ final class PolicyObjects {
      * max entries), the hook's own ({@code internal}) left out. Opens the ELF file only: nothing
      * is created in the kernel.
      */
-    static long mapBytes(Path object, Set<String> internal) throws SyrupException {
+    public static long mapBytes(Path object, Set<String> internal) throws SyrupException {
         try (BpfObject obj = BpfObject.open(object)) {
             long total = 0;
             int cpus = Runtime.getRuntime().availableProcessors();
@@ -84,13 +94,14 @@ final class PolicyObjects {
     /**
      * Before a load: the policy Maps the object gets rather than creates. On the deployment's
      * first install, the ones its pin dir still holds ({@link #adoptPinned}); then those other
-     * live deployments of the owner have ({@link SharedMaps#reuse}).
+     * live deployments of the owner have ({@link MapRegistry#reuse}).
      */
-    static void reuseMaps(BpfObject obj, DeploymentDir pinDir, Set<String> internal, boolean firstInstall) throws SyrupException {
+    public static void reuseMaps(MapRegistry registry, BpfObject obj, DeploymentDir pinDir, Set<String> internal,
+                                 boolean firstInstall) throws SyrupException {
         if (firstInstall) {
             adoptPinned(obj, pinDir, internal);
         }
-        SharedMaps.INSTANCE.reuse(obj, pinDir, internal);
+        registry.reuse(obj, pinDir.path(), internal);
     }
 
     /**
@@ -98,11 +109,12 @@ final class PolicyObjects {
      * retired, its shared Maps let go, and unless {@code keepMaps} (for the next syrupd) its pins
      * and pin dir removed.
      */
-    static void end(BpfObject running, DeploymentDir pinDir, Set<String> internal, boolean keepMaps) {
+    public static void end(MapRegistry registry, BpfObject running, DeploymentDir pinDir, Set<String> internal,
+                           boolean keepMaps) {
         if (running != null) {
             retire(running, internal, keepMaps);
         }
-        SharedMaps.INSTANCE.release(pinDir);
+        registry.release(pinDir.path());
         if (keepMaps) {
             pinDir.end(false);
         } else {
@@ -127,10 +139,10 @@ final class PolicyObjects {
             if (pinName == null || dir.stat(pinName).isEmpty()) {
                 continue;
             }
-            Path pin = pinDir.path.resolve(pinName);
+            Path pin = pinDir.path().resolve(pinName);
             // A link is not followed (ELOOP): only a Map pinned in this very directory is adopted.
             try (BpfMap pinned = BpfMap.openPinned(dir, pinName)) {
-                String diff = SharedMaps.difference(d, pinned);
+                String diff = MapRegistry.difference(d, pinned);
                 if (diff == null) {
                     obj.reuseMap(d.name(), pinned); // libbpf keeps a duplicate of the fd
                     LOG.log(System.Logger.Level.INFO, "map '" + d.name() + "' adopted from " + pin);
@@ -153,7 +165,7 @@ final class PolicyObjects {
      * Pins the policy's own Maps under {@code pinDir}: not the hook's {@code internal} ones and not
      * libbpf's .bss/.data/.rodata. A Map already pinned there ({@link #adoptPinned}) stays as it is.
      */
-    static List<SyrupMap> pinPolicyMaps(BpfObject obj, DeploymentDir pinDir, Set<String> internal) throws SyrupException {
+    public static List<SyrupMap> pinPolicyMaps(BpfObject obj, DeploymentDir pinDir, Set<String> internal) throws SyrupException {
         List<SyrupMap> out = new ArrayList<>();
         try {
             PinDir dir = pinDir.get();
@@ -184,7 +196,7 @@ final class PolicyObjects {
      * hook's {@code internal} maps, {@code .rodata} (constants, set at each compile) and other
      * sections, which are not kept.
      */
-    static String pinName(String name, Set<String> internal) {
+    public static String pinName(String name, Set<String> internal) {
         if (internal.contains(name)) {
             return null;
         }
@@ -198,7 +210,7 @@ final class PolicyObjects {
     }
 
     /** A policy version that no longer runs: its pins go ({@link #pinPolicyMaps}), then its kernel objects. */
-    static void retire(BpfObject obj, Set<String> internal) {
+    public static void retire(BpfObject obj, Set<String> internal) {
         retire(obj, internal, false);
     }
 
@@ -224,13 +236,13 @@ final class PolicyObjects {
     }
 
     /** What bpftool shows of a loaded program. */
-    static dev.syrup.api.KernelProgram kernelProgram(dev.syrup.bpf.BpfProgram p) {
+    public static dev.syrup.api.KernelProgram kernelProgram(dev.syrup.bpf.BpfProgram p) {
         dev.syrup.bpf.ProgramInfo i = p.info();
         return new dev.syrup.api.KernelProgram(i.id(), i.name(), i.type() == null ? Integer.toString(i.typeId())
                 : i.type().name().toLowerCase(java.util.Locale.ROOT), i.tag());
     }
 
-    static void closeQuietly(BpfObject o) {
+    public static void closeQuietly(BpfObject o) {
         if (o != null) {
             o.close();
         }
@@ -245,7 +257,7 @@ final class PolicyObjects {
      * returned and {@code fresh} closed; a pin of another shape is replaced, with a warning. Its
      * owner unpins it ({@link BpfMap#unpin}) before the pin dir goes.
      */
-    static BpfMap pinnedOrNew(DeploymentDir pinDir, BpfMap fresh) throws SyrupException {
+    public static BpfMap pinnedOrNew(DeploymentDir pinDir, BpfMap fresh) throws SyrupException {
         String name = fresh.name();
         try {
             PinDir dir = pinDir.get();
@@ -256,14 +268,14 @@ final class PolicyObjects {
                             && there.valueSize() == fresh.valueSize() && there.maxEntries() == fresh.maxEntries()
                             && there.flags() == fresh.flags()) {
                         fresh.close();
-                        LOG.log(System.Logger.Level.INFO, "map '" + name + "' adopted from " + pinDir.path.resolve(name));
+                        LOG.log(System.Logger.Level.INFO, "map '" + name + "' adopted from " + pinDir.path().resolve(name));
                         return there;
                     }
                     there.close();
-                    LOG.log(System.Logger.Level.WARNING, "map " + pinDir.path.resolve(name) + " has another shape than this"
+                    LOG.log(System.Logger.Level.WARNING, "map " + pinDir.path().resolve(name) + " has another shape than this"
                             + " syrupd's: replaced");
                 } catch (BpfException e) {
-                    LOG.log(System.Logger.Level.WARNING, "cannot adopt " + pinDir.path.resolve(name) + ": " + e.getMessage());
+                    LOG.log(System.Logger.Level.WARNING, "cannot adopt " + pinDir.path().resolve(name) + ": " + e.getMessage());
                 }
                 dir.unpin(name);
             }
@@ -279,7 +291,7 @@ final class PolicyObjects {
      * A deployment that failed to open: its pin dir's fd goes, and the dir with it when it is
      * empty (one it made); a previous syrupd's with Maps in it stays for the manager to remove.
      */
-    static void abandon(DeploymentDir pinDir) {
+    public static void abandon(DeploymentDir pinDir) {
         try {
             pinDir.end(true);
         } catch (BpfException e) {
@@ -288,7 +300,7 @@ final class PolicyObjects {
     }
 
     /** Unpins (a no-op when not pinned) and closes one of the hook's own maps ({@link #pinnedOrNew}). */
-    static void unpinAndClose(BpfMap m) {
+    public static void unpinAndClose(BpfMap m) {
         try {
             m.unpin();
         } catch (RuntimeException e) {

@@ -1,4 +1,4 @@
-package dev.syrup.backend.ebpf;
+package dev.syrup.hook.kit;
 
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -14,28 +14,26 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 
 /**
- * Maps across layers (paper §5.3): the policy Maps of one owner's deployments, by name, so that
- * two deployments of one application (at any hooks) that declare a Map of the same name and
- * shape use one kernel map. One instance per bundle ({@link #INSTANCE}), used by every
- * deployment kind.
+ * The {@link MapRegistry} service: backend-ebpf registers one instance, and every hook of every
+ * bundle that takes the service shares through it.
  *
- * <p>A deployment is known by its pin dir {@code <bpffs root>/<owner>/<id>}; its owner is the
- * parent directory, so different owners (and different bpffs roots) never share. Per install:
- * {@link #reuse} before load (hands the object the Maps other live deployments of the owner
- * already have, or refuses a shape mismatch; changes nothing), then {@link #commit} once the
- * policy runs and its Maps are pinned. {@link #release} when the deployment closes.
- *
- * <p>Each deployment pins the shared map under its own pin dir, so one deployment's unpin never
+ * <p>Each deployment pins a shared map under its own pin dir, so one deployment's unpin never
  * takes the map from another; the registry also keeps an fd of its own per Map, closed when the
  * last deployment using the Map goes (then the kernel frees it).
+ *
+ * <p>Outside OSGi there is no service: hooks made with their plain constructors (tests, an
+ * embedding program) share {@link #standalone()}, one per class loader.
  */
-final class SharedMaps {
+@Component(service = MapRegistry.class)
+public final class SharedMaps implements MapRegistry {
 
     private static final System.Logger LOG = System.getLogger(SharedMaps.class.getName());
 
-    static final SharedMaps INSTANCE = new SharedMaps();
+    private static final SharedMaps STANDALONE = new SharedMaps();
 
     private record Key(Path ownerDir, String name) {}
 
@@ -50,21 +48,15 @@ final class SharedMaps {
 
     private final Map<Key, Entry> entries = new HashMap<>();
 
-    SharedMaps() {}
+    public SharedMaps() {}
 
-    /**
-     * Before load: every Map {@code obj} declares (not in {@code internal}, not .data/.bss/.rodata)
-     * that another live deployment of the same owner already has becomes that kernel map
-     * ({@link BpfObject#reuseMap}). A Map whose only user is this deployment itself (a
-     * replacement) is not reused: the new version gets its own, as before sharing existed.
-     *
-     * @throws SyrupException INVALID when the shapes differ, naming both deployments and the attribute
-     */
-    void reuse(BpfObject obj, DeploymentDir dir, Set<String> internal) throws SyrupException {
-        reuse(obj, dir.path, internal);
+    /** The registry of hooks made outside OSGi (no service to inject): one per class loader. */
+    public static MapRegistry standalone() {
+        return STANDALONE;
     }
 
-    synchronized void reuse(BpfObject obj, Path dir, Set<String> internal) throws SyrupException {
+    @Override
+    public synchronized void reuse(BpfObject obj, Path dir, Set<String> internal) throws SyrupException {
         Path pinDir = dir.toAbsolutePath().normalize();
         Map<String, Entry> matches = new HashMap<>();
         for (MapInfo d : obj.declaredMaps()) {
@@ -79,7 +71,7 @@ final class SharedMaps {
             if (other == null) {
                 continue;
             }
-            String diff = difference(d, e.map);
+            String diff = MapRegistry.difference(d, e.map);
             if (diff != null) {
                 throw new SyrupException(Kind.INVALID, "map '" + d.name() + "' of deployment " + id(pinDir)
                         + " does not match the map of that name of deployment " + id(other) + " (same owner "
@@ -92,16 +84,8 @@ final class SharedMaps {
         }
     }
 
-    /**
-     * After the loaded {@code obj} runs in the deployment and its Maps are pinned: records the
-     * deployment as a user of each of its Maps (a new Map becomes shareable under its pin), and
-     * drops it from the Maps its previous policy version had and this one has not.
-     */
-    void commit(BpfObject obj, DeploymentDir dir, Set<String> internal) {
-        commit(obj, dir.path, internal);
-    }
-
-    synchronized void commit(BpfObject obj, Path dir, Set<String> internal) {
+    @Override
+    public synchronized void commit(BpfObject obj, Path dir, Set<String> internal) {
         Path pinDir = dir.toAbsolutePath().normalize();
         Set<Key> now = new LinkedHashSet<>();
         for (BpfMap m : obj.maps()) {
@@ -149,12 +133,8 @@ final class SharedMaps {
         }
     }
 
-    /** The deployment is gone: it no longer uses any Map; a Map without users is let go. */
-    void release(DeploymentDir dir) {
-        release(dir.path);
-    }
-
-    synchronized void release(Path dir) {
+    @Override
+    public synchronized void release(Path dir) {
         Path pinDir = dir.toAbsolutePath().normalize();
         for (Map.Entry<Key, Entry> e : new ArrayList<>(entries.entrySet())) {
             if (e.getValue().users.contains(pinDir)) {
@@ -163,8 +143,17 @@ final class SharedMaps {
         }
     }
 
-    /** The deployments (pin dirs) using the owner's Map {@code name}; empty when none. */
-    synchronized List<Path> users(Path ownerDir, String name) {
+    /** The service goes (its bundle stops, after the hooks using it): the fds it still holds go with it. */
+    @Deactivate
+    synchronized void deactivate() {
+        for (Entry e : entries.values()) {
+            e.map.close();
+        }
+        entries.clear();
+    }
+
+    @Override
+    public synchronized List<Path> users(Path ownerDir, String name) {
         Entry e = entries.get(new Key(ownerDir.toAbsolutePath().normalize(), name));
         return e == null ? List.of() : List.copyOf(e.users);
     }
@@ -185,31 +174,6 @@ final class SharedMaps {
         }
     }
 
-    /** How a declared Map differs from a kernel map in shape, or null when it does not. */
-    static String difference(MapInfo d, BpfMap m) {
-        if (d.typeId() != m.typeId()) {
-            return "type " + typeName(d.typeId()) + " vs " + typeName(m.typeId());
-        }
-        if (d.keySize() != m.keySize()) {
-            return "key size " + d.keySize() + " vs " + m.keySize();
-        }
-        if (d.valueSize() != m.valueSize()) {
-            return "value size " + d.valueSize() + " vs " + m.valueSize();
-        }
-        if (d.maxEntries() != m.maxEntries()) {
-            return "max entries " + d.maxEntries() + " vs " + m.maxEntries();
-        }
-        if (d.flags() != m.flags()) {
-            return "flags 0x" + Integer.toHexString(d.flags()) + " vs 0x" + Integer.toHexString(m.flags());
-        }
-        return null;
-    }
-
-    private static String typeName(int id) {
-        dev.syrup.bpf.MapType t = dev.syrup.bpf.MapType.of(id);
-        return t == dev.syrup.bpf.MapType.UNKNOWN ? "type " + id : t.name().toLowerCase(java.util.Locale.ROOT);
-    }
-
     private static Key key(Path pinDir, String name) {
         return new Key(pinDir.getParent(), name);
     }
@@ -219,6 +183,7 @@ final class SharedMaps {
     }
 
     private static String owner(Path pinDir) {
-        return SocketSelectHook.ownerOf(pinDir);
+        Path parent = pinDir.getParent();
+        return parent != null && parent.getFileName() != null ? parent.getFileName().toString() : "unknown";
     }
 }

@@ -1,4 +1,4 @@
-package dev.syrup.backend.ebpf;
+package dev.syrup.hook.kit;
 
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -13,13 +13,17 @@ import java.util.OptionalLong;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
-/** A policy's Map as the API presents it, over the live kernel map. */
-final class KernelMap implements SyrupMap {
+/**
+ * A policy's Map as the API presents it ({@link SyrupMap}: u32 -> u64 reads and writes, dumps,
+ * an fd for the application), over the live kernel map. It does not own the map: the
+ * deployment's object does, and a {@code KernelMap} is not used after that object closes.
+ */
+public final class KernelMap implements SyrupMap {
 
     private final BpfMap map;
     private final String name;
 
-    KernelMap(String name, BpfMap map) {
+    public KernelMap(String name, BpfMap map) {
         this.name = name;
         this.map = map;
     }

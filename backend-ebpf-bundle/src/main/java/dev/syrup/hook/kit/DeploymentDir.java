@@ -1,4 +1,4 @@
-package dev.syrup.backend.ebpf;
+package dev.syrup.hook.kit;
 
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.Errno;
@@ -8,25 +8,31 @@ import java.util.Optional;
 
 /**
  * A deployment's pin directory, {@code <bpffs root>/<owner>/<id>}. Its path names it (owner,
- * id, messages, {@link SharedMaps}); everything done in it goes through one fd, opened on first
+ * id, messages, the {@link MapRegistry}); everything done in it goes through one fd, opened on first
  * use without following a link (the directory made {@code 0700} when missing, root's alone) and
  * held until the deployment ends, so a directory renamed or replaced meanwhile changes nothing
  * syrupd acts on.
  */
-final class DeploymentDir {
+public final class DeploymentDir {
 
-    static final int MODE = 0700;
+    /** The mode a missing directory is made with: root's alone. */
+    public static final int MODE = 0700;
 
-    final Path path;
+    private final Path path;
     /** Guarded by {@code this}. */
     private PinDir dir;
 
-    DeploymentDir(Path path) {
+    public DeploymentDir(Path path) {
         this.path = path.toAbsolutePath().normalize();
     }
 
     /** The directory, made now if it is missing. */
-    synchronized PinDir get() {
+    /** The directory's path, absolute and normalized: what names it, never what is acted on. */
+    public Path path() {
+        return path;
+    }
+
+    public synchronized PinDir get() {
         if (dir == null) {
             dir = PinDir.create(path, MODE);
         }
@@ -34,7 +40,7 @@ final class DeploymentDir {
     }
 
     /** The directory if it exists (a previous syrupd's, or made by {@link #get}); nothing is made. */
-    synchronized Optional<PinDir> existing() {
+    public synchronized Optional<PinDir> existing() {
         if (dir == null) {
             try {
                 dir = PinDir.open(path);
@@ -52,7 +58,7 @@ final class DeploymentDir {
      * Lets go of the fd; with {@code remove} the directory goes too, when it is empty and still
      * the one held (never what took its place). False when it stays for such a reason.
      */
-    synchronized boolean end(boolean remove) {
+    public synchronized boolean end(boolean remove) {
         PinDir d = dir;
         dir = null;
         if (d == null) {
