@@ -11,6 +11,7 @@ import dev.syrup.backend.ghost.Sched.State;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
+import dev.syrup.hook.kit.KernelMap;
 import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.MapType;
@@ -411,7 +412,7 @@ public final class ThreadDeployment implements HookDeployment {
                 if (!m.claimPin(pin)) {
                     m.pin(pin);
                 }
-                out.add(new PolicyMap(m.name(), m));
+                out.add(new KernelMap(m.name(), m));
             }
         } catch (IOException | BpfException e) {
             throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir + " failed: "
