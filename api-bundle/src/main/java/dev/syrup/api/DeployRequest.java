@@ -1,5 +1,6 @@
 package dev.syrup.api;
 
+import dev.syrup.hook.spi.Hook;
 import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalInt;
@@ -17,7 +18,7 @@ import java.util.OptionalInt;
  * @param executorUid when present, the deployment may adopt only executors that this uid owns
  *                    (a tenant's own sockets), and is refused while the target has executors of
  *                    any other uid; empty for the administrator (any executor on the target).
- *                    Handed to {@link Hook#open(Target, java.nio.file.Path, OptionalInt)}.
+ *                    Handed to {@link Hook#open(Target, dev.syrup.hook.spi.HookContext)}.
  */
 public record DeployRequest(String policy, String hook, Target target, Map<String, String> defines,
                             boolean replace, String owner, OptionalInt executorUid) {

@@ -2,6 +2,8 @@ package dev.syrup.api;
 
 import dev.syrup.api.map.MapEvent;
 import dev.syrup.api.map.SyrupMap;
+import dev.syrup.hook.spi.Hook;
+import dev.syrup.hook.spi.HookDeployment;
 import java.util.List;
 
 /**

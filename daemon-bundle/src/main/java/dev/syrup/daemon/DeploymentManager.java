@@ -4,10 +4,7 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployer;
 import dev.syrup.api.Deployment;
-import dev.syrup.api.Dispatcher;
 import dev.syrup.api.DeploymentStats;
-import dev.syrup.api.Hook;
-import dev.syrup.api.HookDeployment;
 import dev.syrup.api.PolicyTest;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -20,9 +17,12 @@ import dev.syrup.daemon.compile.CompileSandbox;
 import dev.syrup.daemon.compile.PolicyCompiler;
 import dev.syrup.daemon.compile.PolicySource;
 import dev.syrup.daemon.compile.PolicyTests;
-import dev.syrup.daemon.metrics.DeploymentMBeans;
 import dev.syrup.daemon.events.EventingMap;
 import dev.syrup.daemon.events.MapEventBus;
+import dev.syrup.daemon.metrics.DeploymentMBeans;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.hook.spi.Hook;
+import dev.syrup.hook.spi.HookDeployment;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -543,7 +543,7 @@ public final class DeploymentManager implements Deployer {
             this.source = builtins.resolve(req.policy());
             this.wrapper = hook.wrapper(PolicyCompiler.fileName(source));
             try {
-                this.opened = hook.open(req.target(), dev.syrup.api.HookContext.of(req.owner(), id,
+                this.opened = hook.open(req.target(), dev.syrup.hook.spi.HookContext.of(req.owner(), id,
                         bpffsRoot.resolve(req.owner()).resolve(id), req.executorUid()));
             } catch (SyrupException | RuntimeException e) {
                 removeEmptyOwnerDir(req.owner());

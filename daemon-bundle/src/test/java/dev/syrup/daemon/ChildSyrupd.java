@@ -2,10 +2,10 @@ package dev.syrup.daemon;
 
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployment;
-import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.Target;
 import dev.syrup.backend.ebpf.SocketSelectHook;
+import dev.syrup.dispatch.Dispatcher;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.syrup.api.DeployRequest;
-import dev.syrup.api.Dispatcher;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfProgram;
+import dev.syrup.dispatch.Dispatcher;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

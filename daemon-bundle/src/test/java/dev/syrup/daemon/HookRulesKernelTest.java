@@ -3,9 +3,7 @@ package dev.syrup.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.Headers;
-import dev.syrup.api.Hook;
 import dev.syrup.backend.ebpf.CpuRedirectHook;
 import dev.syrup.backend.ebpf.SocketSelectHook;
 import dev.syrup.backend.ebpf.XdpDrvHook;
@@ -18,6 +16,8 @@ import dev.syrup.bpf.ObjectSpec;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.Xdp;
 import dev.syrup.daemon.compile.Builtins;
+import dev.syrup.dispatch.Dispatcher.XdpMode;
+import dev.syrup.hook.spi.Hook;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.IOException;
 import java.io.InputStream;

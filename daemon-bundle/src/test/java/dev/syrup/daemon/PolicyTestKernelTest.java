@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.syrup.api.DeployRequest;
-import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.PolicyTest;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -15,6 +14,7 @@ import dev.syrup.backend.ebpf.CpuRedirectHook;
 import dev.syrup.backend.ebpf.SocketSelectHook;
 import dev.syrup.backend.ebpf.XdpSkbHook;
 import dev.syrup.bpf.KernelObjects;
+import dev.syrup.dispatch.Dispatcher.XdpMode;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.IOException;
 import java.nio.file.Files;

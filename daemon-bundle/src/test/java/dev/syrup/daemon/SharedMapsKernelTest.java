@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployment;
-import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
@@ -16,6 +15,7 @@ import dev.syrup.api.map.SyrupMap;
 import dev.syrup.backend.ebpf.CpuRedirectHook;
 import dev.syrup.backend.ebpf.SocketSelectHook;
 import dev.syrup.bpf.BpfMap;
+import dev.syrup.dispatch.Dispatcher.XdpMode;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

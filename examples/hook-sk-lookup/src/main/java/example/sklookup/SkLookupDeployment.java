@@ -1,6 +1,5 @@
 package example.sklookup;
 
-import dev.syrup.api.HookDeployment;
 import dev.syrup.api.KernelProgram;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
@@ -19,6 +18,7 @@ import dev.syrup.bpf.Pidfd;
 import dev.syrup.bpf.PinDir;
 import dev.syrup.bpf.ProgramInfo;
 import dev.syrup.bpf.VerifierException;
+import dev.syrup.hook.spi.HookDeployment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,10 +1,6 @@
 package example.sklookup;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.ExecutorKind;
-import dev.syrup.api.Hook;
-import dev.syrup.api.HookDeployment;
-import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
@@ -15,6 +11,11 @@ import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
+import dev.syrup.hook.spi.Executor;
+import dev.syrup.hook.spi.Hook;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.HookDeployment;
+import dev.syrup.hook.spi.Input;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -97,13 +98,13 @@ public final class SkLookupHook implements Hook {
     }
 
     @Override
-    public InputKind input() {
-        return InputKind.DATAGRAM;
+    public Input input() {
+        return Input.DATAGRAM;
     }
 
     @Override
-    public ExecutorKind executor() {
-        return ExecutorKind.SOCKET;
+    public Executor executor() {
+        return Executor.SOCKET;
     }
 
     @Override
@@ -170,18 +171,15 @@ public final class SkLookupHook implements Hook {
                 """.formatted(policyInclude, MAX_EXECUTORS, EXECUTORS_MAP, PORT_MAP, PROGRAM);
     }
 
-    @Override
-    public HookDeployment open(Target target, Path pinDir) throws SyrupException {
-        return open(target, pinDir, OptionalInt.empty());
-    }
-
     /**
      * With {@code executorUid} (a tenant), {@code DENIED} unless that uid holds a socket on the
      * port itself, and while a socket of another uid is bound to the port or to an executor
      * port: a tenant may neither steer another's inputs nor schedule onto another's sockets.
      */
     @Override
-    public HookDeployment open(Target target, Path pinDir, OptionalInt executorUid) throws SyrupException {
+    public HookDeployment open(Target target, HookContext context) throws SyrupException {
+        Path pinDir = context.pinDir();
+        OptionalInt executorUid = context.executorUid();
         if (target.iface().isPresent()) {
             throw new SyrupException(Kind.INVALID, "sk_lookup works on a port of syrupd's network namespace, not on an interface (drop --iface)");
         }
@@ -189,7 +187,7 @@ public final class SkLookupHook implements Hook {
             throw new SyrupException(Kind.INVALID, "port " + target.port() + " leaves no room for executor ports "
                     + (target.port() + 1) + ".." + (target.port() + span));
         }
-        String owner = ownerOf(pinDir);
+        String owner = context.owner();
         String key = target.protocol().label() + "/" + target.port();
         synchronized (claims) {
             String holder = claims.get(key);
@@ -210,12 +208,6 @@ public final class SkLookupHook implements Hook {
             }
             throw e;
         }
-    }
-
-    /** The owner, from the pin directory {@code <bpffs root>/<owner>/<deployment>} (Hook#open). */
-    static String ownerOf(Path pinDir) {
-        Path parent = pinDir.getParent();
-        return parent != null && parent.getFileName() != null ? parent.getFileName().toString() : "unknown";
     }
 
     /** Map memory the policy declares, the glue's own maps excluded; read without loading anything. */

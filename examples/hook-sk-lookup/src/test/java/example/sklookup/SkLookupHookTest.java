@@ -14,6 +14,7 @@ import dev.syrup.bpf.KernelObjects;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.ProgramInfo;
+import dev.syrup.hook.spi.HookContext;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.DatagramPacket;
@@ -105,7 +106,7 @@ class SkLookupHookTest {
         Set<Integer> mapsBefore = ids(KernelObjects.maps().stream().map(MapInfo::id));
         Path pinDir = work.resolve("pins/admin/d1");
 
-        SkLookupDeployment d = (SkLookupDeployment) hook.open(Target.port(Protocol.UDP, port), pinDir);
+        SkLookupDeployment d = (SkLookupDeployment) hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(pinDir));
         int progId;
         int linkId;
         try {
@@ -114,7 +115,7 @@ class SkLookupHookTest {
             assertTrue(Files.isDirectory(pinDir));
             // A second deployment on the same port is refused while this one holds it.
             assertEquals(SyrupException.Kind.CONFLICT, assertThrows(SyrupException.class,
-                    () -> hook.open(Target.port(Protocol.UDP, port), work.resolve("pins/other/d2"))).kind());
+                    () -> hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(work.resolve("pins/other/d2")))).kind());
 
             d.install(compile(hook, resource("round_robin.c"), d.executors()));
             progId = d.program().orElseThrow().id();
@@ -170,29 +171,29 @@ class SkLookupHookTest {
             assertThrows(SocketTimeoutException.class, () -> receive(s));
         }
         // And the port can be deployed on again.
-        hook.open(Target.port(Protocol.UDP, port), pinDir).close();
+        hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(pinDir)).close();
     }
 
     @Test
     void refusesTargetsWithoutExecutorsInterfacesAndOthersPorts() throws Exception {
         SkLookupHook hook = new SkLookupHook(new PortSockets(), EXECUTORS);
         assertEquals(SyrupException.Kind.NO_EXECUTORS, assertThrows(SyrupException.class,
-                () -> hook.open(Target.port(Protocol.TCP, port), work.resolve("a/d1"))).kind());
+                () -> hook.open(Target.port(Protocol.TCP, port), HookContext.ofPinDir(work.resolve("a/d1")))).kind());
         assertEquals(SyrupException.Kind.INVALID, assertThrows(SyrupException.class,
-                () -> hook.open(new Target(Protocol.UDP, port, java.util.Optional.of("lo")), work.resolve("a/d2"))).kind());
+                () -> hook.open(new Target(Protocol.UDP, port, java.util.Optional.of("lo")), HookContext.ofPinDir(work.resolve("a/d2")))).kind());
         // A tenant whose uid owns none of the sockets is refused.
         assertEquals(SyrupException.Kind.DENIED, assertThrows(SyrupException.class,
-                () -> hook.open(Target.port(Protocol.UDP, port), work.resolve("a/d3"), java.util.OptionalInt.of(23499))).kind());
+                () -> hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(work.resolve("a/d3"), java.util.OptionalInt.of(23499)))).kind());
         assertFalse(Files.exists(work.resolve("a/d3")));
         // A tenant owning every socket in play (this test's uid) but none on P itself: P is not its to steer.
         int me = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         SyrupException notHeld = assertThrows(SyrupException.class,
-                () -> hook.open(Target.port(Protocol.UDP, port), work.resolve("a/d4"), java.util.OptionalInt.of(me)));
+                () -> hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(work.resolve("a/d4"), java.util.OptionalInt.of(me))));
         assertEquals(SyrupException.Kind.DENIED, notHeld.kind());
         assertTrue(notHeld.getMessage().contains("only on a port it holds"), notHeld.getMessage());
         // Holding P, it may.
         try (DatagramSocket own = new DatagramSocket(new InetSocketAddress(LO, port))) {
-            hook.open(Target.port(Protocol.UDP, port), work.resolve("a/d5"), java.util.OptionalInt.of(me)).close();
+            hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(work.resolve("a/d5"), java.util.OptionalInt.of(me))).close();
         }
     }
 
@@ -241,7 +242,7 @@ class SkLookupHookTest {
         Path inc = work.resolve("include");
         Files.createDirectories(inc);
         if (!Files.exists(inc.resolve("syrup.h"))) {
-            try (InputStream in = dev.syrup.api.Hook.class.getResourceAsStream("syrup.h")) {
+            try (InputStream in = dev.syrup.api.Target.class.getResourceAsStream("syrup.h")) {
                 Files.copy(in, inc.resolve("syrup.h"));
             }
         }

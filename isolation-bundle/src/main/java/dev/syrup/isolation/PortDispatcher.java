@@ -1,6 +1,5 @@
 package dev.syrup.isolation;
 
-import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -18,6 +17,7 @@ import dev.syrup.bpf.ReuseportGroup;
 import dev.syrup.bpf.Sockets;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.dispatch.Dispatcher;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

@@ -5,14 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.HookDeployment;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
 import dev.syrup.backend.ebpf.SocketSelectHook;
 import dev.syrup.bpf.BpfObject;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.HookDeployment;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -126,7 +127,7 @@ class PortDispatcherKernelTest {
             Files.writeString(dir.resolve("to_one_policy.c"), "uint32_t schedule(void *s, void *e) { return 1; }\n");
             Path object = Kernel.compile(dir, "to_one", hook.wrapper(dir.resolve("to_one_policy.c").toString()), "NUM_EXECUTORS=2");
 
-            try (HookDeployment dep = hook.open(target, bpffs.resolve("app1").resolve("d1"))) {
+            try (HookDeployment dep = hook.open(target, HookContext.ofPinDir(bpffs.resolve("app1").resolve("d1")))) {
                 dep.install(object);
                 progs = Kernel.newPrograms(progsBefore);
                 int rootId = d.socketRootProgram().orElseThrow().info().id();
@@ -134,7 +135,7 @@ class PortDispatcherKernelTest {
                 assertEquals(1, d.claims().size());
                 assertTrue(d.claims().get(0).installed());
                 SyrupException other = assertThrows(SyrupException.class,
-                        () -> hook.open(target, bpffs.resolve("app2").resolve("d2")));
+                        () -> hook.open(target, HookContext.ofPinDir(bpffs.resolve("app2").resolve("d2"))));
                 assertEquals(Kind.CONFLICT, other.kind());
                 assertTrue(other.getMessage().contains("app1"), other.getMessage());
 

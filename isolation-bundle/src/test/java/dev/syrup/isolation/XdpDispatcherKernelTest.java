@@ -4,14 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
 import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.dispatch.Dispatcher.XdpMode;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.syrup.api.DeploymentStats;
-import dev.syrup.api.HookDeployment;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -18,6 +17,8 @@ import dev.syrup.backend.ebpf.XdpSkbHook;
 import dev.syrup.bpf.Xdp;
 import dev.syrup.client.Syrup;
 import dev.syrup.client.XdpSocket;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.HookDeployment;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -246,8 +247,8 @@ class XdpHookKernelTest {
             Path mica = compile(hook, "t_mica", MICA);
             Path count = compile(hook, "t_count", COUNT);
 
-            HookDeployment app1 = hook.open(new Target(Protocol.UDP, portA, Optional.of(dev)), bpffs.resolve("app1").resolve("d1"));
-            HookDeployment app2 = hook.open(new Target(Protocol.UDP, portB, Optional.of(dev)), bpffs.resolve("app2").resolve("d2"));
+            HookDeployment app1 = hook.open(new Target(Protocol.UDP, portA, Optional.of(dev)), HookContext.ofPinDir(bpffs.resolve("app1").resolve("d1")));
+            HookDeployment app2 = hook.open(new Target(Protocol.UDP, portB, Optional.of(dev)), HookContext.ofPinDir(bpffs.resolve("app2").resolve("d2")));
             try {
                 assertTrue(Xdp.attachedProgramId(ifindex, Xdp.XDP_FLAGS_SKB_MODE).isPresent(), "the root runs in generic mode");
                 app1.install(mica);
@@ -263,7 +264,7 @@ class XdpHookKernelTest {
 
                 // The other mode cannot share the interface: a clear CONFLICT.
                 SyrupException conflict = assertThrows(SyrupException.class, () -> new XdpDrvHook(d)
-                        .open(new Target(Protocol.UDP, portB + 1, Optional.of(dev)), bpffs.resolve("app3").resolve("d3")));
+                        .open(new Target(Protocol.UDP, portB + 1, Optional.of(dev)), HookContext.ofPinDir(bpffs.resolve("app3").resolve("d3"))));
                 assertEquals(Kind.CONFLICT, conflict.kind());
                 assertTrue(conflict.getMessage().contains("cannot share") && conflict.getMessage().contains("xdp_skb"),
                         conflict.getMessage());
@@ -311,7 +312,7 @@ class XdpHookKernelTest {
         try (PortDispatcher d = new PortDispatcher()) {
             XdpDrvHook hook = new XdpDrvHook(d);
             Path mica = compile(hook, "t_mica", MICA);
-            try (HookDeployment app = hook.open(new Target(Protocol.UDP, port, Optional.of(dev)), bpffs.resolve("app1").resolve("d1"));
+            try (HookDeployment app = hook.open(new Target(Protocol.UDP, port, Optional.of(dev)), HookContext.ofPinDir(bpffs.resolve("app1").resolve("d1")));
                  XdpSocket s0 = XdpSocket.open(dev, 0);
                  XdpSocket s1 = s0.shareUmem()) {
                 assertTrue(Xdp.attachedProgramId(ifindex, Xdp.XDP_FLAGS_DRV_MODE).isPresent(), "the root runs in native mode");
@@ -344,7 +345,7 @@ class XdpHookKernelTest {
         try (PortDispatcher d = new PortDispatcher()) {
             XdpSkbHook hook = new XdpSkbHook(d);
             Path all = compile(hook, "t_all", "uint32_t schedule(void *s, void *e) { return 0; }\n");
-            try (HookDeployment app = hook.open(new Target(Protocol.UDP, port, Optional.of(dev)), bpffs.resolve("app1").resolve("d1"));
+            try (HookDeployment app = hook.open(new Target(Protocol.UDP, port, Optional.of(dev)), HookContext.ofPinDir(bpffs.resolve("app1").resolve("d1")));
                  XdpSocket s0 = XdpSocket.open(dev, 0)) {
                 app.install(all);
                 app.registerExecutor(0, ProcessHandle.current().pid(), s0.fd());

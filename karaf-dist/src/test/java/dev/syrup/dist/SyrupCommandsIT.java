@@ -70,6 +70,13 @@ public class SyrupCommandsIT extends SyrupTestSupport {
         assertTrue(hooks, hooks.contains("cpu_redirect"));
         // The offload hook's feature is not booted (OffloadFeatureIT installs it).
         assertTrue(hooks, !hooks.contains("xdp_offload"));
+        // The input and executor kinds are services: Syrup's (syrup-daemon) are all listed.
+        String kinds = executeCommand("syrup:hooks --kinds --json");
+        for (String k : List.of("\"kind\":\"input\",\"name\":\"datagram\"", "\"kind\":\"input\",\"name\":\"thread\"",
+                "\"kind\":\"executor\",\"name\":\"socket\"", "\"kind\":\"executor\",\"name\":\"rx_queue\"")) {
+            assertTrue(kinds, kinds.contains(k));
+        }
+        assertTrue(kinds, kinds.contains("\"bundle\":\"syrup-daemon\""));
         String policies = executeCommand("syrup:policies --no-format");
         for (String p : List.of("round_robin", "hash", "sita")) {
             assertTrue(policies, policies.contains(p));

@@ -1,9 +1,6 @@
 package dev.syrup.backend.ebpf;
 
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.Dispatcher.XdpMode;
 import dev.syrup.api.DeploymentStats;
-import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
@@ -14,11 +11,14 @@ import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.dispatch.Dispatcher.XdpMode;
 import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.KernelMap;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyObjects;
+import dev.syrup.hook.spi.HookDeployment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;

@@ -1,13 +1,6 @@
 package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.Dispatcher.XdpMode;
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.ExecutorKind;
-import dev.syrup.api.Hook;
-import dev.syrup.api.HookContext;
-import dev.syrup.api.HookDeployment;
-import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
 import dev.syrup.api.TestResult;
@@ -16,10 +9,17 @@ import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.dispatch.Dispatcher.XdpMode;
 import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyObjects;
 import dev.syrup.hook.kit.SharedMaps;
+import dev.syrup.hook.spi.Executor;
+import dev.syrup.hook.spi.Hook;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.HookDeployment;
+import dev.syrup.hook.spi.Input;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,13 +155,13 @@ public final class CpuRedirectHook implements Hook {
     }
 
     @Override
-    public InputKind input() {
-        return InputKind.PACKET;
+    public Input input() {
+        return Input.PACKET;
     }
 
     @Override
-    public ExecutorKind executor() {
-        return ExecutorKind.CORE;
+    public Executor executor() {
+        return Executor.CORE;
     }
 
     public List<Integer> cores() {
@@ -258,11 +258,6 @@ public final class CpuRedirectHook implements Hook {
     @Override
     public void discard(Target target, Path pinDir) {
         dispatcher.discard("xdp", target);
-    }
-
-    @Override
-    public HookDeployment open(Target target, Path pinDir) throws SyrupException {
-        return open(target, HookContext.ofPinDir(pinDir, java.util.OptionalInt.empty()));
     }
 
     @Override

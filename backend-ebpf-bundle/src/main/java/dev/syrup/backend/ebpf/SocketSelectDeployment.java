@@ -1,8 +1,6 @@
 package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.DeploymentStats;
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
@@ -15,10 +13,12 @@ import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.Pidfd;
+import dev.syrup.dispatch.Dispatcher;
 import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyObjects;
+import dev.syrup.hook.spi.HookDeployment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

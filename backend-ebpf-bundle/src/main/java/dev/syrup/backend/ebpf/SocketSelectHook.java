@@ -1,12 +1,6 @@
 package dev.syrup.backend.ebpf;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.ExecutorKind;
-import dev.syrup.api.Hook;
-import dev.syrup.api.HookContext;
-import dev.syrup.api.HookDeployment;
-import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
 import dev.syrup.api.TestResult;
@@ -15,10 +9,16 @@ import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
+import dev.syrup.dispatch.Dispatcher;
 import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyObjects;
 import dev.syrup.hook.kit.SharedMaps;
+import dev.syrup.hook.spi.Executor;
+import dev.syrup.hook.spi.Hook;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.HookDeployment;
+import dev.syrup.hook.spi.Input;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -107,13 +107,13 @@ public final class SocketSelectHook implements Hook {
     }
 
     @Override
-    public InputKind input() {
-        return InputKind.DATAGRAM;
+    public Input input() {
+        return Input.DATAGRAM;
     }
 
     @Override
-    public ExecutorKind executor() {
-        return ExecutorKind.SOCKET;
+    public Executor executor() {
+        return Executor.SOCKET;
     }
 
     @Override
@@ -188,16 +188,6 @@ public final class SocketSelectHook implements Hook {
         }
     }
 
-    @Override
-    public HookDeployment open(Target target, Path pinDir) throws SyrupException {
-        return open(target, HookContext.ofPinDir(pinDir, java.util.OptionalInt.empty()));
-    }
-
-    @Override
-    public HookDeployment open(Target target, Path pinDir, java.util.OptionalInt executorUid) throws SyrupException {
-        return open(target, HookContext.ofPinDir(pinDir, executorUid));
-    }
-
     /** With an executor uid, only that uid's sockets are adopted, and none of another uid may be on the port. */
     @Override
     public HookDeployment open(Target target, HookContext context) throws SyrupException {
@@ -207,15 +197,6 @@ public final class SocketSelectHook implements Hook {
         }
         return SocketSelectDeployment.open(proc, registry, dispatcher, context.owner(), target, context.pinDir(),
                 context.executorUid());
-    }
-
-    /**
-     * The application a deployment belongs to, from its pin directory
-     * ({@code <bpffs root>/<owner>/<deployment>}): what {@link HookContext#ofPinDir} derives for
-     * callers of the overloads without a context.
-     */
-    static String ownerOf(Path pinDir) {
-        return HookContext.ofPinDir(pinDir, java.util.OptionalInt.empty()).owner();
     }
 
     @Override

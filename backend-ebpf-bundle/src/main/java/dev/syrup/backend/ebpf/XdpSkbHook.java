@@ -1,10 +1,10 @@
 package dev.syrup.backend.ebpf;
 
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.Dispatcher.XdpMode;
-import dev.syrup.api.Hook;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.dispatch.Dispatcher.XdpMode;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.SharedMaps;
+import dev.syrup.hook.spi.Hook;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;

@@ -31,7 +31,7 @@ import java.util.List;
  * <p>A hook of another bundle does the same: {@link #declare} in its wrapper,
  * {@link #create} per deployment, {@code reuseMap(MAP, ...)} before each load, list
  * {@link #MAP} among its own maps (not shared, not pinned), and {@link #read} for
- * {@link dev.syrup.api.HookDeployment#stats}.
+ * {@link dev.syrup.hook.spi.HookDeployment#stats}.
  */
 public final class DecisionStats {
 

@@ -19,7 +19,7 @@ import org.osgi.annotation.versioning.ProviderType;
  * deployments come.
  *
  * <p>A deployment is known by its pin dir {@code <bpffs root>/<owner>/<id>}
- * ({@link dev.syrup.api.HookContext#pinDir}); its owner is the parent directory, so different
+ * ({@link dev.syrup.hook.spi.HookContext#pinDir}); its owner is the parent directory, so different
  * owners (and different bpffs roots) never share. Per install: {@link #reuse} before load
  * (hands the object the Maps the owner's other live deployments already have, or refuses a
  * shape mismatch; changes nothing), then {@link #commit} once the policy runs and its Maps are

@@ -10,9 +10,9 @@ import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.ObjectRejectedException;
+import dev.syrup.bpf.PinDir;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.VerifierException;
-import dev.syrup.bpf.PinDir;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,7 +62,7 @@ public final class PolicyObjects {
     }
 
     /**
-     * {@link dev.syrup.api.Hook#mapBytes}: what the Maps {@code object} declares would take,
+     * {@link dev.syrup.hook.spi.Hook#mapBytes}: what the Maps {@code object} declares would take,
      * (key + value) x max entries each (a per-CPU value once per possible CPU; a ring buffer its
      * max entries), the hook's own ({@code internal}) left out. Opens the ELF file only: nothing
      * is created in the kernel.

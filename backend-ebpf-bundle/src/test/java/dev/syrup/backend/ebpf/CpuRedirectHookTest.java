@@ -5,13 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.Dispatcher.XdpMode;
-import dev.syrup.api.ExecutorKind;
-import dev.syrup.api.InputKind;
+import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
-import dev.syrup.api.Protocol;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.dispatch.Dispatcher.XdpMode;
+import dev.syrup.hook.spi.Executor;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.Input;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -40,8 +41,8 @@ class CpuRedirectHookTest {
         CpuRedirectHook hook = new CpuRedirectHook(NO_DISPATCHER, List.of(), XdpMode.SKB, 64);
         assertFalse(hook.cores().isEmpty());
         assertEquals(0, hook.cores().get(0));
-        assertEquals(InputKind.PACKET, hook.input());
-        assertEquals(ExecutorKind.CORE, hook.executor());
+        assertEquals(Input.PACKET, hook.input());
+        assertEquals(Executor.CORE, hook.executor());
     }
 
     @Test
@@ -93,7 +94,7 @@ class CpuRedirectHookTest {
     void needsAnInterface() {
         CpuRedirectHook hook = new CpuRedirectHook(NO_DISPATCHER, List.of(0), XdpMode.SKB, 64);
         SyrupException e = assertThrows(SyrupException.class,
-                () -> hook.open(Target.port(Protocol.UDP, 9000), Path.of("/sys/fs/bpf/x/admin/d1")));
+                () -> hook.open(Target.port(Protocol.UDP, 9000), HookContext.ofPinDir(Path.of("/sys/fs/bpf/x/admin/d1"))));
         assertEquals(SyrupException.Kind.INVALID, e.kind());
     }
 }

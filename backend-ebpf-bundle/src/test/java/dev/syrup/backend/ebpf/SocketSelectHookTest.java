@@ -4,11 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.Dispatcher;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.hook.spi.HookContext;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,7 +61,7 @@ class SocketSelectHookTest {
         Refusing dispatcher = new Refusing();
         SocketSelectHook hook = new SocketSelectHook(new ProcSockets(proc), dispatcher);
         SyrupException e = assertThrows(SyrupException.class,
-                () -> hook.open(Target.port(Protocol.UDP, 9000), Path.of("/sys/fs/bpf/syrup/admin/d3")));
+                () -> hook.open(Target.port(Protocol.UDP, 9000), HookContext.ofPinDir(Path.of("/sys/fs/bpf/syrup/admin/d3"))));
         assertEquals(Kind.CONFLICT, e.kind());
         assertTrue(e.getMessage().contains("uid-1001"), e.getMessage());
         assertEquals(List.of("admin udp/9000"), dispatcher.asked);
@@ -72,13 +73,13 @@ class SocketSelectHookTest {
         Refusing dispatcher = new Refusing();
         SocketSelectHook hook = new SocketSelectHook(new ProcSockets(proc), dispatcher);
         SyrupException e = assertThrows(SyrupException.class, () -> hook.open(Target.port(Protocol.UDP, 9000),
-                Path.of("/x/uid-1001/d1"), java.util.OptionalInt.of(1001)));
+                HookContext.ofPinDir(Path.of("/x/uid-1001/d1"), java.util.OptionalInt.of(1001))));
         assertEquals(Kind.DENIED, e.kind());
         assertTrue(e.getMessage().contains("uid 0"), e.getMessage());
         assertEquals(List.of(), dispatcher.asked);
         // The administrator (no uid) takes any socket on the port: on to the dispatcher.
         assertEquals(Kind.CONFLICT, assertThrows(SyrupException.class, () -> hook.open(Target.port(Protocol.UDP, 9000),
-                Path.of("/x/admin/d2"), java.util.OptionalInt.empty())).kind());
+                HookContext.ofPinDir(Path.of("/x/admin/d2")))).kind());
     }
 
     @Test
@@ -86,16 +87,10 @@ class SocketSelectHookTest {
         Refusing dispatcher = new Refusing();
         SocketSelectHook hook = new SocketSelectHook(new ProcSockets(proc), dispatcher);
         assertEquals(Kind.NO_EXECUTORS, assertThrows(SyrupException.class,
-                () -> hook.open(Target.port(Protocol.UDP, 9000), Path.of("/x/admin/d1"))).kind());
+                () -> hook.open(Target.port(Protocol.UDP, 9000), HookContext.ofPinDir(Path.of("/x/admin/d1")))).kind());
         assertEquals(Kind.INVALID, assertThrows(SyrupException.class,
-                () -> hook.open(new Target(Protocol.UDP, 9000, Optional.of("eth0")), Path.of("/x/admin/d1"))).kind());
+                () -> hook.open(new Target(Protocol.UDP, 9000, Optional.of("eth0")), HookContext.ofPinDir(Path.of("/x/admin/d1")))).kind());
         assertEquals(List.of(), dispatcher.asked);
-    }
-
-    @Test
-    void ownerIsThePinDirectorysParent() {
-        assertEquals("uid-1001", SocketSelectHook.ownerOf(Path.of("/sys/fs/bpf/syrup/uid-1001/d7")));
-        assertEquals("unknown", SocketSelectHook.ownerOf(Path.of("d7")));
     }
 
     @Test

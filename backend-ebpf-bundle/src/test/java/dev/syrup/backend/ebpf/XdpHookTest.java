@@ -4,13 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.Dispatcher;
-import dev.syrup.api.ExecutorKind;
-import dev.syrup.api.InputKind;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.dispatch.Dispatcher;
+import dev.syrup.hook.spi.Executor;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.Input;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,15 +53,15 @@ class XdpHookTest {
         assertTrue(glue.contains("return XDP_DROP") && glue.contains("#include \"p.c\""), glue);
         assertEquals("xdp_skb", hook.name());
         assertEquals("xdp_drv", new XdpDrvHook(new OtherMode()).name());
-        assertEquals(InputKind.PACKET, hook.input());
-        assertEquals(ExecutorKind.XDP_SOCKET, hook.executor());
+        assertEquals(Input.PACKET, hook.input());
+        assertEquals(Executor.XDP_SOCKET, hook.executor());
     }
 
     @Test
     void anInterfaceIsRequired() {
         OtherMode d = new OtherMode();
         assertEquals(Kind.INVALID, assertThrows(SyrupException.class,
-                () -> new XdpSkbHook(d).open(Target.port(Protocol.UDP, 9000), Path.of("/x/admin/d1"))).kind());
+                () -> new XdpSkbHook(d).open(Target.port(Protocol.UDP, 9000), HookContext.ofPinDir(Path.of("/x/admin/d1")))).kind());
         assertEquals(List.of(), d.asked);
     }
 
@@ -68,7 +69,7 @@ class XdpHookTest {
     void theOtherModeOnTheInterfaceIsAConflictThatSaysWhatToDo() {
         OtherMode d = new OtherMode();
         SyrupException e = assertThrows(SyrupException.class, () -> new XdpDrvHook(d)
-                .open(new Target(Protocol.UDP, 9000, Optional.of("veth0")), Path.of("/x/uid-1000/d4")));
+                .open(new Target(Protocol.UDP, 9000, Optional.of("veth0")), HookContext.ofPinDir(Path.of("/x/uid-1000/d4"))));
         assertEquals(Kind.CONFLICT, e.kind());
         assertTrue(e.getMessage().contains("native (driver)") && e.getMessage().contains("cannot share")
                 && e.getMessage().contains("deploy at xdp_skb"), e.getMessage());

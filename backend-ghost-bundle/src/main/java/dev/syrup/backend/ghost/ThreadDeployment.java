@@ -1,7 +1,6 @@
 package dev.syrup.backend.ghost;
 
 import dev.syrup.api.DeploymentStats;
-import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
@@ -11,14 +10,15 @@ import dev.syrup.backend.ghost.Sched.State;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
-import dev.syrup.hook.kit.KernelMap;
-import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.MappedArray;
+import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.hook.kit.KernelMap;
 import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.spi.HookDeployment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,16 +1,17 @@
 package dev.syrup.backend.ghost;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.ExecutorKind;
-import dev.syrup.api.Hook;
-import dev.syrup.api.HookDeployment;
-import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.SharedMaps;
+import dev.syrup.hook.spi.Executor;
+import dev.syrup.hook.spi.Hook;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.HookDeployment;
+import dev.syrup.hook.spi.Input;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -179,13 +180,13 @@ public final class ThreadSchedulerHook implements Hook {
     }
 
     @Override
-    public InputKind input() {
-        return InputKind.THREAD;
+    public Input input() {
+        return Input.THREAD;
     }
 
     @Override
-    public ExecutorKind executor() {
-        return ExecutorKind.CORE;
+    public Executor executor() {
+        return Executor.CORE;
     }
 
     public List<Integer> cores() {
@@ -245,7 +246,8 @@ public final class ThreadSchedulerHook implements Hook {
     }
 
     @Override
-    public HookDeployment open(Target target, Path pinDir) throws SyrupException {
+    public HookDeployment open(Target target, HookContext context) throws SyrupException {
+        Path pinDir = context.pinDir();
         Availability a = availability();
         if (!a.available()) {
             throw new SyrupException(Kind.UNAVAILABLE, "thread_scheduler: " + a.reason());

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.ExecutorKind;
-import dev.syrup.api.InputKind;
+import dev.syrup.hook.spi.Executor;
+import dev.syrup.hook.spi.Input;
 import java.lang.annotation.Annotation;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -40,8 +40,8 @@ class ThreadSchedulerHookTest {
     void namesCoresAndKinds() {
         ThreadSchedulerHook h = new ThreadSchedulerHook(config("1,0", "linux", 1, 50));
         assertEquals("thread_scheduler", h.name());
-        assertEquals(InputKind.THREAD, h.input());
-        assertEquals(ExecutorKind.CORE, h.executor());
+        assertEquals(Input.THREAD, h.input());
+        assertEquals(Executor.CORE, h.executor());
         assertEquals(List.of(1, 0), h.cores());
         assertEquals(List.of(2, 3, 4, 7), ThreadSchedulerHook.parseCores("2-4, 7"));
         assertThrows(IllegalArgumentException.class, () -> ThreadSchedulerHook.parseCores("1,1"));

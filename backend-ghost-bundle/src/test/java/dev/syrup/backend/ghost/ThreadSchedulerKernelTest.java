@@ -16,6 +16,7 @@ import dev.syrup.backend.ghost.Sched.State;
 import dev.syrup.bpf.KernelObjects;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.ProgramInfo;
+import dev.syrup.hook.spi.HookContext;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -116,7 +117,7 @@ class ThreadSchedulerKernelTest {
     }
 
     private ThreadDeployment open(ThreadSchedulerHook hook, String id) throws SyrupException {
-        ThreadDeployment d = (ThreadDeployment) hook.open(Target.port(Protocol.UDP, 9000), bpffsRoot.resolve("app").resolve(id));
+        ThreadDeployment d = (ThreadDeployment) hook.open(Target.port(Protocol.UDP, 9000), HookContext.ofPinDir(bpffsRoot.resolve("app").resolve(id)));
         toClose.add(d);
         return d;
     }
@@ -160,7 +161,7 @@ class ThreadSchedulerKernelTest {
         assertFalse(ghost.availability().available());
         assertTrue(ghost.availability().reason().contains("SCHED_GHOST = 18"), ghost.availability().reason());
         SyrupException e = assertThrows(SyrupException.class, () -> ghost.open(Target.port(Protocol.UDP, 9000),
-                bpffsRoot.resolve("app/d0")));
+                HookContext.ofPinDir(bpffsRoot.resolve("app/d0"))));
         assertEquals(Kind.UNAVAILABLE, e.kind());
     }
 

@@ -1,17 +1,17 @@
 package dev.syrup.backend.offload;
 
-import dev.syrup.api.HookDeployment;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
 import dev.syrup.api.map.SyrupMap;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfObject;
-import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.Errno;
+import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.hook.spi.HookDeployment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,10 +1,6 @@
 package dev.syrup.backend.offload;
 
 import dev.syrup.api.Availability;
-import dev.syrup.api.ExecutorKind;
-import dev.syrup.api.Hook;
-import dev.syrup.api.HookDeployment;
-import dev.syrup.api.InputKind;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
@@ -13,6 +9,11 @@ import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
+import dev.syrup.hook.spi.Executor;
+import dev.syrup.hook.spi.Hook;
+import dev.syrup.hook.spi.HookContext;
+import dev.syrup.hook.spi.HookDeployment;
+import dev.syrup.hook.spi.Input;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,13 +86,13 @@ public final class XdpOffloadHook implements Hook {
     }
 
     @Override
-    public InputKind input() {
-        return InputKind.PACKET;
+    public Input input() {
+        return Input.PACKET;
     }
 
     @Override
-    public ExecutorKind executor() {
-        return ExecutorKind.RX_QUEUE;
+    public Executor executor() {
+        return Executor.RX_QUEUE;
     }
 
     @Override
@@ -208,7 +209,8 @@ public final class XdpOffloadHook implements Hook {
     }
 
     @Override
-    public HookDeployment open(Target target, Path pinDir) throws SyrupException {
+    public HookDeployment open(Target target, HookContext context) throws SyrupException {
+        Path pinDir = context.pinDir();
         String iface = target.iface().orElseThrow(() -> new SyrupException(Kind.INVALID,
                 "xdp_offload runs on a NIC: give the interface (--iface)"));
         Optional<String> why = unsupported(iface);

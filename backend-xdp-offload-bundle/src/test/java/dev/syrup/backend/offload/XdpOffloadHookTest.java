@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
+import dev.syrup.hook.spi.HookContext;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -43,14 +44,14 @@ class XdpOffloadHookTest {
         assertTrue(hook.unsupported("lo").orElseThrow().contains("virtual device"));
         assertTrue(hook.unsupported("nope").orElseThrow().contains("no interface nope"));
         SyrupException e = assertThrows(SyrupException.class,
-                () -> hook.open(new Target(Protocol.UDP, 9000, Optional.of("eth0")), sys.resolve("pins/admin/d1")));
+                () -> hook.open(new Target(Protocol.UDP, 9000, Optional.of("eth0")), HookContext.ofPinDir(sys.resolve("pins/admin/d1"))));
         assertEquals(SyrupException.Kind.UNAVAILABLE, e.kind());
         assertTrue(e.getMessage().contains("virtio_net"), e.getMessage());
 
         iface("enp1s0np0", "nfp", 8);
         assertEquals(Optional.empty(), hook.unsupported("enp1s0np0"));
         assertEquals(8, hook.rxQueues("enp1s0np0"));
-        assertEquals(8, hook.open(new Target(Protocol.UDP, 9000, Optional.of("enp1s0np0")), sys.resolve("p/admin/d1")).executors());
+        assertEquals(8, hook.open(new Target(Protocol.UDP, 9000, Optional.of("enp1s0np0")), HookContext.ofPinDir(sys.resolve("p/admin/d1"))).executors());
     }
 
     @Test

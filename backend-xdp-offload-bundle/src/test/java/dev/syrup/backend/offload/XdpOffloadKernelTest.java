@@ -12,6 +12,7 @@ import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.hook.spi.HookContext;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -77,7 +78,7 @@ class XdpOffloadKernelTest {
         assertTrue(a.reason().contains(dev + " (virtual)"), a.reason());
 
         SyrupException e = assertThrows(SyrupException.class,
-                () -> hook.open(new Target(Protocol.UDP, 9000, Optional.of(dev)), dir.resolve("admin/d1")));
+                () -> hook.open(new Target(Protocol.UDP, 9000, Optional.of(dev)), HookContext.ofPinDir(dir.resolve("admin/d1"))));
         assertEquals(SyrupException.Kind.UNAVAILABLE, e.kind());
         assertTrue(e.getMessage().contains(dev + " is a virtual device"), e.getMessage());
     }

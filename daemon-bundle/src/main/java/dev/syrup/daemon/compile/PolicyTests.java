@@ -1,10 +1,10 @@
 package dev.syrup.daemon.compile;
 
-import dev.syrup.api.Hook;
 import dev.syrup.api.PolicyTest;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.TestResult;
+import dev.syrup.hook.spi.Hook;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;

@@ -2,12 +2,12 @@ package dev.syrup.daemon.bench;
 
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployment;
-import dev.syrup.api.Hook;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.Target;
 import dev.syrup.backend.ebpf.SocketSelectHook;
 import dev.syrup.daemon.DaemonConfig;
 import dev.syrup.daemon.DeploymentManager;
+import dev.syrup.hook.spi.Hook;
 import dev.syrup.isolation.PortDispatcher;
 import java.lang.reflect.Method;
 import java.net.InetSocketAddress;

@@ -2,7 +2,6 @@ package dev.syrup.daemon.bench;
 
 import dev.syrup.api.DeployRequest;
 import dev.syrup.api.Deployment;
-import dev.syrup.api.Hook;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.Target;
 import dev.syrup.backend.ebpf.SocketSelectHook;
@@ -14,6 +13,7 @@ import dev.syrup.client.Syrup;
 import dev.syrup.daemon.DaemonConfig;
 import dev.syrup.daemon.DeploymentManager;
 import dev.syrup.daemon.UdpGroup;
+import dev.syrup.hook.spi.Hook;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.IOException;
 import java.lang.reflect.Method;

@@ -3,13 +3,13 @@ package dev.syrup.daemon.control;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.syrup.api.Deployer;
-import dev.syrup.api.Hook;
 import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.Pidfd;
 import dev.syrup.bpf.Sockets;
 import dev.syrup.daemon.DaemonConfig;
 import dev.syrup.daemon.DeploymentManager;
+import dev.syrup.hook.spi.Hook;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

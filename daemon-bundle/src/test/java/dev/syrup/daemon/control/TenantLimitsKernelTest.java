@@ -7,12 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.syrup.api.Deployment;
-import dev.syrup.api.Hook;
 import dev.syrup.backend.ebpf.XdpSkbHook;
 import dev.syrup.bpf.KernelObjects;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.client.Message;
 import dev.syrup.daemon.control.ControlTestSupport.App;
+import dev.syrup.hook.spi.Hook;
 import dev.syrup.isolation.PortDispatcher;
 import java.lang.reflect.Method;
 import java.net.UnixDomainSocketAddress;

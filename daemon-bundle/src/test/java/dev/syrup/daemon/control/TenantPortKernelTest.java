@@ -7,9 +7,9 @@ import static dev.syrup.daemon.control.ControlTestSupport.sum;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.Hook;
 import dev.syrup.backend.ebpf.XdpSkbHook;
 import dev.syrup.daemon.control.ControlTestSupport.App;
+import dev.syrup.hook.spi.Hook;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.File;
 import java.lang.reflect.Method;

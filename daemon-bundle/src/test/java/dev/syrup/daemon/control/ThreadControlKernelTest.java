@@ -3,9 +3,9 @@ package dev.syrup.daemon.control;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.Hook;
 import dev.syrup.backend.ghost.Sched;
 import dev.syrup.backend.ghost.ThreadSchedulerHook;
+import dev.syrup.hook.spi.Hook;
 import java.lang.reflect.Method;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;

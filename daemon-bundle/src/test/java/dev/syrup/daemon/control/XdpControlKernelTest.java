@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.syrup.api.Hook;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -12,6 +11,7 @@ import dev.syrup.backend.ebpf.XdpSkbHook;
 import dev.syrup.client.PolicyHandle;
 import dev.syrup.client.Syrup;
 import dev.syrup.client.XdpSocket;
+import dev.syrup.hook.spi.Hook;
 import dev.syrup.isolation.PortDispatcher;
 import java.io.File;
 import java.lang.reflect.Method;

@@ -60,7 +60,7 @@ class JsonCommandsKernelTest {
         bpffs = Path.of("/sys/fs/bpf/syrup-test-" + UUID.randomUUID().toString().substring(0, 8));
         syrupd = new DeploymentManager(DaemonConfig.of(dir.resolve("work").toString(), bpffs.toString()));
         dispatcher = new PortDispatcher();
-        Method add = DeploymentManager.class.getDeclaredMethod("addHook", dev.syrup.api.Hook.class);
+        Method add = DeploymentManager.class.getDeclaredMethod("addHook", dev.syrup.hook.spi.Hook.class);
         add.setAccessible(true);
         add.invoke(syrupd, new SocketSelectHook(dispatcher));
     }

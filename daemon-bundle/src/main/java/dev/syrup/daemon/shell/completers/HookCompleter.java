@@ -1,7 +1,7 @@
 package dev.syrup.daemon.shell.completers;
 
 import dev.syrup.api.Deployer;
-import dev.syrup.api.Hook;
+import dev.syrup.hook.spi.Hook;
 import java.util.List;
 import org.apache.karaf.shell.api.action.lifecycle.Reference;
 import org.apache.karaf.shell.api.action.lifecycle.Service;

@@ -1,13 +1,13 @@
 package dev.syrup.daemon.control.bench;
 
 import dev.syrup.api.Deployer;
-import dev.syrup.api.Hook;
 import dev.syrup.api.Protocol;
 import dev.syrup.client.ClientMap;
 import dev.syrup.client.Syrup;
 import dev.syrup.daemon.DaemonConfig;
 import dev.syrup.daemon.DeploymentManager;
 import dev.syrup.daemon.control.ControlServer;
+import dev.syrup.hook.spi.Hook;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -1,14 +1,20 @@
-package dev.syrup.api;
+package dev.syrup.hook.spi;
 
+import dev.syrup.api.DeploymentStats;
+import dev.syrup.api.KernelProgram;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.Target;
 import dev.syrup.api.map.SyrupMap;
 import java.nio.file.Path;
 import java.util.List;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * One policy slot at a hook: the executors adopted for a target and the policy running there.
  * It owns every kernel object it creates; {@link #close()} releases all of them and restores
  * the layer's default scheduling.
  */
+@ConsumerType
 public interface HookDeployment extends AutoCloseable {
 
     Target target();

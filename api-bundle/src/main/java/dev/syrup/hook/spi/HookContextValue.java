@@ -1,4 +1,4 @@
-package dev.syrup.api;
+package dev.syrup.hook.spi;
 
 import java.nio.file.Path;
 import java.util.Objects;

@@ -1,4 +1,11 @@
-package dev.syrup.api;
+package dev.syrup.hook.spi;
+
+import dev.syrup.api.Availability;
+import dev.syrup.api.DeployRequest;
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.Target;
+import dev.syrup.api.TestResult;
+import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * A scheduling hook: a place in the stack where a policy's {@code schedule()} runs.
@@ -7,9 +14,10 @@ package dev.syrup.api;
  * dynamically; when the service goes away the daemon closes every deployment it opened.
  *
  * <p>Deploying is two steps so that the policy can be compiled for the executors found:
- * {@link #open(Target, java.nio.file.Path)} claims the inputs and adopts the executors, then
+ * {@link #open(Target, HookContext)} claims the inputs and adopts the executors, then
  * {@link HookDeployment#install(java.nio.file.Path)} loads and attaches the compiled policy.
  */
+@ConsumerType
 public interface Hook {
 
     /** Service property carrying {@link #name()}, for filters such as {@code (syrup.hook=socket_select)}. */
@@ -18,9 +26,11 @@ public interface Hook {
     /** Short, stable name used on the command line, e.g. {@code socket_select}. */
     String name();
 
-    InputKind input();
+    /** What the policy sees here; a kind this hook's bundle brings is also registered as a service. */
+    Input input();
 
-    ExecutorKind executor();
+    /** What the policy's index names here; as {@link #input()}. */
+    Executor executor();
 
     /** Whether this hook can deploy here; checked again on every deploy. */
     Availability availability();
@@ -38,44 +48,28 @@ public interface Hook {
     /**
      * Claims {@code target}'s inputs and adopts their executors. Nothing is attached yet.
      *
-     * @param pinDir bpffs directory the deployment pins its objects under (created by the
-     *               hook, {@code 0700}, removed on close), e.g. {@code /sys/fs/bpf/syrup/admin/d1};
-     *               Maps pinned there already (see {@link HookDeployment#closeKeepingMaps}) are
-     *               the policy's when their shape matches. The hook opens it once, following no
-     *               link, and acts through that fd from then on (never by this path again)
+     * <p>{@code context} says whose deployment it is and where it pins:
+     * <ul>
+     *   <li>{@link HookContext#pinDir()}: the bpffs directory the deployment pins its objects
+     *       under (created by the hook, {@code 0700}, removed on close). Maps pinned there already
+     *       (see {@link HookDeployment#closeKeepingMaps}) are the policy's when their shape
+     *       matches. The hook opens it once, following no link, and acts through that fd from
+     *       then on (never by this path again).</li>
+     *   <li>{@link HookContext#executorUid()}: when present (a tenant's deployment,
+     *       {@link DeployRequest#executorUid()}), the hook adopts only executors owned by that
+     *       uid and refuses ({@code DENIED}) while any executor on the target belongs to another
+     *       uid, at open and at every later adoption (re-scans on install,
+     *       {@link HookDeployment#registerExecutor}). A hook whose executors no process owns (CPUs,
+     *       NIC queues) ignores it.</li>
+     *   <li>{@link HookContext#owner()}: whose Maps the policy shares and whose claims it makes.</li>
+     * </ul>
+     *
      * @throws SyrupException {@code NO_EXECUTORS} when there is nothing to schedule onto,
-     *                        {@code UNAVAILABLE} when the hook cannot run here
+     *                        {@code UNAVAILABLE} when the hook cannot run here, {@code DENIED}
+     *                        for another uid's executor, {@code CONFLICT} for a target another
+     *                        owner holds
      */
-    HookDeployment open(Target target, java.nio.file.Path pinDir) throws SyrupException;
-
-    /**
-     * As {@link #open(Target, java.nio.file.Path)}, for an owner whose executors must be its own:
-     * with {@code executorUid} present, the hook adopts only executors owned by that uid and
-     * refuses ({@code DENIED}) while any executor on the target belongs to another uid, at open
-     * and at every later adoption (re-scans on install, {@link HookDeployment#registerExecutor}).
-     * syrupd passes the tenant's uid ({@link DeployRequest#executorUid()}); empty means any
-     * executor on the target (the administrator).
-     *
-     * <p>The default serves hooks whose executors no process owns (CPUs, NIC queues): it ignores
-     * the uid. A hook that adopts processes' executors must override it.
-     */
-    default HookDeployment open(Target target, java.nio.file.Path pinDir, java.util.OptionalInt executorUid)
-            throws SyrupException {
-        return open(target, pinDir);
-    }
-
-    /**
-     * Opens a deployment as {@link #open(Target, java.nio.file.Path, java.util.OptionalInt)}
-     * does, with what syrupd knows about it ({@link HookContext}: owner, deployment id, pin dir,
-     * executor uid). This is the overload syrupd calls; a hook that needs the owner or the id
-     * overrides it and reads them here rather than from the pin path.
-     *
-     * <p>The default calls the older overload with the context's pin dir and executor uid, so a
-     * hook written against those keeps working unchanged.
-     */
-    default HookDeployment open(Target target, HookContext context) throws SyrupException {
-        return open(target, context.pinDir(), context.executorUid());
-    }
+    HookDeployment open(Target target, HookContext context) throws SyrupException;
 
     /**
      * Bytes of Map memory the compiled policy {@code object} would create: for each Map it

@@ -1,5 +1,6 @@
-package dev.syrup.api;
+package dev.syrup.hook.spi;
 
+import dev.syrup.api.Target;
 import java.nio.file.Path;
 import java.util.OptionalInt;
 import org.osgi.annotation.versioning.ProviderType;
@@ -23,13 +24,13 @@ public interface HookContext {
 
     /**
      * bpffs directory the deployment pins its objects under ({@code <root>/<owner>/<id>}): see
-     * {@link Hook#open(Target, Path)} for what a hook does with it.
+     * {@link Hook#open(Target, HookContext)} for what a hook does with it.
      */
     Path pinDir();
 
     /**
      * When present, the only uid whose executors the deployment may adopt (a tenant's); empty
-     * means any (the administrator). See {@link Hook#open(Target, Path, OptionalInt)}.
+     * means any (the administrator). See {@link Hook#open(Target, HookContext)}.
      */
     OptionalInt executorUid();
 
@@ -39,13 +40,18 @@ public interface HookContext {
     }
 
     /**
-     * The context of a deployment known only by its pin dir (a caller of the older
-     * {@code open} overloads): the owner is the pin dir's parent's name ({@code unknown} when it
-     * has none), the id its own name.
+     * The context of a deployment at {@code <root>/<owner>/<id>}, for tools and tests that
+     * open a hook directly (syrupd names the owner itself): the owner is the pin dir's
+     * parent's name ({@code unknown} when it has none), the id its own name.
      */
     static HookContext ofPinDir(Path pinDir, OptionalInt executorUid) {
         Path parent = pinDir.getParent();
         String owner = parent != null && parent.getFileName() != null ? parent.getFileName().toString() : "unknown";
         return new HookContextValue(owner, String.valueOf(pinDir.getFileName()), pinDir, executorUid);
+    }
+
+    /** {@link #ofPinDir(Path, OptionalInt)} of the administrator (any executor). */
+    static HookContext ofPinDir(Path pinDir) {
+        return ofPinDir(pinDir, OptionalInt.empty());
     }
 }

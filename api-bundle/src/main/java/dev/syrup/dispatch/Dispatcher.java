@@ -1,5 +1,7 @@
-package dev.syrup.api;
+package dev.syrup.dispatch;
 
+import dev.syrup.api.SyrupException;
+import dev.syrup.api.Target;
 import java.util.List;
 
 /**
