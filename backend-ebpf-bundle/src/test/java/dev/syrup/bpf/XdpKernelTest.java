@@ -1,6 +1,7 @@
 package dev.syrup.bpf;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,6 +51,55 @@ class XdpKernelTest extends KernelTestSupport {
         }
         BpfException none = assertThrows(BpfException.class, () -> Xdp.ifindex(dev));
         assertEquals(Errno.ENODEV, none.errno());
+    }
+
+    /**
+     * An XdpAttachment swaps and detaches only its own program: update and close carry the
+     * program they expect (XDP_FLAGS_REPLACE), so a program attached meanwhile by someone else
+     * is neither replaced nor removed; a program left on the interface is adopted by id.
+     */
+    @Test
+    void attachmentUpdatesAndDetachesOnlyItsOwnProgram() throws Exception {
+        String dev = "syrt" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x100000, 0xffffff));
+        ip("link", "add", dev, "type", "veth", "peer", "name", dev + "p");
+        try (BpfObject a = BpfObject.open(compile("t_maps")); BpfObject b = BpfObject.open(compile("t_maps"));
+             BpfObject c = BpfObject.open(compile("t_maps"))) {
+            a.load();
+            b.load();
+            c.load();
+            BpfProgram pa = a.program("t_count"), pb = b.program("t_count"), pc = c.program("t_count");
+            int ifindex = Xdp.ifindex(dev);
+            int skb = Xdp.XDP_FLAGS_SKB_MODE;
+
+            XdpAttachment att = XdpAttachment.attach(ifindex, pa, skb, OptionalInt.empty());
+            assertEquals(OptionalInt.of(pa.info().id()), Xdp.attachedProgramId(ifindex, skb));
+            assertTrue(att.isCurrent());
+            BpfException taken = assertThrows(BpfException.class,
+                    () -> XdpAttachment.attach(ifindex, pb, skb, OptionalInt.empty()), "the interface is not free");
+            assertTrue(taken.errno() == Errno.EBUSY || taken.errno() == Errno.EEXIST, taken.getMessage());
+
+            att.update(pb);
+            assertEquals(pb.info().id(), att.programId());
+            assertEquals(OptionalInt.of(pb.info().id()), Xdp.attachedProgramId(ifindex, skb));
+
+            // Someone else's program replaces ours: our update and close leave it alone.
+            Xdp.attach(ifindex, pc, skb);
+            assertFalse(att.isCurrent());
+            BpfException stale = assertThrows(BpfException.class, () -> att.update(pa));
+            assertEquals(Errno.EEXIST, stale.errno());
+            att.close();
+            assertEquals(OptionalInt.of(pc.info().id()), Xdp.attachedProgramId(ifindex, skb), "another's program stays");
+
+            // What a dead process left: adopted by id, in the mode it runs in, and detached.
+            assertTrue(XdpAttachment.adopt(ifindex, pa.info().id()).isEmpty(), "pa does not run there");
+            XdpAttachment left = XdpAttachment.adopt(ifindex, pc.info().id()).orElseThrow();
+            assertEquals(skb, left.mode());
+            left.close();
+            assertEquals(OptionalInt.empty(), Xdp.attachedProgramId(ifindex, skb));
+            left.close(); // idempotent
+        } finally {
+            ip("link", "del", dev);
+        }
     }
 
     @Test

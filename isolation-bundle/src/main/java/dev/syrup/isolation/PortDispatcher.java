@@ -17,6 +17,7 @@ import dev.syrup.bpf.ReuseportGroup;
 import dev.syrup.bpf.Sockets;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.bpf.XdpAttachment;
 import dev.syrup.dispatch.Dispatcher;
 import java.io.IOException;
 import java.io.InputStream;
@@ -293,7 +294,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             root = Root.load(pins, XDP_LAYER, xdpDir(ifindex), XDP_OBJECT, XDP_PROGRAM, iface, ifindex, mode);
             xdpRoots.put(ifindex, root);
         }
-        if (!root.attached) {
+        if (root.attachment == null) {
             try {
                 root.attachXdp(mode);
             } catch (SyrupException | RuntimeException e) {
@@ -486,7 +487,8 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
         final Map<String, Entry> entries = new LinkedHashMap<>();
         final boolean[] used = new boolean[SLOTS];
         int cursor;
-        boolean attached;
+        /** The root's attachment to the interface; null while not attached. */
+        XdpAttachment attachment;
         boolean unloaded;
 
         private Root(String layer, DispatchPins pins, Path dir, BpfObject object, BpfMap hold, String iface, int ifindex,
@@ -678,7 +680,7 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             // never anything else (UPDATE_IF_NOEXIST).
             boolean leftover = other.isPresent() && isLeftoverRoot(other.getAsInt());
             try {
-                Xdp.attach(ifindex, program, want.flags() | (leftover ? 0 : Xdp.XDP_FLAGS_UPDATE_IF_NOEXIST));
+                attachment = XdpAttachment.attach(ifindex, program, want.flags(), leftover ? other : OptionalInt.empty());
                 if (leftover) {
                     LOG.log(System.Logger.Level.WARNING, "replaced the XDP root (program id " + other.getAsInt() + ") that an earlier"
                             + " syrupd left attached to " + iface);
@@ -692,7 +694,6 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 throw new SyrupException(Kind.KERNEL, "attaching Syrup's XDP root to " + iface + " in "
                         + want.name().toLowerCase(java.util.Locale.ROOT) + " mode failed: " + e.getMessage(), e);
             }
-            attached = true;
             mode = want;
             ATTACHED_XDP_ROOTS.add(program.info().id());
             LOG.log(System.Logger.Level.INFO, "XDP root attached to " + iface + " (" + want + ")");
@@ -798,20 +799,18 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
                 return;
             }
             unloaded = true;
-            if (attached) {
+            if (attachment != null) {
                 try {
                     ATTACHED_XDP_ROOTS.remove(program.info().id());
                 } catch (RuntimeException e) {
                     // the id is only for telling leftovers apart
                 }
-                detachXdp(mode.flags());
-                attached = false;
+                detach(attachment);
+                attachment = null;
             } else if (iface != null && previousRoot >= 0) {
-                // Adopted only to discard its claims: the previous syrupd's root is still attached.
+                // Adopted only to discard its claims: the previous syrupd's root may still be attached.
                 try {
-                    if (Xdp.attachedProgramId(ifindex, 0).orElse(-1) == previousRoot) {
-                        detachXdp(0);
-                    }
+                    XdpAttachment.adopt(ifindex, previousRoot).ifPresent(this::detach);
                 } catch (BpfException e) {
                     LOG.log(System.Logger.Level.WARNING, "cannot see what runs on " + iface + ": " + e.getMessage());
                 }
@@ -820,14 +819,13 @@ public final class PortDispatcher implements Dispatcher, AutoCloseable {
             closeOutlivingTheProgram();
         }
 
-        private void detachXdp(int flags) {
+        /** Detaches the root if {@code iface} still runs it (never another program). */
+        private void detach(XdpAttachment a) {
             try {
-                Xdp.detach(ifindex, flags);
+                a.close();
                 LOG.log(System.Logger.Level.INFO, "XDP root detached from " + iface);
             } catch (BpfException e) {
-                if (e.errno() != Errno.ENODEV) { // the interface went away, and the program with it
-                    LOG.log(System.Logger.Level.WARNING, "detaching the XDP root from " + iface + ": " + e.getMessage());
-                }
+                LOG.log(System.Logger.Level.WARNING, "detaching the XDP root from " + iface + ": " + e.getMessage());
             }
         }
 
