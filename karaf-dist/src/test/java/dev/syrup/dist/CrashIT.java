@@ -9,12 +9,12 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assume.assumeTrue;
 
 import dev.syrup.api.DeployRequest;
-import dev.syrup.api.Dispatcher;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.KernelObjects;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.ProgramInfo;
+import dev.syrup.dispatch.Dispatcher;
 import dev.syrup.dist.Distribution.Result;
 import dev.syrup.dist.SyrupCommandsIT.Group;
 import java.io.IOException;
