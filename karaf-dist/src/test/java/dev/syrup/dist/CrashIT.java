@@ -6,7 +6,6 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
-import static org.junit.Assume.assumeTrue;
 
 import dev.syrup.api.DeployRequest;
 import dev.syrup.bpf.BpfMap;
@@ -61,11 +60,7 @@ public class CrashIT {
 
     @BeforeClass
     public static void start() throws Exception {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        assumeTrue("needs root (bpf, SO_RCVBUFFORCE)", root || "1".equals(System.getenv("SYRUP_REQUIRE_KERNEL")));
-        assertTrue("must run as root", root);
-        dist = Distribution.unpack("syrup-crash-");
-        dist.start();
+        dist = Distribution.startAsRoot("syrup-crash-", "bpf, SO_RCVBUFFORCE");
     }
 
     /** Also after a failure: Karaf stopped (if it runs), this test's pins and files removed. */

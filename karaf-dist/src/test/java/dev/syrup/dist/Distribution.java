@@ -2,6 +2,7 @@ package dev.syrup.dist;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
+import static org.junit.Assume.assumeTrue;
 
 import java.io.File;
 import java.io.IOException;
@@ -40,6 +41,19 @@ final class Distribution implements AutoCloseable {
         this.sshPort = sshPort;
         this.bpffs = bpffs;
         this.runDir = runDir;
+    }
+
+    /**
+     * {@link #unpack} and {@link #start}, as root: a test of the running distribution is skipped
+     * without root only when kernel tests may be ({@code SYRUP_REQUIRE_KERNEL} unset).
+     */
+    static Distribution startAsRoot(String prefix, String why) throws Exception {
+        boolean root = "root".equals(System.getProperty("user.name"));
+        assumeTrue("needs root (" + why + ")", root || "1".equals(System.getenv("SYRUP_REQUIRE_KERNEL")));
+        assertTrue("must run as root", root);
+        Distribution d = unpack(prefix);
+        d.start();
+        return d;
     }
 
     /** Unpacks the archive ({@code syrup.dist.archive}) into /tmp/{@code prefix}XXX and configures it. */

@@ -43,12 +43,7 @@ public class LauncherIT {
 
     @BeforeClass
     public static void start() throws Exception {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        assumeTrue("needs root (tests act as uid " + TENANT + " with setpriv)",
-                root || "1".equals(System.getenv("SYRUP_REQUIRE_KERNEL")));
-        assertTrue("must run as root", root);
-        dist = Distribution.unpack("syrup-launcher-");
-        dist.start();
+        dist = Distribution.startAsRoot("syrup-launcher-", "tests act as uid " + TENANT + " with setpriv");
     }
 
     @AfterClass
