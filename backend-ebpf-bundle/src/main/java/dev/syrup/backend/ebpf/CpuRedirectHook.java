@@ -15,6 +15,7 @@ import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.Glue;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyObjects;
+import dev.syrup.hook.kit.PolicyTestRun;
 import dev.syrup.hook.kit.SharedMaps;
 import dev.syrup.hook.spi.Executor;
 import dev.syrup.hook.spi.Hook;
@@ -314,7 +315,7 @@ public final class CpuRedirectHook implements Hook {
     @Override
     public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
             throws SyrupException {
-        return PolicyTestRun.run(object, PROGRAM, RULES, CpuRedirectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,
+        return PolicyTestRun.run(object, PROGRAM, RULES, MAX_EXECUTORS, executors, inputs, maps,
                 "xdp " + PROGRAM + " (the object cpu_redirect deploys)");
     }
 }

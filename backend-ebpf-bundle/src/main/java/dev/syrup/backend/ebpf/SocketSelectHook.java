@@ -14,6 +14,7 @@ import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.Glue;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyObjects;
+import dev.syrup.hook.kit.PolicyTestRun;
 import dev.syrup.hook.kit.ProcSockets;
 import dev.syrup.hook.kit.SharedMaps;
 import dev.syrup.hook.spi.Executor;
@@ -230,7 +231,7 @@ public final class SocketSelectHook implements Hook {
     @Override
     public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
             throws SyrupException {
-        return PolicyTestRun.run(object, TEST_PROGRAM, TEST_RULES, SocketSelectDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,
+        return PolicyTestRun.run(object, TEST_PROGRAM, TEST_RULES, MAX_EXECUTORS, executors, inputs, maps,
                 "xdp " + TEST_PROGRAM + " (socket_select's schedule() in an XDP shim: sk_reuseport cannot be test-run)");
     }
 }

@@ -16,6 +16,7 @@ import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.Glue;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyObjects;
+import dev.syrup.hook.kit.PolicyTestRun;
 import dev.syrup.hook.spi.Executor;
 import dev.syrup.hook.spi.Hook;
 import dev.syrup.hook.spi.HookContext;
@@ -167,7 +168,7 @@ public abstract class XdpHook implements Hook {
     @Override
     public TestResult test(Path object, List<byte[]> inputs, Map<String, Map<Long, Long>> maps, int executors)
             throws SyrupException {
-        return PolicyTestRun.run(object, PROGRAM, rules(name()), XdpDeployment.INTERNAL_MAPS, MAX_EXECUTORS, executors, inputs, maps,
+        return PolicyTestRun.run(object, PROGRAM, rules(name()), MAX_EXECUTORS, executors, inputs, maps,
                 "xdp " + PROGRAM + " (the object " + name() + " deploys)");
     }
 }
