@@ -240,8 +240,10 @@ public class HookPluginIT extends SyrupTestSupport {
 
         Path dir = Files.createTempDirectory("hook-plugin-it");
         Path policy = Files.writeString(dir.resolve("count.c"), COUNT);
-        // One socket of the group a socket_select deployment of the same owner (admin) schedules.
-        try (DatagramSocket group = new DatagramSocket(new InetSocketAddress(LO, 0))) {
+        // One socket of the SO_REUSEPORT group a socket_select deployment of the same owner (admin) schedules.
+        try (DatagramSocket group = new DatagramSocket(null)) {
+            group.setOption(java.net.StandardSocketOptions.SO_REUSEPORT, true);
+            group.bind(new InetSocketAddress(LO, 0));
             group.setSoTimeout(3000);
             int q = group.getLocalPort();
             String a = lastWord(executeCommand("syrup:deploy " + policy + " --hook socket_select --port " + q));
