@@ -279,6 +279,10 @@ public class HookPluginIT extends SyrupTestSupport {
             String other = executeCommand("syrup:stats --no-format --interval 0 " + a);
             assertTrue(other, other.lines().anyMatch(l -> l.trim().matches("total\\s+4\\s+100\\.0%")));
 
+            // syrup:test at the plugin's hook: its very object test-run (sk_lookup takes a context, no packet).
+            String t = executeCommand("syrup:test round_robin --hook sk_lookup --request GET --count 6 --executors 3 --json");
+            assertTrue(t, t.contains("\"histogram\":{\"0\":2,\"1\":2,\"2\":2}"));
+
             executeCommand("syrup:undeploy " + b);
             executeCommand("syrup:undeploy " + a);
             eventually(() -> KernelObjects.maps().stream().noneMatch(m -> m.id() == hitsA));
