@@ -162,6 +162,16 @@ public final class BpfMap implements AutoCloseable {
     }
 
     /**
+     * The network device whose memory the map lives in (created with {@code map_ifindex}, for
+     * programs offloaded to that NIC), or empty for a map in host memory. Only programs bound
+     * to that device may use it.
+     */
+    public java.util.OptionalInt device() {
+        int ifindex = Infos.mapIfindex(fd());
+        return ifindex == 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(ifindex);
+    }
+
+    /**
      * A new fd of this map (F_DUPFD_CLOEXEC), owned by the caller: e.g. to hand the map to
      * another process, or to keep it beyond this object.
      */

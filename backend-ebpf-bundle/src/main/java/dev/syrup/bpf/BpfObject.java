@@ -40,6 +40,8 @@ public final class BpfObject implements AutoCloseable {
     private final Map<Long, String> reusedNames = new java.util.HashMap<>();
     private volatile boolean closed;
     private boolean loaded;
+    /** The device {@link #bindToDevice} bound it to; 0 for none. */
+    private int device;
     /** The rules it was opened under; null for a trusted object. */
     private ProgramRules rules;
     /** The ELF image libbpf parsed (bpf_object__open_mem reads it until the object is loaded or closed). */
@@ -256,6 +258,12 @@ public final class BpfObject implements AutoCloseable {
                 m = n.bpf().bpf_object__next_map(handle, m)) {
             Native.checkBpf("bpf_map__set_ifindex(" + n.bpf().bpf_map__name(m) + ")", n.bpf().bpf_map__set_ifindex(m, ifindex));
         }
+        device = ifindex;
+    }
+
+    /** The device {@link #bindToDevice} bound the object to; empty for a host object. */
+    public java.util.OptionalInt device() {
+        return device == 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(device);
     }
 
     public Path path() {

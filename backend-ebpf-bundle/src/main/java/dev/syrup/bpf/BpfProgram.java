@@ -120,6 +120,41 @@ public final class BpfProgram implements AutoCloseable {
         return BpfLink.createNetns(fd(), BpfLink.BPF_SK_LOOKUP, netns);
     }
 
+    /**
+     * Result of a BPF_PROG_TEST_RUN given a context rather than a packet.
+     *
+     * @param retval     the program's return value of the last run
+     * @param durationNs the kernel's average duration per repetition, in ns
+     * @param ctxOut     the context after the run (e.g. the cookie of the socket an sk_lookup program selected)
+     */
+    public record ContextRun(int retval, long durationNs, byte[] ctxOut) {}
+
+    /**
+     * bpf_prog_test_run_opts with {@code ctx} as the program's context and no packet, run
+     * {@code repeat} times (0 means 1): for program types whose test run takes a context, such
+     * as {@link ProgramType#SK_LOOKUP} ({@code struct bpf_sk_lookup}).
+     */
+    public ContextRun testRun(byte[] ctx, int repeat) {
+        Native n = Native.get();
+        // struct bpf_test_run_opts (libbpf 1.1 bpf.h): sz@0, data_in@8, data_out@16, data_size_in@24,
+        // data_size_out@28, ctx_in@32, ctx_out@40, ctx_size_in@48, ctx_size_out@52, retval@56,
+        // repeat@60, duration@64, flags@68, cpu@72, batch_size@76; sizeof 80.
+        Pointer opts = n.allocate(80);
+        Pointer in = n.allocate(Math.max(1, ctx.length));
+        in.put(0, ctx, 0, ctx.length);
+        Pointer out = n.allocate(Math.max(1, ctx.length));
+        opts.putLong(0, 80);
+        opts.putAddress(32, in.address());
+        opts.putAddress(40, out.address());
+        opts.putInt(48, ctx.length);
+        opts.putInt(52, ctx.length);
+        opts.putInt(60, repeat);
+        Native.checkBpf("bpf_prog_test_run_opts(" + name + ")", n.bpf().bpf_prog_test_run_opts(fd(), opts));
+        byte[] result = new byte[Math.min(opts.getInt(52), ctx.length)];
+        out.get(0, result, 0, result.length);
+        return new ContextRun(opts.getInt(56), Integer.toUnsignedLong(opts.getInt(64)), result);
+    }
+
     /** bpf_obj_pin: the program outlives its object and this process at {@code path} until unpinned. */
     public void pin(Path path) {
         Pins.pin(fd(), "program '" + name + "'", path);

@@ -40,6 +40,15 @@ final class Infos {
                 info.getInt(12), info.getInt(16), info.getInt(20));
     }
 
+    /** {@code bpf_map_info.ifindex}: the device a map in NIC memory lives on, 0 for a host map. */
+    static int mapIfindex(int fd) {
+        Native n = Native.get();
+        Pointer info = n.allocate(MAP_INFO_SIZE);
+        int[] len = {MAP_INFO_SIZE};
+        Native.checkBpf("bpf_obj_get_info_by_fd(map fd " + fd + ")", n.bpf().bpf_obj_get_info_by_fd(fd, info, len));
+        return info.getInt(40);
+    }
+
     static ProgramInfo program(int fd) {
         Native n = Native.get();
         Pointer info = n.allocate(PROG_INFO_SIZE);

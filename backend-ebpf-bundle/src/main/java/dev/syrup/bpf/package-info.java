@@ -7,7 +7,7 @@
  * Untrusted objects are judged before load ({@link dev.syrup.bpf.ProgramRules}) and loaded with
  * fewer capabilities ({@link dev.syrup.bpf.Capabilities}).
  */
-@Version("0.5.0")
+@Version("0.6.0")
 @Export
 package dev.syrup.bpf;
 

@@ -10,10 +10,16 @@ import static org.junit.jupiter.api.Assertions.fail;
 import dev.syrup.api.Protocol;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.Target;
+import dev.syrup.api.TestResult;
+import dev.syrup.api.map.SyrupMap;
+import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.KernelObjects;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.ProgramInfo;
+import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.ProcSockets;
+import dev.syrup.hook.kit.SharedMaps;
 import dev.syrup.hook.spi.HookContext;
 import java.io.IOException;
 import java.io.InputStream;
@@ -40,15 +46,21 @@ import org.junit.jupiter.api.Test;
  * The hook against the real kernel, as syrupd drives it: the built-in round_robin compiled with
  * the hook's glue, opened on a port P with UDP sockets bound to P+1..P+3, installed; real
  * datagrams to P then land on those sockets in turn, other ports keep their own traffic, a
- * replacement swaps without a gap, a refused policy changes nothing, and close leaves no link,
- * program or map behind.
+ * replacement swaps without a gap, a refused policy changes nothing, the decision counters
+ * count every datagram across the replacement, and close leaves no link, program or map behind.
+ * A policy's Map is shared with the owner's other deployment and re-adopted from its pin after
+ * a restart; syrup:test runs the deployed object on lookups made from frames.
  */
 class SkLookupHookTest {
 
     private static final int EXECUTORS = 3;
+    /** Ports P .. P+RANGE are free before the test: P+1..P+3 are executors, P+4 a second deployment's port, P+5..P+7 its executors. */
+    private static final int RANGE = 2 * EXECUTORS + 1;
     private static final InetAddress LO = InetAddress.getLoopbackAddress();
 
     private Path work;
+    /** Pin dirs live here: a directory of this test's own on bpffs, removed afterwards. */
+    private Path bpffs;
     private final List<DatagramSocket> executors = new ArrayList<>();
     private int port;
 
@@ -66,11 +78,12 @@ class SkLookupHookTest {
     void setUp() throws IOException {
         requireKernel();
         work = Files.createTempDirectory("sklookup-test");
+        bpffs = Files.createDirectory(Path.of("/sys/fs/bpf/syrup-test-" + java.util.UUID.randomUUID().toString().substring(0, 8)));
         // A port P such that nothing of anyone else's is on P..P+3, then executors on P+1..P+3.
-        PortSockets proc = new PortSockets();
+        ProcSockets proc = new ProcSockets();
         for (int attempt = 0; attempt < 50 && executors.isEmpty(); attempt++) {
             int p = ThreadLocalRandom.current().nextInt(20000, 45000);
-            if (!proc.on(Protocol.UDP, p, p + EXECUTORS).isEmpty()) {
+            if (!proc.on(Protocol.UDP, p, p + RANGE).isEmpty()) {
                 continue;
             }
             try {
@@ -93,34 +106,38 @@ class SkLookupHookTest {
     @AfterEach
     void tearDown() throws IOException {
         executors.forEach(DatagramSocket::close);
-        if (work != null) {
-            try (var s = Files.walk(work)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        for (Path dir : java.util.Arrays.asList(work, bpffs)) {
+            if (dir != null && Files.exists(dir)) {
+                try (var s = Files.walk(dir)) {
+                    s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
             }
         }
     }
 
     @Test
     void roundRobinOverSocketsOnOtherPortsAndNothingLeftAfterClose() throws Exception {
-        SkLookupHook hook = new SkLookupHook(new PortSockets(), EXECUTORS);
+        SkLookupHook hook = new SkLookupHook(new SharedMaps(), new ProcSockets(), EXECUTORS);
         Set<Integer> mapsBefore = ids(KernelObjects.maps().stream().map(MapInfo::id));
-        Path pinDir = work.resolve("pins/admin/d1");
+        Path pinDir = bpffs.resolve("admin/d1");
 
         SkLookupDeployment d = (SkLookupDeployment) hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(pinDir));
         int progId;
         int linkId;
+        int countersId;
         try {
             assertEquals(EXECUTORS, d.executors());
             assertTrue(d.describeExecutors().get(0).contains("port " + (port + 1)), d.describeExecutors().toString());
             assertTrue(Files.isDirectory(pinDir));
             // A second deployment on the same port is refused while this one holds it.
             assertEquals(SyrupException.Kind.CONFLICT, assertThrows(SyrupException.class,
-                    () -> hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(work.resolve("pins/other/d2")))).kind());
+                    () -> hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(bpffs.resolve("other/d2")))).kind());
 
             d.install(compile(hook, resource("round_robin.c"), d.executors()));
             progId = d.program().orElseThrow().id();
             assertEquals("sk_lookup", d.program().orElseThrow().type());
             linkId = d.linkId().orElseThrow();
+            countersId = d.countersId().orElseThrow();
             assertTrue(KernelObjects.links().stream().anyMatch(l -> l.id() == linkId));
 
             // Datagram j to P lands on executor j % 3, in order.
@@ -137,7 +154,8 @@ class SkLookupHookTest {
             Files.writeString(bad, "#include \"syrup.h\"\nuint32_t schedule(void *s, void *e)\n"
                     + "{ return bpf_get_current_pid_tgid() % NUM_EXECUTORS; }\n");
             SyrupException refused = assertThrows(SyrupException.class, () -> d.install(compile(hook, bad, EXECUTORS)));
-            assertEquals(SyrupException.Kind.INVALID, refused.kind(), refused.getMessage());
+            assertEquals(SyrupException.Kind.VERIFIER, refused.kind(), refused.getMessage());
+            assertTrue(refused.getMessage().contains("bpf_get_current_pid_tgid"), refused.getMessage());
             assertEquals(progId, d.program().orElseThrow().id());
             sendAndExpectRoundRobin(18, 3);
 
@@ -151,15 +169,27 @@ class SkLookupHookTest {
             assertTrue(KernelObjects.programs().stream().noneMatch(p -> p.id() == old), "the old program is unloaded");
             sendAndExpectRoundRobin(0, 6);
             progId = replaced;
+
+            // The counters saw every datagram to P, across the replacement (21 + 6, 9 each), and
+            // not the one to P+2, which the glue passed before the policy ran.
+            dev.syrup.api.DeploymentStats stats = d.stats();
+            assertEquals(List.of(9L, 9L, 9L), stats.executors(), stats.toString());
+            assertEquals(0, stats.pass());
+            assertEquals(0, stats.drop());
+            assertEquals(27, stats.decisions());
+            assertEquals(countersId, d.countersId().orElseThrow(), "the counters are the deployment's, not a version's");
         } finally {
             d.close();
         }
         final int prog = progId;
         final int link = linkId;
+        final int counters = countersId;
         // Nothing is left: no link, no program, no map of this deployment; the port is free again.
         eventually(() -> KernelObjects.programs().stream().noneMatch(p -> p.id() == prog)
                 && KernelObjects.links().stream().noneMatch(l -> l.id() == link)
+                && KernelObjects.maps().stream().noneMatch(m -> m.id() == counters)
                 && newMaps(mapsBefore).isEmpty());
+        assertTrue(KernelObjects.maps().stream().noneMatch(m -> m.id() == counters), "counters left");
         assertTrue(KernelObjects.links().stream().noneMatch(l -> l.id() == link), "link left");
         assertTrue(KernelObjects.programs().stream().noneMatch(p -> p.id() == prog), "program left");
         assertEquals(List.of(), newMaps(mapsBefore), "maps left");
@@ -175,8 +205,107 @@ class SkLookupHookTest {
     }
 
     @Test
+    void aMapIsSharedWithTheOwnersOtherDeploymentAndReadoptedAfterARestart() throws Exception {
+        MapRegistry registry = new SharedMaps();
+        SkLookupHook hook = new SkLookupHook(registry, new ProcSockets(), EXECUTORS);
+        int second = port + EXECUTORS + 1;
+        List<DatagramSocket> others = new ArrayList<>();
+        try {
+            for (int i = 1; i <= EXECUTORS; i++) {
+                DatagramSocket s = new DatagramSocket(new InetSocketAddress(LO, second + i));
+                s.setSoTimeout(2000);
+                others.add(s);
+            }
+            Path pins1 = bpffs.resolve("admin/d1");
+            Path pins2 = bpffs.resolve("admin/d2");
+            Path policy = resource("count.c");
+            SkLookupDeployment d1 = (SkLookupDeployment) hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(pins1));
+            SkLookupDeployment d2 = (SkLookupDeployment) hook.open(Target.port(Protocol.UDP, second), HookContext.ofPinDir(pins2));
+            int hitsId;
+            try {
+                d1.install(compile(hook, policy, EXECUTORS));
+                d2.install(compile(hook, policy, EXECUTORS));
+                // Same owner, same Map name and shape: one kernel map, pinned in both deployments' dirs.
+                hitsId = mapId(d1, "hits");
+                assertEquals(hitsId, mapId(d2, "hits"), "d1 and d2 share 'hits'");
+                assertEquals(List.of(pins1, pins2), registry.users(pins1.getParent(), "hits"));
+                // Datagrams to P, then to P+4: one rotation over both, through the one counter.
+                sendAndExpectRoundRobin(0, 3);
+                for (int j = 3; j < 6; j++) {
+                    send(second, j);
+                }
+                for (int j = 3; j < 6; j++) {
+                    assertEquals(j, receive(others.get(j % EXECUTORS)), "datagram " + j + " to " + second);
+                }
+                assertEquals(6L, map(d2, "hits").lookup(0).orElseThrow());
+                assertEquals(List.of(1L, 1L, 1L), d1.stats().executors());
+                assertEquals(List.of(1L, 1L, 1L), d2.stats().executors());
+            } finally {
+                d2.close();
+            }
+            // A restart: d1 closed keeping its Maps, opened again on its pin dir; its first
+            // install adopts the pinned 'hits' with its contents, and the rotation goes on.
+            d1.closeKeepingMaps();
+            assertTrue(Files.exists(pins1.resolve("hits")), "pinned for the next syrupd");
+            SkLookupDeployment again = (SkLookupDeployment) hook.open(Target.port(Protocol.UDP, port), HookContext.ofPinDir(pins1));
+            try {
+                again.install(compile(hook, policy, EXECUTORS));
+                assertEquals(hitsId, mapId(again, "hits"), "the pinned Map is adopted");
+                assertEquals(6L, map(again, "hits").lookup(0).orElseThrow());
+                sendAndExpectRoundRobin(0, 3); // 6 % 3 = 0: executor 0 first
+                assertEquals(9L, map(again, "hits").lookup(0).orElseThrow());
+            } finally {
+                again.close();
+            }
+            assertFalse(Files.exists(pins1), "closed for good: pins and pin dir gone");
+            eventually(() -> KernelObjects.maps().stream().noneMatch(m -> m.id() == hitsId));
+            assertTrue(KernelObjects.maps().stream().noneMatch(m -> m.id() == hitsId), "'hits' left");
+        } finally {
+            others.forEach(DatagramSocket::close);
+        }
+    }
+
+    @Test
+    void syrupTestRunsTheDeployedObjectOnLookupsMadeFromFrames() throws Exception {
+        SkLookupHook hook = new SkLookupHook(new SharedMaps(), new ProcSockets(), EXECUTORS);
+        Path obj = compile(hook, resource("round_robin.c"), EXECUTORS);
+        List<byte[]> frames = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            frames.add(udpFrame(port));
+        }
+        TestResult r = hook.test(obj, frames, java.util.Map.of(), EXECUTORS);
+        assertEquals(List.of(0, 1, 2, 0, 1, 2), r.decisions(), r.toString());
+        assertTrue(r.timedRuns() > 0 && r.nsPerDecision() > 0, r.toString());
+        // Not an IPv4 frame: INVALID, nothing ran.
+        assertEquals(SyrupException.Kind.INVALID, assertThrows(SyrupException.class,
+                () -> hook.test(obj, List.of(new byte[64]), java.util.Map.of(), EXECUTORS)).kind());
+    }
+
+    /** Ethernet, IPv4 127.0.0.1 -> 127.0.0.1, UDP 40000 -> {@code to}, 8 bytes of payload. */
+    private static byte[] udpFrame(int to) {
+        ByteBuffer b = ByteBuffer.allocate(14 + 20 + 8 + 8);
+        b.position(12);
+        b.putShort((short) 0x0800);
+        b.put((byte) 0x45).put((byte) 0).putShort((short) 36).putInt(0).put((byte) 64).put((byte) 17).putShort((short) 0);
+        b.put(new byte[] {127, 0, 0, 1}).put(new byte[] {127, 0, 0, 1});
+        b.putShort((short) 40000).putShort((short) to).putShort((short) 16).putShort((short) 0);
+        return b.array();
+    }
+
+    private static SyrupMap map(SkLookupDeployment d, String name) {
+        return d.maps().stream().filter(m -> m.name().equals(name)).findFirst().orElseThrow(() -> new AssertionError(d.maps().toString()));
+    }
+
+    /** The kernel id of a deployment's Map, through its pin. */
+    private static int mapId(SkLookupDeployment d, String name) {
+        try (BpfMap m = BpfMap.openPinned(Path.of(map(d, name).pinnedPath().orElseThrow()))) {
+            return m.info().id();
+        }
+    }
+
+    @Test
     void refusesTargetsWithoutExecutorsInterfacesAndOthersPorts() throws Exception {
-        SkLookupHook hook = new SkLookupHook(new PortSockets(), EXECUTORS);
+        SkLookupHook hook = new SkLookupHook(new SharedMaps(), new ProcSockets(), EXECUTORS);
         assertEquals(SyrupException.Kind.NO_EXECUTORS, assertThrows(SyrupException.class,
                 () -> hook.open(Target.port(Protocol.TCP, port), HookContext.ofPinDir(work.resolve("a/d1")))).kind());
         assertEquals(SyrupException.Kind.INVALID, assertThrows(SyrupException.class,

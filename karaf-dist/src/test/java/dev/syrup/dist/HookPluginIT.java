@@ -9,6 +9,8 @@ import static org.junit.Assert.fail;
 import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.replaceConfigurationFile;
 
+import dev.syrup.api.Deployer;
+import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.KernelObjects;
 import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.ProgramInfo;
@@ -31,6 +33,7 @@ import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import javax.inject.Inject;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -43,6 +46,9 @@ import org.osgi.framework.Bundle;
  * {@code syrup.example.jar}) is installed with bundle:install, shows up in syrup:hooks without
  * a restart, runs the built-in round_robin over UDP sockets bound to other ports than the
  * deployed one with real datagrams, and stopping or uninstalling it leaves nothing in the kernel.
+ * Built on the hook kit, its deployments share an owner's Maps with the in-tree hooks' (one
+ * kernel map for a socket_select and an sk_lookup deployment of the same policy) and count
+ * their decisions (syrup:stats).
  */
 public class HookPluginIT extends SyrupTestSupport {
 
@@ -52,6 +58,26 @@ public class HookPluginIT extends SyrupTestSupport {
     /** {@code BPF_LINK_TYPE_NETNS}. */
     private static final int NETNS_LINK = 5;
     private static final InetAddress LO = InetAddress.getLoopbackAddress();
+
+    /** A policy whose Map drives the rotation: hits[0] counts the inputs, each goes to executor hits[0] % n. */
+    private static final String COUNT = """
+            #include "syrup.h"
+
+            SYR_MAP(hits, 4);
+
+            uint32_t schedule(void *pkt_start, void *pkt_end)
+            {
+            	uint32_t zero = 0;
+            	uint64_t *n = syr_map_lookup_elem(&hits, &zero);
+
+            	if (!n)
+            		return SYR_PASS;
+            	return __sync_fetch_and_add(n, 1) % NUM_EXECUTORS;
+            }
+            """;
+
+    @Inject
+    protected Deployer deployer;
 
     private final List<DatagramSocket> executors = new ArrayList<>();
     private int port;
@@ -198,6 +224,90 @@ public class HookPluginIT extends SyrupTestSupport {
         assertNothingLeft(progsBefore, mapsBefore, linksBefore);
         send(port, -3);
         assertNothingReceived();
+    }
+
+    @Test
+    public void sharesTheOwnersMapsWithSocketSelectAndCountsItsDecisions() throws Exception {
+        String jar = System.getProperty("syrup.example.jar");
+        assertNotNull("syrup.example.jar is not set: run through Maven", jar);
+        Set<Integer> progsBefore = KernelObjects.programs().stream().map(ProgramInfo::id).collect(Collectors.toSet());
+        Set<Integer> mapsBefore = KernelObjects.maps().stream().map(MapInfo::id).collect(Collectors.toSet());
+        Set<Integer> linksBefore = KernelObjects.links().stream().map(KernelObjects.LinkInfo::id).collect(Collectors.toSet());
+        executeCommand("bundle:install -s " + new File(jar).toURI());
+        Bundle plugin = bundle("syrup-hook-sk-lookup");
+        assertNotNull(plugin);
+        eventually(() -> executeCommand("syrup:hooks --no-format").contains("sk_lookup"));
+
+        Path dir = Files.createTempDirectory("hook-plugin-it");
+        Path policy = Files.writeString(dir.resolve("count.c"), COUNT);
+        // One socket of the SO_REUSEPORT group a socket_select deployment of the same owner (admin) schedules.
+        try (DatagramSocket group = new DatagramSocket(null)) {
+            group.setOption(java.net.StandardSocketOptions.SO_REUSEPORT, true);
+            group.bind(new InetSocketAddress(LO, 0));
+            group.setSoTimeout(3000);
+            int q = group.getLocalPort();
+            String a = lastWord(executeCommand("syrup:deploy " + policy + " --hook socket_select --port " + q));
+            String b = lastWord(executeCommand("syrup:deploy " + policy + " --hook sk_lookup --port " + port));
+
+            // One kernel map behind both deployments' 'hits'.
+            int hitsA = mapId(a, "hits");
+            assertEquals("the sk_lookup deployment shares socket_select's 'hits'", hitsA, mapId(b, "hits"));
+
+            // 4 datagrams through socket_select count hits[0] to 4, so sk_lookup's rotation starts at 4 % 3 = 1.
+            for (int j = 0; j < 4; j++) {
+                send(q, j);
+            }
+            for (int j = 0; j < 4; j++) {
+                assertEquals(j, receive(group));
+            }
+            for (int j = 0; j < 6; j++) {
+                send(port, j);
+            }
+            for (int j = 0; j < 6; j++) {
+                int e = (4 + j) % EXECUTORS;
+                assertEquals("datagram " + j + " on the socket of port " + (port + 1 + e), j, receive(executors.get(e)));
+            }
+            assertEquals(10L, deployer.map(b, "hits").lookup(0).orElseThrow());
+
+            // syrup:stats counts the sk_lookup deployment's decisions as the in-tree hooks' are counted.
+            String stats = executeCommand("syrup:stats --no-format --interval 0 " + b);
+            for (int i = 0; i < EXECUTORS; i++) {
+                int idx = i;
+                assertTrue(stats, stats.lines().anyMatch(l -> l.trim().matches(idx + "\\s+2\\s+33\\.3%")));
+            }
+            assertTrue(stats, stats.lines().anyMatch(l -> l.trim().matches("total\\s+6\\s+100\\.0%")));
+            String other = executeCommand("syrup:stats --no-format --interval 0 " + a);
+            assertTrue(other, other.lines().anyMatch(l -> l.trim().matches("total\\s+4\\s+100\\.0%")));
+
+            // syrup:test at the plugin's hook: its very object test-run (sk_lookup takes a context, no packet).
+            String t = executeCommand("syrup:test round_robin --hook sk_lookup --request GET --count 6 --executors 3 --json");
+            assertTrue(t, t.contains("\"histogram\":{\"0\":2,\"1\":2,\"2\":2}"));
+
+            executeCommand("syrup:undeploy " + b);
+            executeCommand("syrup:undeploy " + a);
+            eventually(() -> KernelObjects.maps().stream().noneMatch(m -> m.id() == hitsA));
+            assertTrue("'hits' left after both undeploys", KernelObjects.maps().stream().noneMatch(m -> m.id() == hitsA));
+        } finally {
+            Files.deleteIfExists(policy);
+            Files.deleteIfExists(dir);
+        }
+        executeCommand("bundle:uninstall " + plugin.getBundleId());
+        assertNothingLeft(progsBefore, mapsBefore, linksBefore);
+    }
+
+    private static String lastWord(String out) {
+        String s = out.strip();
+        String id = s.substring(s.lastIndexOf(' ') + 1);
+        assertTrue(out, id.startsWith("d"));
+        return id;
+    }
+
+    /** The kernel id of a deployment's Map, through its pin. */
+    private int mapId(String id, String name) throws Exception {
+        String pin = deployer.map(id, name).pinnedPath().orElseThrow(() -> new AssertionError(name + " of " + id + " is not pinned"));
+        try (BpfMap m = BpfMap.openPinned(Path.of(pin))) {
+            return m.info().id();
+        }
     }
 
     /** No sk_lookup program, netns link or map of the hook made since the baseline is left. */

@@ -1,6 +1,5 @@
 package dev.syrup.backend.ebpf;
 
-import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
@@ -17,13 +16,14 @@ import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.KernelMap;
 import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyDeployment;
 import dev.syrup.hook.kit.PolicyObjects;
-import dev.syrup.hook.spi.HookDeployment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A policy on one interface's (protocol, port): its packets are redirected to the executor
@@ -34,43 +34,31 @@ import java.util.List;
  * replacement keeps the cores' queues and threads and the counts. The CPUMAP entries are
  * filled at the first install with the second-stage program of that object; an entry holds
  * its own reference to that program, so it outlives the object. The decision counters
- * ({@link DecisionStats}) are the deployment's too, kept across replacements.
+ * ({@link DecisionStats}) are the deployment's too, kept across replacements. The rest of an
+ * install and close is the kit's ({@link PolicyDeployment}).
  */
-final class CpuRedirectDeployment implements HookDeployment {
+final class CpuRedirectDeployment extends PolicyDeployment {
 
-    private static final System.Logger LOG = System.getLogger(CpuRedirectDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link MapRegistry}). */
-    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(CpuRedirectHook.CPUMAP, CpuRedirectHook.CORES_MAP, CpuRedirectHook.COUNTER_MAP,
-            DecisionStats.MAP);
+    static final java.util.Set<String> INTERNAL_MAPS = CpuRedirectHook.RULES.ownMaps().keySet();
 
-    private final Target target;
-    private final DeploymentDir pinDir;
     private final Dispatcher.Claim claim;
     private final List<Integer> cores;
     private final int qsize;
     private final BpfMap cpumap;
-    private final BpfMap coreOf;
     private final BpfMap counter;
-    /** Decision counters ({@link DecisionStats}), shared by every policy version like the CPUMAP. */
-    private final BpfMap stats;
-    private final MapRegistry registry;
     private boolean cpumapFilled;
-    private BpfObject running;
-    private List<SyrupMap> maps = List.of();
-    private boolean closed;
 
     private CpuRedirectDeployment(MapRegistry registry, Target target, DeploymentDir pinDir, Dispatcher.Claim claim, List<Integer> cores, int qsize,
                                   BpfMap cpumap, BpfMap coreOf, BpfMap counter, BpfMap stats) {
-        this.registry = registry;
-        this.target = target;
-        this.pinDir = pinDir;
+        super(target, registry, pinDir, CpuRedirectHook.RULES, CpuRedirectHook.PROGRAM, CpuRedirectHook.MAX_EXECUTORS,
+                Map.of(CpuRedirectHook.CPUMAP, cpumap, CpuRedirectHook.CORES_MAP, coreOf, CpuRedirectHook.COUNTER_MAP, counter,
+                        DecisionStats.MAP, stats));
         this.claim = claim;
         this.cores = cores;
         this.qsize = qsize;
         this.cpumap = cpumap;
-        this.coreOf = coreOf;
         this.counter = counter;
-        this.stats = stats;
     }
 
     static CpuRedirectDeployment open(MapRegistry registry, Dispatcher dispatcher, String owner, Target target, Path pinDir,
@@ -118,11 +106,6 @@ final class CpuRedirectDeployment implements HookDeployment {
     }
 
     @Override
-    public Target target() {
-        return target;
-    }
-
-    @Override
     public int executors() {
         return cores.size();
     }
@@ -133,7 +116,7 @@ final class CpuRedirectDeployment implements HookDeployment {
         for (int i = 0; i < cores.size(); i++) {
             int cpu = cores.get(i);
             String arrived = "";
-            if (!closed) {
+            if (!isClosed()) {
                 try {
                     arrived = ", " + counter.lookup(cpu).orElse(0L) + " packet(s) arrived";
                 } catch (BpfException e) {
@@ -146,42 +129,16 @@ final class CpuRedirectDeployment implements HookDeployment {
     }
 
     @Override
-    public synchronized void install(Path object) throws SyrupException {
-        if (closed) {
-            throw new IllegalStateException("deployment on " + target + " is closed");
-        }
-        BpfObject next = null;
-        try {
-            next = PolicyObjects.open(object, CpuRedirectHook.RULES);
-            next.reuseMap(CpuRedirectHook.CPUMAP, cpumap);
-            next.reuseMap(CpuRedirectHook.CORES_MAP, coreOf);
-            next.reuseMap(CpuRedirectHook.COUNTER_MAP, counter);
-            next.reuseMap(DecisionStats.MAP, stats);
-            PolicyObjects.reuseMaps(registry, next, pinDir, INTERNAL_MAPS, running == null);
-            next.load();
-            BpfProgram prog = next.program(CpuRedirectHook.PROGRAM);
-            if (!cpumapFilled) {
-                int stage = next.program(CpuRedirectHook.STAGE_PROGRAM).fd();
-                for (int cpu : cores) {
-                    cpumap.update(intBytes(cpu), cpumapVal(qsize, stage), BpfMap.BPF_ANY);
-                }
-                cpumapFilled = true;
+    protected void swap(BpfObject next, BpfProgram prog, BpfObject previous) throws SyrupException {
+        if (!cpumapFilled) {
+            int stage = next.program(CpuRedirectHook.STAGE_PROGRAM).fd();
+            for (int cpu : cores) {
+                cpumap.update(intBytes(cpu), cpumapVal(qsize, stage), BpfMap.BPF_ANY);
             }
-            // The swap: one PROG_ARRAY update in the interface's root dispatcher.
-            claim.install(prog.fd());
-        } catch (SyrupException e) {
-            PolicyObjects.closeQuietly(next);
-            throw e;
-        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
-            PolicyObjects.closeQuietly(next);
-            throw PolicyObjects.installFailed(e, target);
+            cpumapFilled = true;
         }
-        if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS);
-        }
-        running = next;
-        maps = pinMaps(next);
-        registry.commit(next, pinDir.path(), INTERNAL_MAPS);
+        // The swap: one PROG_ARRAY update in the interface's root dispatcher.
+        claim.install(prog.fd());
     }
 
     @Override
@@ -190,64 +147,19 @@ final class CpuRedirectDeployment implements HookDeployment {
                 + CpuRedirectHook.PID + " cores); there is nothing to register");
     }
 
+    /** The per-CPU arrival counter the second stage keeps, shown with the policy's Maps (pinned once, as the hook's). */
     @Override
-    public synchronized java.util.Optional<dev.syrup.api.KernelProgram> program() {
-        return running == null ? java.util.Optional.empty() : java.util.Optional.of(PolicyObjects.kernelProgram(running.program(CpuRedirectHook.PROGRAM)));
+    protected List<SyrupMap> hookMaps() {
+        return List.of(new KernelMap(CpuRedirectHook.COUNTER_MAP, counter));
     }
 
+    /**
+     * Empties the slot (the port's packets go back to XDP_PASS) and detaches the root with the
+     * interface's last claim; then the program and the maps can go.
+     */
     @Override
-    public synchronized List<SyrupMap> maps() {
-        return maps;
-    }
-
-    @Override
-    public DeploymentStats stats() throws SyrupException {
-        synchronized (this) {
-            if (closed) {
-                throw new SyrupException(Kind.NOT_FOUND, "deployment on " + target + " is closed");
-            }
-        }
-        // Not under the lock, as at socket_select: the map stays open until close().
-        return DecisionStats.read(stats, CpuRedirectHook.MAX_EXECUTORS, cores.size());
-    }
-
-    @Override
-    public void close() {
-        close(false);
-    }
-
-    @Override
-    public void closeKeepingMaps() {
-        close(true);
-    }
-
-    private synchronized void close(boolean keepMaps) {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        // Empties the slot (the port's packets go back to XDP_PASS) and detaches the root with
-        // the interface's last claim; then the program and the maps can go.
+    protected void detach() {
         claim.close();
-        try {
-            counter.unpin(); // the hook's own: never kept, and gone before the pin dir
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "unpin " + CpuRedirectHook.COUNTER_MAP + ": " + e.getMessage());
-        }
-        PolicyObjects.end(registry, running, pinDir, INTERNAL_MAPS, keepMaps);
-        running = null;
-        cpumap.close();
-        coreOf.close();
-        counter.close();
-        stats.close();
-        maps = List.of();
-    }
-
-    /** The policy's Maps, and the per-CPU arrival counter the second stage keeps (shown, pinned once). */
-    private List<SyrupMap> pinMaps(BpfObject obj) throws SyrupException {
-        List<SyrupMap> out = PolicyObjects.pinPolicyMaps(obj, pinDir, INTERNAL_MAPS);
-        out.add(new KernelMap(CpuRedirectHook.COUNTER_MAP, counter));
-        return List.copyOf(out);
     }
 
     static byte[] intBytes(int v) {

@@ -1,15 +1,12 @@
 package dev.syrup.backend.ebpf;
 
-import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
-import dev.syrup.api.map.SyrupMap;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.BpfProgram;
-import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.Fd;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.Pidfd;
@@ -17,11 +14,13 @@ import dev.syrup.dispatch.Dispatcher;
 import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyDeployment;
 import dev.syrup.hook.kit.PolicyObjects;
-import dev.syrup.hook.spi.HookDeployment;
+import dev.syrup.hook.kit.ProcSockets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 
 /**
@@ -39,47 +38,38 @@ import java.util.OptionalInt;
  * <p>Inputs reach the policy through the {@link Dispatcher}: the deployment holds the claim on
  * its (protocol, port) from {@link #open} to {@link #close()}; an install attaches the
  * dispatcher's root program to the port's group (idempotent) and then puts the new policy in
- * the claim's slot, which is the atomic swap.
+ * the claim's slot, which is the atomic swap. The rest of an install and close is the kit's
+ * ({@link PolicyDeployment}).
  */
-final class SocketSelectDeployment implements HookDeployment {
+final class SocketSelectDeployment extends PolicyDeployment {
 
     private static final System.Logger LOG = System.getLogger(SocketSelectDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link MapRegistry}). */
-    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(SocketSelectHook.EXECUTORS_MAP, DecisionStats.MAP);
+    static final java.util.Set<String> INTERNAL_MAPS = SocketSelectHook.RULES.ownMaps().keySet();
 
     private final ProcSockets proc;
-    private final MapRegistry registry;
     /** When present, only this uid's sockets may be adopted, and none of another uid may be on the port. */
     private final OptionalInt uid;
-    private final Target target;
-    private final DeploymentDir pinDir;
     private final Dispatcher.Claim claim;
     private final BpfMap slots;
-    /** Decision counters ({@link DecisionStats}), shared by every policy version like {@link #slots}. */
-    private final BpfMap stats;
     /** Guarded by {@code this}. */
     private List<ProcSockets.Bound> executors;
     /** Socket inode in each slot of {@link #slots}, as this deployment filled it. */
     private final List<Long> slotted = new ArrayList<>();
     /** Once the application registers its executors itself, syrupd stops re-adopting the port's sockets. */
     private boolean registered;
-    private BpfObject running;
     /** Whether the dispatcher was attached to the port's group(s) through this deployment. */
     private boolean groupAttached;
-    private List<SyrupMap> maps = List.of();
-    private boolean closed;
 
-    private SocketSelectDeployment(ProcSockets proc, MapRegistry registry, OptionalInt uid, Dispatcher.Claim claim, Target target, DeploymentDir pinDir,
-                                   List<ProcSockets.Bound> executors, BpfMap slots, BpfMap stats) {
+    private SocketSelectDeployment(ProcSockets proc, MapRegistry registry, OptionalInt uid, Dispatcher.Claim claim, Target target,
+                                   DeploymentDir pinDir, List<ProcSockets.Bound> executors, BpfMap slots, BpfMap stats) {
+        super(target, registry, pinDir, SocketSelectHook.RULES, SocketSelectHook.PROGRAM, SocketSelectHook.MAX_EXECUTORS,
+                Map.of(SocketSelectHook.EXECUTORS_MAP, slots, DecisionStats.MAP, stats));
         this.proc = proc;
-        this.registry = registry;
         this.uid = uid;
         this.claim = claim;
-        this.target = target;
-        this.pinDir = pinDir;
         this.executors = executors;
         this.slots = slots;
-        this.stats = stats;
     }
 
     static SocketSelectDeployment open(ProcSockets proc, MapRegistry registry, Dispatcher dispatcher, String owner, Target target, Path pinDir,
@@ -118,11 +108,6 @@ final class SocketSelectDeployment implements HookDeployment {
     }
 
     @Override
-    public Target target() {
-        return target;
-    }
-
-    @Override
     public synchronized int executors() {
         return executors.size();
     }
@@ -137,21 +122,11 @@ final class SocketSelectDeployment implements HookDeployment {
     }
 
     @Override
-    public synchronized void install(Path object) throws SyrupException {
-        if (closed) {
-            throw new IllegalStateException("deployment on " + target + " is closed");
-        }
-        BpfObject next = null;
+    protected void swap(BpfObject next, BpfProgram prog, BpfObject previous) throws SyrupException {
         List<Fd> sockets = new ArrayList<>();
         try {
-            next = PolicyObjects.open(object, SocketSelectHook.RULES);
-            next.reuseMap(SocketSelectHook.EXECUTORS_MAP, slots);
-            next.reuseMap(DecisionStats.MAP, stats);
-            PolicyObjects.reuseMaps(registry, next, pinDir, INTERNAL_MAPS, running == null);
-            next.load();
-            BpfProgram prog = next.program(SocketSelectHook.PROGRAM);
             sockets = adopt(true);
-            if (running == null) {
+            if (previous == null) {
                 knowSlots(sockets);
             }
             if (!registered) {
@@ -166,42 +141,31 @@ final class SocketSelectDeployment implements HookDeployment {
             // ... then the swap: the slot's program pointer is replaced in one step, so every
             // datagram is scheduled by either the old or the new policy, never by none.
             claim.install(prog.fd());
-        } catch (SyrupException e) {
-            PolicyObjects.closeQuietly(next);
-            throw e;
-        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
-            PolicyObjects.closeQuietly(next);
-            throw PolicyObjects.installFailed(e, target);
         } finally {
             sockets.forEach(Fd::close);
         }
-        if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS);
-        }
-        running = next;
-        maps = List.copyOf(PolicyObjects.pinPolicyMaps(next, pinDir, INTERNAL_MAPS));
-        registry.commit(next, pinDir.path(), INTERNAL_MAPS);
     }
 
     @Override
     public synchronized void registerExecutor(int index, long pid, int fd) throws SyrupException {
-        if (closed) {
-            throw new IllegalStateException("deployment on " + target + " is closed");
-        }
+        requireOpen();
         if (index < 0 || index >= SocketSelectHook.MAX_EXECUTORS) {
             throw new SyrupException(Kind.INVALID, "executor index " + index + " is out of range 0.."
                     + (SocketSelectHook.MAX_EXECUTORS - 1));
         }
-        ProcSockets.Bound bound = scan(proc, target, uid, true).stream()
+        ProcSockets.Bound bound = scan(proc, target(), uid, true).stream()
                 .filter(b -> b.pid() == pid && b.fd() == fd).findFirst()
                 .orElse(null);
         if (bound == null) {
             // Also true when the fd is a socket of the process bound elsewhere: bound() only
             // lists the port's own sockets, and it names the first holder of each.
-            throw new SyrupException(Kind.INVALID, "fd " + fd + " of pid " + pid + " is not a socket bound to " + target);
+            throw new SyrupException(Kind.INVALID, "fd " + fd + " of pid " + pid + " is not a socket bound to " + target());
         }
         try (Fd pidfd = Pidfd.open(pid); Fd socket = Pidfd.getfd(pidfd, fd)) {
-            requireOwned(socket, bound);
+            if (!ProcSockets.is(socket, bound.inode(), uid)) {
+                throw new SyrupException(Kind.DENIED, "fd " + fd + " of pid " + pid + " is not a socket of uid "
+                        + (uid.isPresent() ? Integer.toUnsignedString(uid.getAsInt()) : "?") + " bound to " + target());
+            }
             // A socket sits in one slot at most (a second insert is EBUSY): moving it empties its old slot.
             int was = slotted.indexOf(bound.inode());
             if (was >= 0 && was != index) {
@@ -228,58 +192,21 @@ final class SocketSelectDeployment implements HookDeployment {
     }
 
     @Override
-    public synchronized java.util.Optional<dev.syrup.api.KernelProgram> program() {
-        return running == null ? java.util.Optional.empty() : java.util.Optional.of(PolicyObjects.kernelProgram(running.program(SocketSelectHook.PROGRAM)));
-    }
-
-    @Override
-    public synchronized List<SyrupMap> maps() {
-        return maps;
-    }
-
-    @Override
-    public DeploymentStats stats() throws SyrupException {
-        int n;
-        synchronized (this) {
-            if (closed) {
-                throw new SyrupException(Kind.NOT_FOUND, "deployment on " + target + " is closed");
-            }
-            n = executors.size();
-        }
-        // Not under the lock: a read is ~130 lookups and must not hold up an install. The map
-        // stays open until close(), and a read racing close() fails with KERNEL, not worse.
-        return DecisionStats.read(stats, SocketSelectHook.MAX_EXECUTORS, n);
-    }
-
-    @Override
-    public void close() {
-        close(false);
-    }
-
-    @Override
-    public void closeKeepingMaps() {
-        close(true);
-    }
-
-    private synchronized void close(boolean keepMaps) {
-        if (closed) {
-            return;
-        }
-        closed = true;
+    protected void detach() {
         if (groupAttached) {
             List<Fd> sockets = List.of();
             try {
                 // Only its own sockets' groups are this deployment's to detach from, whoever else came.
                 sockets = adopt(false);
-                LOG.log(System.Logger.Level.INFO, "detaching the dispatcher on " + target + " from " + sockets.size() + " socket(s)");
+                LOG.log(System.Logger.Level.INFO, "detaching the dispatcher on " + target() + " from " + sockets.size() + " socket(s)");
                 for (Fd s : sockets) {
                     claim.detachGroup(s.get()); // no-op once detached through an earlier socket
                 }
             } catch (SyrupException e) {
                 // The sockets are gone with their group, and so is the attachment.
-                LOG.log(System.Logger.Level.INFO, "nothing to detach on " + target + ": " + e.getMessage());
+                LOG.log(System.Logger.Level.INFO, "nothing to detach on " + target() + ": " + e.getMessage());
             } catch (BpfException | IllegalStateException e) {
-                LOG.log(System.Logger.Level.WARNING, "detaching the dispatcher from " + target + " failed: " + e.getMessage());
+                LOG.log(System.Logger.Level.WARNING, "detaching the dispatcher from " + target() + " failed: " + e.getMessage());
             } finally {
                 sockets.forEach(Fd::close);
             }
@@ -287,24 +214,16 @@ final class SocketSelectDeployment implements HookDeployment {
         // Empties the slot and releases the claim (and the root program with the last claim);
         // only then can the policy program go.
         claim.close();
-        BpfObject last = running;
-        running = null;
         // Empty the sockarray before letting it go: the kernel frees it later, and until then its
         // sockets count as taken, so a new deployment on them would get EBUSY.
         for (int i = 0; i < slotted.size(); i++) {
             try {
                 slots.delete(i);
             } catch (BpfException e) {
-                LOG.log(System.Logger.Level.WARNING, "emptying executor slot " + i + " of " + target + ": " + e.getMessage());
+                LOG.log(System.Logger.Level.WARNING, "emptying executor slot " + i + " of " + target() + ": " + e.getMessage());
             }
         }
         slotted.clear();
-        // Before the pin dir goes (PolicyObjects.end): nothing of the hook's is kept for the next
-        // syrupd after a close, the executor map having been emptied.
-        PolicyObjects.unpinAndClose(slots);
-        stats.close();
-        PolicyObjects.end(registry, last, pinDir, INTERNAL_MAPS, keepMaps);
-        maps = List.of();
     }
 
     /**
@@ -362,34 +281,23 @@ final class SocketSelectDeployment implements HookDeployment {
      * records them as the executors. {@code strict}: see {@link #scan}.
      */
     private List<Fd> adopt(boolean strict) throws SyrupException {
-        List<ProcSockets.Bound> found = scan(proc, target, uid, strict);
+        List<ProcSockets.Bound> found = scan(proc, target(), uid, strict);
         if (found.isEmpty()) {
-            throw new SyrupException(Kind.NO_EXECUTORS, "no socket is bound to " + target + " any more");
+            throw new SyrupException(Kind.NO_EXECUTORS, "no socket is bound to " + target() + " any more");
         }
         List<Fd> out = new ArrayList<>(found.size());
         List<ProcSockets.Bound> adopted = new ArrayList<>(found.size());
         try {
             for (ProcSockets.Bound b : found) {
-                try (Fd pidfd = Pidfd.open(b.pid())) {
-                    Fd socket = Pidfd.getfd(pidfd, b.fd());
+                // Empty: the holder exited, closed it, or reused its number since /proc was read.
+                ProcSockets.duplicate(b, uid).ifPresent(socket -> {
                     out.add(socket);
-                    if (!owned(socket, b)) {
-                        // The holder closed that fd and reused its number since /proc was read:
-                        // not the socket the scan vetted.
-                        out.remove(out.size() - 1).close();
-                        continue;
-                    }
                     adopted.add(b);
-                } catch (BpfException e) {
-                    if (e.errno() == Errno.ESRCH || e.errno() == Errno.EBADF) {
-                        continue; // the holder exited or closed it since /proc was read
-                    }
-                    throw e;
-                }
+                });
             }
         } catch (RuntimeException e) {
             out.forEach(Fd::close);
-            throw new SyrupException(Kind.KERNEL, "cannot adopt the sockets of " + target + ": " + e.getMessage(), e);
+            throw new SyrupException(Kind.KERNEL, "cannot adopt the sockets of " + target() + ": " + e.getMessage(), e);
         }
         executors = List.copyOf(adopted);
         return out;
@@ -420,28 +328,5 @@ final class SocketSelectDeployment implements HookDeployment {
             }
         }
         return proc.bound(owners.navigableKeySet());
-    }
-
-    /**
-     * Whether the duplicate {@code socket} is the socket {@code b} names (same inode) and, with
-     * {@link #uid}, one that uid owns. The duplicate is what gets adopted, so this is the check
-     * that cannot race: fd numbers and pids can be reused after /proc was read, inodes cannot.
-     */
-    private boolean owned(Fd socket, ProcSockets.Bound b) {
-        try {
-            Path self = Path.of("/proc/self/fd/" + socket.get());
-            long ino = ((Number) java.nio.file.Files.getAttribute(self, "unix:ino")).longValue();
-            int owner = (Integer) java.nio.file.Files.getAttribute(self, "unix:uid");
-            return ino == b.inode() && (uid.isEmpty() || owner == uid.getAsInt());
-        } catch (java.io.IOException | UnsupportedOperationException e) {
-            return false;
-        }
-    }
-
-    private void requireOwned(Fd socket, ProcSockets.Bound b) throws SyrupException {
-        if (!owned(socket, b)) {
-            throw new SyrupException(Kind.DENIED, "fd " + b.fd() + " of pid " + b.pid() + " is not a socket of uid "
-                    + (uid.isPresent() ? Integer.toUnsignedString(uid.getAsInt()) : "?") + " bound to " + target);
-        }
     }
 }

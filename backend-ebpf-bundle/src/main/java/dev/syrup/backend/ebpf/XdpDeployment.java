@@ -1,10 +1,8 @@
 package dev.syrup.backend.ebpf;
 
-import dev.syrup.api.DeploymentStats;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
-import dev.syrup.api.map.SyrupMap;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
@@ -18,11 +16,12 @@ import dev.syrup.dispatch.Dispatcher;
 import dev.syrup.hook.kit.DecisionStats;
 import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyDeployment;
 import dev.syrup.hook.kit.PolicyObjects;
-import dev.syrup.hook.spi.HookDeployment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
 
 /**
@@ -37,35 +36,25 @@ import java.util.TreeMap;
  * <p>The decision counters ({@link DecisionStats}) belong to the deployment like the XSKMAP and
  * are kept across replacements.
  */
-final class XdpDeployment implements HookDeployment {
+final class XdpDeployment extends PolicyDeployment {
 
     private static final System.Logger LOG = System.getLogger(XdpDeployment.class.getName());
     /** The hook's own maps: never shared across deployments ({@link MapRegistry}). */
-    static final java.util.Set<String> INTERNAL_MAPS = java.util.Set.of(XdpHook.EXECUTORS_MAP, DecisionStats.MAP);
+    static final java.util.Set<String> INTERNAL_MAPS = XdpHook.rules("xdp").ownMaps().keySet();
     private static final int AF_XDP = 44, SO_DOMAIN = 39;
 
     private final Dispatcher.Claim claim;
-    private final Target target;
-    private final DeploymentDir pinDir;
     private final String hook;
     private final BpfMap xsks;
-    /** Decision counters ({@link DecisionStats}), shared by every policy version like {@link #xsks}. */
-    private final BpfMap stats;
     /** Registered executors: index -> "AF_XDP fd N of pid P". Guarded by {@code this}. */
     private final TreeMap<Integer, String> executors = new TreeMap<>();
-    private final MapRegistry registry;
-    private BpfObject running;
-    private List<SyrupMap> maps = List.of();
-    private boolean closed;
 
     private XdpDeployment(MapRegistry registry, Dispatcher.Claim claim, Target target, DeploymentDir pinDir, String hook, BpfMap xsks, BpfMap stats) {
-        this.registry = registry;
+        super(target, registry, pinDir, XdpHook.rules(hook), XdpHook.PROGRAM, XdpHook.MAX_EXECUTORS,
+                Map.of(XdpHook.EXECUTORS_MAP, xsks, DecisionStats.MAP, stats));
         this.claim = claim;
-        this.target = target;
-        this.pinDir = pinDir;
         this.hook = hook;
         this.xsks = xsks;
-        this.stats = stats;
     }
 
     static XdpDeployment open(MapRegistry registry, Dispatcher.Claim claim, Target target, Path pinDir, String hook) throws SyrupException {
@@ -95,8 +84,8 @@ final class XdpDeployment implements HookDeployment {
     }
 
     @Override
-    public Target target() {
-        return target;
+    protected String describe() {
+        return hook + " deployment on " + target();
     }
 
     /** The registered AF_XDP sockets (none right after deploying). */
@@ -112,41 +101,15 @@ final class XdpDeployment implements HookDeployment {
         return out;
     }
 
+    /** The swap: one PROG_ARRAY update in the interface's dispatcher. */
     @Override
-    public synchronized void install(Path object) throws SyrupException {
-        if (closed) {
-            throw new IllegalStateException(hook + " deployment on " + target + " is closed");
-        }
-        BpfObject next = null;
-        try {
-            next = PolicyObjects.open(object, XdpHook.rules(hook));
-            next.reuseMap(XdpHook.EXECUTORS_MAP, xsks);
-            next.reuseMap(DecisionStats.MAP, stats);
-            PolicyObjects.reuseMaps(registry, next, pinDir, INTERNAL_MAPS, running == null);
-            next.load();
-            BpfProgram prog = next.program(XdpHook.PROGRAM);
-            // The swap: one PROG_ARRAY update in the interface's dispatcher.
-            claim.install(prog.fd());
-        } catch (SyrupException e) {
-            PolicyObjects.closeQuietly(next);
-            throw e;
-        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
-            PolicyObjects.closeQuietly(next);
-            throw PolicyObjects.installFailed(e, target);
-        }
-        if (running != null) {
-            PolicyObjects.retire(running, INTERNAL_MAPS);
-        }
-        running = next;
-        maps = List.copyOf(PolicyObjects.pinPolicyMaps(next, pinDir, INTERNAL_MAPS));
-        registry.commit(next, pinDir.path(), INTERNAL_MAPS);
+    protected void swap(BpfObject next, BpfProgram prog, BpfObject previous) throws SyrupException {
+        claim.install(prog.fd());
     }
 
     @Override
     public synchronized void registerExecutor(int index, long pid, int fd) throws SyrupException {
-        if (closed) {
-            throw new IllegalStateException(hook + " deployment on " + target + " is closed");
-        }
+        requireOpen();
         if (index < 0 || index >= XdpHook.MAX_EXECUTORS) {
             throw new SyrupException(Kind.INVALID, "executor index " + index + " is out of range 0.."
                     + (XdpHook.MAX_EXECUTORS - 1));
@@ -170,59 +133,23 @@ final class XdpDeployment implements HookDeployment {
         executors.put(index, "AF_XDP fd " + fd + " of pid " + pid);
     }
 
+    /** Indexes may have gaps: up to the highest registered. */
     @Override
-    public synchronized java.util.Optional<dev.syrup.api.KernelProgram> program() {
-        return running == null ? java.util.Optional.empty() : java.util.Optional.of(PolicyObjects.kernelProgram(running.program(XdpHook.PROGRAM)));
+    protected int countedExecutors() {
+        return executors.isEmpty() ? 0 : executors.lastKey() + 1;
     }
 
+    /** Empties the slot and releases the claim (and detaches the root with the interface's last claim). */
     @Override
-    public synchronized List<SyrupMap> maps() {
-        return maps;
-    }
-
-    @Override
-    public DeploymentStats stats() throws SyrupException {
-        int n;
-        synchronized (this) {
-            if (closed) {
-                throw new SyrupException(Kind.NOT_FOUND, hook + " deployment on " + target + " is closed");
-            }
-            n = executors.isEmpty() ? 0 : executors.lastKey() + 1; // indexes may have gaps
-        }
-        // Not under the lock, as at socket_select: the map stays open until close().
-        return DecisionStats.read(stats, XdpHook.MAX_EXECUTORS, n);
-    }
-
-    @Override
-    public void close() {
-        close(false);
-    }
-
-    @Override
-    public void closeKeepingMaps() {
-        close(true);
-    }
-
-    private synchronized void close(boolean keepMaps) {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        // Empties the slot and releases the claim (and detaches the root with the interface's last claim).
+    protected void detach() {
         claim.close();
-        BpfObject last = running;
-        running = null;
         for (int i : executors.keySet()) {
             try {
                 xsks.delete(i);
             } catch (BpfException e) {
-                LOG.log(System.Logger.Level.DEBUG, "emptying executor slot " + i + " of " + target + ": " + e.getMessage());
+                LOG.log(System.Logger.Level.DEBUG, "emptying executor slot " + i + " of " + target() + ": " + e.getMessage());
             }
         }
         executors.clear();
-        PolicyObjects.unpinAndClose(xsks);
-        stats.close();
-        PolicyObjects.end(registry, last, pinDir, INTERNAL_MAPS, keepMaps);
-        maps = List.of();
     }
 }

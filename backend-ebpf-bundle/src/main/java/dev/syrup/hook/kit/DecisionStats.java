@@ -51,10 +51,23 @@ public final class DecisionStats {
      * {@code syrup.h} (SYR_PASS, SYR_DROP, the BPF helpers) included before it.
      */
     public static String declare(int maxExecutors) {
+        return declare(maxExecutors, "BPF_MAP_TYPE_PERCPU_ARRAY", "*n += 1;\t/* this CPU's own slot: no atomic needed */");
+    }
+
+    /**
+     * As {@link #declare}, for a program whose maps cannot be per-CPU (NIC offload runs HASH and
+     * ARRAY maps only): one {@code ARRAY} of the same slots, each count an atomic add (which
+     * offload supports). {@link #read} reads either.
+     */
+    public static String declareShared(int maxExecutors) {
+        return declare(maxExecutors, "BPF_MAP_TYPE_ARRAY", "__sync_fetch_and_add(n, 1);\t/* shared by every CPU */");
+    }
+
+    private static String declare(int maxExecutors, String type, String add) {
         return """
                 /* Decision counters (syrupd's, not the policy's): executors 0..%1$d, then PASS, DROP, OTHER. */
                 struct {
-                	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+                	__uint(type, %7$s);
                 	__uint(max_entries, %2$d);
                 	__type(key, __u32);
                 	__type(value, __u64);
@@ -66,10 +79,10 @@ public final class DecisionStats {
                 	__u64 *n = bpf_map_lookup_elem(&%3$s, &slot);
 
                 	if (n)
-                		*n += 1;	/* this CPU's own slot: no atomic needed */
+                		%8$s
                 }
                 """.formatted(maxExecutors - 1, slots(maxExecutors), MAP, maxExecutors, maxExecutors + 1,
-                maxExecutors + 2);
+                maxExecutors + 2, type, add);
     }
 
     /** A new, zeroed counter map for one deployment. */

@@ -144,6 +144,9 @@ public final class PolicyObjects {
             try (BpfMap pinned = BpfMap.openPinned(dir, pinName)) {
                 String diff = MapRegistry.difference(d, pinned);
                 if (diff == null) {
+                    diff = placeDifference(obj, pinned);
+                }
+                if (diff == null) {
                     obj.reuseMap(d.name(), pinned); // libbpf keeps a duplicate of the fd
                     LOG.log(System.Logger.Level.INFO, "map '" + d.name() + "' adopted from " + pin);
                     continue;
@@ -233,6 +236,21 @@ public final class PolicyObjects {
                 LOG.log(System.Logger.Level.WARNING, "unpin " + m.name() + ": " + e.getMessage());
             }
         }
+    }
+
+    /**
+     * Where the kernel map {@code m} lives against where {@code obj}'s programs will run, or null
+     * when it is the same place: a map in a NIC's memory (an offloaded program's) is usable by
+     * programs bound to that NIC only, a host map by host programs only.
+     */
+    static String placeDifference(BpfObject obj, BpfMap m) {
+        java.util.OptionalInt has = m.device();
+        java.util.OptionalInt runs = obj.device();
+        return has.equals(runs) ? null : "the map is in " + place(has) + ", the policy runs in " + place(runs);
+    }
+
+    private static String place(java.util.OptionalInt device) {
+        return device.isEmpty() ? "host memory" : "the memory of NIC ifindex " + device.getAsInt();
     }
 
     /** What bpftool shows of a loaded program. */

@@ -72,6 +72,9 @@ public final class SharedMaps implements MapRegistry {
                 continue;
             }
             String diff = MapRegistry.difference(d, e.map);
+            if (diff == null) {
+                diff = PolicyObjects.placeDifference(obj, e.map);
+            }
             if (diff != null) {
                 throw new SyrupException(Kind.INVALID, "map '" + d.name() + "' of deployment " + id(pinDir)
                         + " does not match the map of that name of deployment " + id(other) + " (same owner "

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.syrup.api.Protocol;
+import dev.syrup.hook.kit.ProcSockets;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;

@@ -44,6 +44,11 @@ class OffloadCheckerTest {
                 }
                 """);
         assertEquals(List.of(), f, "offloadable: " + all(f));
+        // The glue's own maps pass too: the port map and the counters, a plain ARRAY (no per-CPU maps on a NIC).
+        dev.syrup.bpf.ObjectSpec spec = dev.syrup.bpf.ObjectSpec.read(java.nio.file.Files.readAllBytes(dir.resolve("ok.o")));
+        dev.syrup.bpf.ObjectSpec.MapSpec stats = spec.maps().stream().filter(m -> m.name().equals("syr_stats")).findFirst().orElseThrow();
+        assertEquals(dev.syrup.bpf.MapType.ARRAY, stats.mapType());
+        assertEquals(XdpOffloadHook.MAX_EXECUTORS + 3, stats.maxEntries());
     }
 
     @Test

@@ -1,4 +1,4 @@
-package dev.syrup.backend.ebpf;
+package dev.syrup.hook.kit;
 
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
@@ -10,8 +10,6 @@ import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
-import dev.syrup.hook.kit.DecisionStats;
-import dev.syrup.hook.kit.PolicyObjects;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -22,34 +20,59 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * {@code syrup:test} for the eBPF hooks: loads a policy's test object, seeds its Maps, runs the
- * hook's program once per input with BPF_PROG_TEST_RUN and reads what {@code schedule()} decided
- * from the glue's decision counters ({@link DecisionStats}): the one slot a run added to. The
+ * {@link dev.syrup.hook.spi.Hook#test} ({@code syrup:test}) for a BPF hook whose glue counts
+ * ({@link DecisionStats}): loads a policy's test object under the hook's rules, seeds its Maps,
+ * runs the hook's program once per input with BPF_PROG_TEST_RUN and reads what
+ * {@code schedule()} decided from the decision counters: the one slot a run added to. The
  * object is private to the test (its own counters and Maps, nothing pinned, nothing attached)
  * and closed at the end.
+ *
+ * <p>How one input runs depends on the program type: an XDP program takes the frame as its
+ * packet ({@link #XDP}); a type whose test run takes a context instead (sk_lookup, ...) gives
+ * its own {@link Run}.
  */
-final class PolicyTestRun {
+public final class PolicyTestRun {
+
+    /** One test run of {@code program} (of the loaded {@code obj}) on an input frame, {@code repeat} times. */
+    @FunctionalInterface
+    public interface Run {
+        /**
+         * @return the kernel's duration per repetition, in ns
+         * @throws SyrupException {@code INVALID} for an input this program type cannot be given
+         */
+        long run(BpfObject obj, BpfProgram program, byte[] frame, int repeat) throws SyrupException;
+    }
+
+    /** An XDP program, the frame as its packet. */
+    public static final Run XDP = (obj, program, frame, repeat) -> Xdp.testRun(program, frame, repeat).durationNs();
 
     /** Runs per distinct input for the time per decision. */
-    static final int TIMED_RUNS = 2000;
+    public static final int TIMED_RUNS = 2000;
     /** At most this many distinct inputs are timed. */
-    static final int TIMED_INPUTS = 16;
+    public static final int TIMED_INPUTS = 16;
 
     private PolicyTestRun() {
     }
 
+    /** {@link #run(Path, String, ProgramRules, int, int, List, Map, String, Run)} of an XDP program. */
+    public static TestResult run(Path object, String program, ProgramRules rules, int maxExecutors, int executors,
+            List<byte[]> inputs, Map<String, Map<Long, Long>> seeds, String label) throws SyrupException {
+        return run(object, program, rules, maxExecutors, executors, inputs, seeds, label, XDP);
+    }
+
     /**
-     * @param program      the program to run (XDP, or another test-runnable type)
+     * @param program      the program to run
      * @param rules        what the object may be and the capabilities it loads with: the same
      *                     check and privilege as a deployment of the hook, so a test is no way
-     *                     around either
-     * @param internal     the hook's own Maps, which seeds may not name
+     *                     around either; seeds may not name its own maps
      * @param maxExecutors the glue's executor slots ({@link DecisionStats#declare})
      * @param executors    how many executors the policy was compiled for
      * @param label        how the result names what ran
+     * @param run          how one input runs
      */
-    static TestResult run(Path object, String program, ProgramRules rules, Set<String> internal, int maxExecutors, int executors,
-            List<byte[]> inputs, Map<String, Map<Long, Long>> seeds, String label) throws SyrupException {
+    public static TestResult run(Path object, String program, ProgramRules rules, int maxExecutors, int executors,
+            List<byte[]> inputs, Map<String, Map<Long, Long>> seeds, String label, Run run) throws SyrupException {
+        Set<String> internal = rules.ownMaps().keySet();
         try (BpfObject obj = PolicyObjects.open(object, rules)) {
             try {
                 obj.load();
@@ -73,7 +96,7 @@ final class PolicyTestRun {
             likely[likely.length - 1] = maxExecutors + 2;
             List<Integer> decisions = new ArrayList<>(inputs.size());
             for (byte[] in : inputs) {
-                Xdp.testRun(prog, in, 1);
+                run.run(obj, prog, in, 1);
                 int changed = -1;
                 for (int slot : likely) {
                     long now = DecisionStats.sum(counters, slot);
@@ -103,7 +126,7 @@ final class PolicyTestRun {
                 }
             }
             for (byte[] in : distinct) {
-                ns += Xdp.testRun(prog, in, TIMED_RUNS).durationNs() * (double) TIMED_RUNS;
+                ns += run.run(obj, prog, in, TIMED_RUNS) * (double) TIMED_RUNS;
                 runs += TIMED_RUNS;
             }
             return new TestResult(decisions, runs == 0 ? 0 : ns / runs, runs, label);

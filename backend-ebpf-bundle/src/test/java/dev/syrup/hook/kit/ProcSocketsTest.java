@@ -1,4 +1,4 @@
-package dev.syrup.backend.ebpf;
+package dev.syrup.hook.kit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
