@@ -9,6 +9,7 @@ import dev.syrup.bpf.BpfProgram;
 import dev.syrup.bpf.Errno;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
+import dev.syrup.bpf.XdpAttachment;
 import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyDeployment;
@@ -77,11 +78,18 @@ final class XdpOffloadDeployment extends PolicyDeployment {
         next.bindToDevice(Xdp.ifindex(iface));
     }
 
+    /** The policy's attachment in hardware mode; null before the first install. */
+    private XdpAttachment attachment;
+
     @Override
     protected void swap(BpfObject next, BpfProgram prog, BpfObject previous) {
         next.map(XdpOffloadHook.PORT_MAP).update(intBytes(0),
                 intBytes(((target().protocol() == dev.syrup.api.Protocol.TCP ? 6 : 17) << 16) | target().port()));
-        Xdp.attach(Xdp.ifindex(iface), prog, Xdp.XDP_FLAGS_HW_MODE | (previous == null ? Xdp.XDP_FLAGS_UPDATE_IF_NOEXIST : 0));
+        if (attachment == null) {
+            attachment = XdpAttachment.attach(Xdp.ifindex(iface), prog, Xdp.XDP_FLAGS_HW_MODE, java.util.OptionalInt.empty());
+        } else {
+            attachment.update(prog);
+        }
     }
 
     @Override
@@ -99,11 +107,12 @@ final class XdpOffloadDeployment extends PolicyDeployment {
 
     @Override
     protected void detach() {
-        if (running() == null) {
+        if (attachment == null) {
             return;
         }
         try {
-            Xdp.detach(Xdp.ifindex(iface), Xdp.XDP_FLAGS_HW_MODE);
+            attachment.close();
+            attachment = null;
         } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "detaching the offloaded policy from " + iface + ": " + e.getMessage());
         }
