@@ -5,6 +5,7 @@ import dev.syrup.linux.LibC;
 import dev.syrup.linux.Structs;
 import dev.syrup.linux.Structs.Cmsghdr;
 import dev.syrup.linux.Structs.Msghdr;
+import java.lang.ref.Reference;
 import java.nio.file.Path;
 import jnr.ffi.Pointer;
 
@@ -155,6 +156,10 @@ public final class UnixSockets {
             }
             Msghdr.set(msg, iov, buf.address(), len, control, withFd ? Cmsghdr.space(4) : 0);
             long rc = n.libc().sendmsg(socket.get(), msg, LibC.MSG_NOSIGNAL);
+            // msg holds only the addresses: the memory must live until the call returned
+            Reference.reachabilityFence(buf);
+            Reference.reachabilityFence(iov);
+            Reference.reachabilityFence(control);
             if (rc < 0) {
                 int e = n.errno();
                 if (e == Errno.EINTR) {
@@ -181,6 +186,7 @@ public final class UnixSockets {
         long rc;
         while (true) {
             rc = n.libc().recvmsg(socket.get(), msg, LibC.MSG_CMSG_CLOEXEC);
+            Reference.reachabilityFence(iov); // msg holds only its address
             if (rc >= 0) {
                 break;
             }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -72,6 +73,8 @@ class LinuxTest {
             Pointer msg = Linux.allocate(Structs.Msghdr.SIZE);
             Structs.Msghdr.set(msg, iov, data.address(), 2, control, Structs.Cmsghdr.space(4));
             assertEquals(2, C.sendmsg(server, msg, LibC.MSG_NOSIGNAL));
+            Reference.reachabilityFence(data); // msg holds only the addresses
+            Reference.reachabilityFence(control);
 
             assertEquals(1, C.poll(pfd, 1, 1000));
             assertTrue((Structs.Pollfd.revents(pfd, 0) & LibC.POLLIN) != 0);
@@ -80,6 +83,7 @@ class LinuxTest {
             Pointer rcontrol = Linux.allocate(64);
             Structs.Msghdr.set(msg, iov, in.address(), 16, rcontrol, 64);
             assertEquals(2, C.recvmsg(client, msg, LibC.MSG_CMSG_CLOEXEC));
+            Reference.reachabilityFence(iov);
             byte[] got = new byte[2];
             in.get(0, got, 0, 2);
             assertArrayEquals(new byte[] {'h', 'i'}, got);

@@ -6,6 +6,7 @@ import dev.syrup.linux.Structs;
 import dev.syrup.linux.Structs.Cmsghdr;
 import dev.syrup.linux.Structs.Msghdr;
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import jnr.ffi.Pointer;
@@ -94,6 +95,7 @@ public final class Unix {
             control.setMemory(0, CONTROL, (byte) 0);
             Msghdr.set(msg, iov, data.address() + off, len - off, control, CONTROL);
             long rc = libc.recvmsg(fd, msg, LibC.MSG_CMSG_CLOEXEC);
+            Reference.reachabilityFence(iov); // msg holds only its address
             if (rc < 0) {
                 if (Linux.errno() == EINTR) {
                     continue;
