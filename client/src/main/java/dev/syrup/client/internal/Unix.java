@@ -18,7 +18,7 @@ import jnr.ffi.Pointer;
  */
 public final class Unix {
 
-    private static final int EINTR = 4;
+    private static final int EINTR = 4, EPIPE = 32, ECONNRESET = 104;
     private static final int CONTROL = 64;
 
     private static volatile Unix instance;
@@ -66,14 +66,25 @@ public final class Unix {
         return fd;
     }
 
+    /** A write refused because syrupd had closed the connection (EPIPE, ECONNRESET): what it sent before is still readable. */
+    public static final class PeerClosed extends IOException {
+        PeerClosed(String message) {
+            super(message);
+        }
+    }
+
     public void writeFully(int fd, byte[] data) throws IOException {
         int off = 0;
         while (off < data.length) {
             byte[] chunk = off == 0 ? data : java.util.Arrays.copyOfRange(data, off, data.length);
             long rc = libc.write(fd, chunk, chunk.length);
             if (rc < 0) {
-                if (Linux.errno() == EINTR) {
+                int e = Linux.errno();
+                if (e == EINTR) {
                     continue;
+                }
+                if (e == EPIPE || e == ECONNRESET) {
+                    throw new PeerClosed(Linux.describe("write(control socket)", e));
                 }
                 throw error("write(control socket)");
             }
