@@ -29,10 +29,10 @@ cleanup() {
 trap cleanup EXIT
 
 step "classpath of the client jar"
-jar=$(ls "$ROOT"/api-bundle/target/syrup-api-*.jar 2>/dev/null | grep -v sources | head -n 1 || true)
-[[ -n $jar ]] || mvn -B -ntp -q -o install -DskipTests -pl api-bundle -f "$ROOT/pom.xml" >"$OUT/build.log" 2>&1
-jar=$(ls "$ROOT"/api-bundle/target/syrup-api-*.jar | grep -v sources | head -n 1)
-mvn -B -ntp -q -o -f "$ROOT/pom.xml" -pl api-bundle dependency:build-classpath \
+jar=$(ls "$ROOT"/client/target/syrup-client-*.jar 2>/dev/null | grep -v sources | head -n 1 || true)
+[[ -n $jar ]] || mvn -B -ntp -q -o install -DskipTests -pl client -am -f "$ROOT/pom.xml" >"$OUT/build.log" 2>&1
+jar=$(ls "$ROOT"/client/target/syrup-client-*.jar | grep -v sources | head -n 1)
+mvn -B -ntp -q -o -f "$ROOT/pom.xml" -pl client dependency:build-classpath \
   -Dmdep.outputFile="$OUT/cp.txt" -Dmdep.includeScope=runtime >>"$OUT/build.log" 2>&1
 CP="$jar:$(cat "$OUT/cp.txt")"
 

@@ -10,7 +10,8 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * A UDP echo server on an AF_XDP socket, using only the Syrup client jar (and jnr-ffi).
+ * A UDP echo server on an AF_XDP socket, using only the Syrup client jar (syrup-client, with
+ * syrup-api, syrup-native and jnr-ffi).
  *
  * <p>It opens an {@link XdpSocket} on queue {@code --queue} of {@code --iface}, asks syrupd to
  * deploy a one-line policy at {@code xdp_skb} (or {@code xdp_drv} with {@code --mode drv}) that

@@ -1,6 +1,8 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Structs.BpfLinkInfo;
 import java.nio.file.Path;
 import jnr.ffi.Pointer;
 
@@ -14,7 +16,6 @@ public final class BpfLink implements AutoCloseable {
 
     /** {@code enum bpf_attach_type} BPF_SK_LOOKUP. */
     static final int BPF_SK_LOOKUP = 36;
-    private static final int LINK_INFO_SIZE = 64;
 
     private final Fd fd;
     private final int id;
@@ -23,24 +24,23 @@ public final class BpfLink implements AutoCloseable {
     private BpfLink(Fd fd) {
         this.fd = fd;
         Native n = Native.get();
-        Pointer info = n.allocate(LINK_INFO_SIZE);
-        int[] len = {LINK_INFO_SIZE};
+        Pointer info = n.allocate(BpfLinkInfo.SIZE);
+        int[] len = {BpfLinkInfo.SIZE};
         try {
-            // struct bpf_link_info {u32 type; u32 id; u32 prog_id; ...}
             Native.checkBpf("bpf_obj_get_info_by_fd(link fd " + fd.get() + ")", n.bpf().bpf_obj_get_info_by_fd(fd.get(), info, len));
         } catch (RuntimeException e) {
             fd.close();
             throw e;
         }
-        this.id = info.getInt(4);
-        this.programId = info.getInt(8);
+        this.id = info.getInt(BpfLinkInfo.ID);
+        this.programId = info.getInt(BpfLinkInfo.PROG_ID);
     }
 
     /** bpf_link_create of {@code programFd} on the network namespace file {@code netns} (e.g. /proc/self/ns/net). */
     static BpfLink createNetns(int programFd, int attachType, Path netns) {
         Native n = Native.get();
-        try (Fd ns = Fd.adopt(n.openat2("open " + netns, -100 /* AT_FDCWD */, netns.toString(),
-                Native.O_RDONLY | Native.O_CLOEXEC, 0))) {
+        try (Fd ns = Fd.adopt(n.openat2("open " + netns, LibC.AT_FDCWD, netns.toString(),
+                LibC.O_RDONLY | LibC.O_CLOEXEC, 0))) {
             int link = Native.checkBpf("bpf_link_create(prog fd " + programFd + ", netns " + netns + ")",
                     n.bpf().bpf_link_create(programFd, ns.get(), attachType, null));
             return new BpfLink(Fd.adopt(link));

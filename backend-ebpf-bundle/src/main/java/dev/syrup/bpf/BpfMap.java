@@ -1,6 +1,7 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.LibC;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -177,7 +178,7 @@ public final class BpfMap implements AutoCloseable {
      */
     public int duplicateFd() {
         Native n = Native.get();
-        return n.checkLibc(op("fcntl(F_DUPFD_CLOEXEC)"), n.libc().fcntl(fd(), 1030 /* F_DUPFD_CLOEXEC */, 3));
+        return n.checkLibc(op("fcntl(F_DUPFD_CLOEXEC)"), n.libc().fcntl(fd(), LibC.F_DUPFD_CLOEXEC, 3));
     }
 
     /** The map's fd; owned by this map (or its object): do not close it. */

@@ -1,6 +1,9 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Structs.CapData;
+import dev.syrup.linux.Structs.CapHeader;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.function.Supplier;
@@ -16,8 +19,6 @@ import jnr.ffi.Pointer;
  */
 public final class Capabilities {
 
-    private static final int VERSION_3 = 0x20080522;
-
     private Capabilities() {
     }
 
@@ -32,9 +33,9 @@ public final class Capabilities {
     public static Sets current() {
         Native n = Native.get();
         Pointer hdr = header(n);
-        Pointer data = n.allocate(24);
+        Pointer data = n.allocate(CapData.SIZE);
         n.checkLibc("capget", n.libc().capget(hdr, data));
-        return new Sets(mask(data, 0), mask(data, 4));
+        return new Sets(CapData.get(data, CapData.EFFECTIVE), CapData.get(data, CapData.PERMITTED));
     }
 
     /**
@@ -47,11 +48,11 @@ public final class Capabilities {
     public static <T> T withEffective(Set<Capability> effective, Supplier<T> action) {
         Native n = Native.get();
         Pointer hdr = header(n);
-        Pointer data = n.allocate(24);
+        Pointer data = n.allocate(CapData.SIZE);
         n.checkLibc("capget", n.libc().capget(hdr, data));
-        long before = mask(data, 0);
-        long permitted = mask(data, 4);
-        long inheritable = mask(data, 8);
+        long before = CapData.get(data, CapData.EFFECTIVE);
+        long permitted = CapData.get(data, CapData.PERMITTED);
+        long inheritable = CapData.get(data, CapData.INHERITABLE);
         long wanted = 0;
         for (Capability c : effective) {
             wanted |= bit(c);
@@ -77,10 +78,10 @@ public final class Capabilities {
 
     private static void set(Native n, long effective, long permitted, long inheritable) {
         Pointer hdr = header(n);
-        Pointer data = n.allocate(24);
-        put(data, 0, effective);
-        put(data, 4, permitted);
-        put(data, 8, inheritable);
+        Pointer data = n.allocate(CapData.SIZE);
+        CapData.put(data, CapData.EFFECTIVE, effective);
+        CapData.put(data, CapData.PERMITTED, permitted);
+        CapData.put(data, CapData.INHERITABLE, inheritable);
         n.checkLibc("capset", n.libc().capset(hdr, data));
     }
 
@@ -88,21 +89,11 @@ public final class Capabilities {
         return 1L << c.number();
     }
 
-    /** struct __user_cap_header_struct {version, pid = 0: this thread}. */
+    /** The header for this thread (pid 0). */
     private static Pointer header(Native n) {
-        Pointer hdr = n.allocate(8);
-        hdr.putInt(0, VERSION_3);
-        hdr.putInt(4, 0);
+        Pointer hdr = n.allocate(CapHeader.SIZE);
+        hdr.putInt(CapHeader.VERSION, LibC.CAPABILITY_VERSION_3);
+        hdr.putInt(CapHeader.PID, 0);
         return hdr;
-    }
-
-    /** struct __user_cap_data_struct[2] = {effective, permitted, inheritable} × (low 32 bits, high 32 bits). */
-    private static long mask(Pointer data, int field) {
-        return (data.getInt(field) & 0xffffffffL) | ((data.getInt(12 + field) & 0xffffffffL) << 32);
-    }
-
-    private static void put(Pointer data, int field, long mask) {
-        data.putInt(field, (int) mask);
-        data.putInt(12 + field, (int) (mask >>> 32));
     }
 }

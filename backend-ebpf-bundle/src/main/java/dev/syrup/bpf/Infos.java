@@ -1,16 +1,13 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.Structs.BpfMapInfo;
+import dev.syrup.linux.Structs.BpfProgInfo;
 import java.nio.charset.StandardCharsets;
 import jnr.ffi.Pointer;
 
-/** bpf_obj_get_info_by_fd for maps and programs (offsets from linux/bpf.h, checked against 6.x headers). */
+/** bpf_obj_get_info_by_fd for maps and programs (layouts: {@link BpfMapInfo}, {@link BpfProgInfo}). */
 final class Infos {
-
-    // struct bpf_map_info: type 0, id 4, key_size 8, value_size 12, max_entries 16, map_flags 20, name[16] 24; sizeof 88
-    private static final int MAP_INFO_SIZE = 88;
-    // struct bpf_prog_info: type 0, id 4, tag[8] 8, name[16] 64; sizeof 232 (pointer fields left 0)
-    private static final int PROG_INFO_SIZE = 232;
 
     private Infos() {}
 
@@ -32,34 +29,36 @@ final class Infos {
 
     static MapInfo map(int fd) {
         Native n = Native.get();
-        Pointer info = n.allocate(MAP_INFO_SIZE);
-        int[] len = {MAP_INFO_SIZE};
+        Pointer info = n.allocate(BpfMapInfo.SIZE);
+        int[] len = {BpfMapInfo.SIZE};
         Native.checkBpf("bpf_obj_get_info_by_fd(map fd " + fd + ")", n.bpf().bpf_obj_get_info_by_fd(fd, info, len));
-        int typeId = info.getInt(0);
-        return new MapInfo(info.getInt(4), cString(info, 24, 16), MapType.of(typeId), typeId, info.getInt(8),
-                info.getInt(12), info.getInt(16), info.getInt(20));
+        int typeId = info.getInt(BpfMapInfo.TYPE);
+        return new MapInfo(info.getInt(BpfMapInfo.ID), cString(info, BpfMapInfo.NAME, BpfMapInfo.NAME_SIZE),
+                MapType.of(typeId), typeId, info.getInt(BpfMapInfo.KEY_SIZE), info.getInt(BpfMapInfo.VALUE_SIZE),
+                info.getInt(BpfMapInfo.MAX_ENTRIES), info.getInt(BpfMapInfo.MAP_FLAGS));
     }
 
     /** {@code bpf_map_info.ifindex}: the device a map in NIC memory lives on, 0 for a host map. */
     static int mapIfindex(int fd) {
         Native n = Native.get();
-        Pointer info = n.allocate(MAP_INFO_SIZE);
-        int[] len = {MAP_INFO_SIZE};
+        Pointer info = n.allocate(BpfMapInfo.SIZE);
+        int[] len = {BpfMapInfo.SIZE};
         Native.checkBpf("bpf_obj_get_info_by_fd(map fd " + fd + ")", n.bpf().bpf_obj_get_info_by_fd(fd, info, len));
-        return info.getInt(40);
+        return info.getInt(BpfMapInfo.IFINDEX);
     }
 
     static ProgramInfo program(int fd) {
         Native n = Native.get();
-        Pointer info = n.allocate(PROG_INFO_SIZE);
-        int[] len = {PROG_INFO_SIZE};
+        Pointer info = n.allocate(BpfProgInfo.SIZE);
+        int[] len = {BpfProgInfo.SIZE};
         Native.checkBpf("bpf_obj_get_info_by_fd(prog fd " + fd + ")", n.bpf().bpf_obj_get_info_by_fd(fd, info, len));
-        int typeId = info.getInt(0);
+        int typeId = info.getInt(BpfProgInfo.TYPE);
         StringBuilder tag = new StringBuilder();
-        for (int i = 0; i < 8; i++) {
-            tag.append(String.format("%02x", info.getByte(8 + i) & 0xff));
+        for (int i = 0; i < BpfProgInfo.TAG_SIZE; i++) {
+            tag.append(String.format("%02x", info.getByte(BpfProgInfo.TAG + i) & 0xff));
         }
-        return new ProgramInfo(info.getInt(4), cString(info, 64, 16), ProgramType.of(typeId), typeId, tag.toString());
+        return new ProgramInfo(info.getInt(BpfProgInfo.ID), cString(info, BpfProgInfo.NAME, BpfProgInfo.NAME_SIZE),
+                ProgramType.of(typeId), typeId, tag.toString());
     }
 
     private static String cString(Pointer p, long offset, int max) {

@@ -1,6 +1,7 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.Structs.BpfLinkInfo;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -92,10 +93,10 @@ public final class KernelObjects {
             }
             Native.checkBpf("bpf_link_get_fd_by_id(" + id + ")", fd);
             try {
-                jnr.ffi.Pointer info = n.allocate(64);
-                int[] len = {64};
+                jnr.ffi.Pointer info = n.allocate(BpfLinkInfo.SIZE);
+                int[] len = {BpfLinkInfo.SIZE};
                 Native.checkBpf("bpf_obj_get_info_by_fd(link " + id + ")", n.bpf().bpf_obj_get_info_by_fd(fd, info, len));
-                out.add(new LinkInfo(info.getInt(4), info.getInt(0), info.getInt(8)));
+                out.add(new LinkInfo(info.getInt(BpfLinkInfo.ID), info.getInt(BpfLinkInfo.TYPE), info.getInt(BpfLinkInfo.PROG_ID)));
             } finally {
                 n.close(fd);
             }

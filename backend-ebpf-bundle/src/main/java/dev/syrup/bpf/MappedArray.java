@@ -1,7 +1,8 @@
 package dev.syrup.bpf;
 
-import com.kenai.jffi.MemoryIO;
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Linux;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -14,9 +15,9 @@ import jnr.ffi.Pointer;
  * (mmap of the map fd, PROT_READ|PROT_WRITE, MAP_SHARED): reads and writes are plain memory
  * accesses shared with BPF programs and other processes, no system call.
  *
- * <p>How: the mapping's address is wrapped in a direct {@link ByteBuffer} by jffi's
- * {@link MemoryIO#newDirectByteBuffer(long, int)} (JNI {@code NewDirectByteBuffer}, already
- * shipped with jnr-ffi), and accessed through
+ * <p>How: the mapping's address is wrapped in a direct {@link ByteBuffer} by
+ * {@link Linux#buffer(long, int)} (jffi's JNI {@code NewDirectByteBuffer}, already shipped with
+ * jnr-ffi), and accessed through
  * {@link MethodHandles#byteBufferViewVarHandle(Class, ByteOrder) byteBufferViewVarHandle(long[].class,
  * LITTLE_ENDIAN)}. Unlike {@code jnr.ffi.Pointer}, a VarHandle on a direct buffer offers real
  * atomic read-modify-write (lock-prefixed instructions on x86_64) and memory-ordering modes, and
@@ -34,7 +35,6 @@ import jnr.ffi.Pointer;
  */
 public final class MappedArray implements AutoCloseable {
 
-    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
     private static final int PAGE = 4096;
     private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -50,7 +50,7 @@ public final class MappedArray implements AutoCloseable {
         this.mapping = mapping;
         this.length = length;
         this.size = size;
-        this.buffer = MemoryIO.getInstance().newDirectByteBuffer(mapping.address(), size * 8);
+        this.buffer = Linux.buffer(mapping.address(), size * 8);
     }
 
     /** Maps {@code map}, which must be an ARRAY created with {@link BpfMap#BPF_F_MMAPABLE} and 8-byte values. */
@@ -66,7 +66,7 @@ public final class MappedArray implements AutoCloseable {
         }
         long length = ((long) map.maxEntries() * 8 + PAGE - 1) / PAGE * PAGE;
         Native n = Native.get();
-        Pointer p = n.libc().mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd(), 0);
+        Pointer p = n.libc().mmap(null, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, map.fd(), 0);
         long addr = p == null ? -1 : p.address();
         n.checkLibc("mmap(map '" + map.name() + "', " + length + " bytes)", addr);
         return new MappedArray(map.name(), p, length, map.maxEntries());

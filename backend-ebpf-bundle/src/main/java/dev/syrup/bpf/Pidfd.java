@@ -1,20 +1,18 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Structs;
 
 /** pidfd_open(2) and pidfd_getfd(2): adopt another process's (or our own) file descriptors. */
 public final class Pidfd {
-
-    /** x86_64 and aarch64 (asm-generic) share these numbers. */
-    static final int SYS_PIDFD_OPEN = 434;
-    static final int SYS_PIDFD_GETFD = 438;
 
     private Pidfd() {}
 
     /** pidfd_open(pid, 0). */
     public static Fd open(long pid) {
         Native n = Native.get();
-        long rc = n.libc().syscall(SYS_PIDFD_OPEN, pid, 0, 0);
+        long rc = n.libc().syscall(LibC.SYS_PIDFD_OPEN, pid, 0, 0);
         return Fd.adopt(n.checkLibc("pidfd_open(" + pid + ")", rc));
     }
 
@@ -24,7 +22,7 @@ public final class Pidfd {
      */
     public static Fd getfd(Fd pidfd, int targetFd) {
         Native n = Native.get();
-        long rc = n.libc().syscall(SYS_PIDFD_GETFD, pidfd.get(), targetFd, 0);
+        long rc = n.libc().syscall(LibC.SYS_PIDFD_GETFD, pidfd.get(), targetFd, 0);
         return Fd.adopt(n.checkLibc("pidfd_getfd(" + pidfd.get() + ", " + targetFd + ")", rc));
     }
 
@@ -36,11 +34,7 @@ public final class Pidfd {
      */
     public static boolean[] poll(int[] fds, int timeoutMillis) {
         Native n = Native.get();
-        int[] pollfds = new int[fds.length * 2];
-        for (int i = 0; i < fds.length; i++) {
-            pollfds[2 * i] = fds[i];
-            pollfds[2 * i + 1] = POLLIN;
-        }
+        int[] pollfds = Structs.Pollfd.of(fds, LibC.POLLIN);
         int rc = n.libc().poll(pollfds, fds.length, timeoutMillis);
         boolean[] ready = new boolean[fds.length];
         if (rc < 0) {
@@ -51,11 +45,9 @@ public final class Pidfd {
             throw new BpfException("poll(" + fds.length + " fds)", e);
         }
         for (int i = 0; i < fds.length; i++) {
-            int revents = pollfds[2 * i + 1] >>> 16;
-            ready[i] = (revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) != 0;
+            int revents = Structs.Pollfd.revents(pollfds, i);
+            ready[i] = (revents & (LibC.POLLIN | LibC.POLLERR | LibC.POLLHUP | LibC.POLLNVAL)) != 0;
         }
         return ready;
     }
-
-    static final int POLLIN = 1, POLLERR = 8, POLLHUP = 16, POLLNVAL = 32;
 }

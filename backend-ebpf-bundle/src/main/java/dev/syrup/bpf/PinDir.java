@@ -1,15 +1,24 @@
 package dev.syrup.bpf;
 
-import static dev.syrup.bpf.internal.Native.O_CLOEXEC;
-import static dev.syrup.bpf.internal.Native.O_DIRECTORY;
-import static dev.syrup.bpf.internal.Native.O_PATH;
-import static dev.syrup.bpf.internal.Native.O_RDONLY;
-import static dev.syrup.bpf.internal.Native.RESOLVE_BENEATH;
-import static dev.syrup.bpf.internal.Native.RESOLVE_NO_MAGICLINKS;
-import static dev.syrup.bpf.internal.Native.RESOLVE_NO_SYMLINKS;
-import static dev.syrup.bpf.internal.Native.RESOLVE_NO_XDEV;
+import static dev.syrup.linux.LibC.AT_EMPTY_PATH;
+import static dev.syrup.linux.LibC.AT_FDCWD;
+import static dev.syrup.linux.LibC.AT_REMOVEDIR;
+import static dev.syrup.linux.LibC.AT_SYMLINK_NOFOLLOW;
+import static dev.syrup.linux.LibC.O_CLOEXEC;
+import static dev.syrup.linux.LibC.O_DIRECTORY;
+import static dev.syrup.linux.LibC.O_PATH;
+import static dev.syrup.linux.LibC.O_RDONLY;
+import static dev.syrup.linux.LibC.RESOLVE_BENEATH;
+import static dev.syrup.linux.LibC.RESOLVE_NO_MAGICLINKS;
+import static dev.syrup.linux.LibC.RESOLVE_NO_SYMLINKS;
+import static dev.syrup.linux.LibC.RESOLVE_NO_XDEV;
+import static dev.syrup.linux.LibC.STATX_BASIC_STATS;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.Structs.BpfObjAttr;
+import dev.syrup.linux.Structs.Dirent;
+import dev.syrup.linux.Structs.Statfs;
+import dev.syrup.linux.Structs.Statx;
 import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -39,9 +48,7 @@ public final class PinDir implements AutoCloseable {
     /** {@code st_mode} file types. */
     public static final int S_IFMT = 0170000, S_IFDIR = 0040000, S_IFREG = 0100000, S_IFLNK = 0120000;
 
-    private static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200,
-            AT_EMPTY_PATH = 0x1000, STATX_BASIC_STATS = 0x7ff;
-    private static final int BPF_OBJ_PIN = 6, BPF_OBJ_GET = 7, BPF_F_PATH_FD = 1 << 14, OBJ_ATTR_SIZE = 24;
+    private static final int BPF_OBJ_PIN = 6, BPF_OBJ_GET = 7, BPF_F_PATH_FD = 1 << 14, OBJ_ATTR_SIZE = BpfObjAttr.SIZE;
     private static final int DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
     /** Below an open directory: no link of any kind, no other mount. */
     private static final long BELOW = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
@@ -193,7 +200,7 @@ public final class PinDir implements AutoCloseable {
 
     private static Optional<Stat> statx(int dirfd, String name, int flags, Path what) {
         Native n = Native.get();
-        Pointer buf = n.allocate(256);
+        Pointer buf = n.allocate(Statx.SIZE);
         if (n.libc().statx(dirfd, name, flags, STATX_BASIC_STATS, buf) == -1) {
             int e = n.errno();
             if (e == Errno.ENOENT) {
@@ -201,16 +208,17 @@ public final class PinDir implements AutoCloseable {
             }
             throw new BpfException("statx(" + what + ")", e);
         }
-        long dev = ((long) buf.getInt(136) << 32) | (buf.getInt(140) & 0xffffffffL);
-        return Optional.of(new Stat(buf.getShort(28) & 0xffff, buf.getInt(20), buf.getInt(24), dev, buf.getLong(32)));
+        long dev = ((long) buf.getInt(Statx.DEV_MAJOR) << 32) | (buf.getInt(Statx.DEV_MINOR) & 0xffffffffL);
+        return Optional.of(new Stat(buf.getShort(Statx.MODE) & 0xffff, buf.getInt(Statx.UID), buf.getInt(Statx.GID), dev,
+                buf.getLong(Statx.INO)));
     }
 
     /** Whether this directory is on a bpffs. */
     public boolean onBpffs() {
         Native n = Native.get();
-        Pointer buf = n.allocate(256);
+        Pointer buf = n.allocate(Statfs.SIZE);
         n.checkLibc("fstatfs(" + path + ")", n.libc().fstatfs(fd(), buf));
-        return (buf.getLong(0) & 0xffffffffL) == BPF_FS_MAGIC;
+        return (buf.getLong(Statfs.TYPE) & 0xffffffffL) == BPF_FS_MAGIC;
     }
 
     /** fchmod of this directory. */
@@ -232,7 +240,7 @@ public final class PinDir implements AutoCloseable {
         List<String> out = new ArrayList<>();
         try {
             for (Pointer e = n.libc().readdir(dir); e != null && e.address() != 0; e = n.libc().readdir(dir)) {
-                String entry = e.getString(19, 256, StandardCharsets.UTF_8); // d_name
+                String entry = e.getString(Dirent.NAME, Dirent.NAME_SIZE, StandardCharsets.UTF_8);
                 if (!entry.equals(".") && !entry.equals("..")) {
                     out.add(entry);
                 }
@@ -251,10 +259,10 @@ public final class PinDir implements AutoCloseable {
         if (pathFd) {
             Pointer cname = n.cString(name);
             Pointer attr = n.allocate(OBJ_ATTR_SIZE);
-            attr.putLong(0, cname.address());
-            attr.putInt(8, objFd);
-            attr.putInt(12, BPF_F_PATH_FD);
-            attr.putInt(16, fd());
+            attr.putLong(BpfObjAttr.PATHNAME, cname.address());
+            attr.putInt(BpfObjAttr.BPF_FD, objFd);
+            attr.putInt(BpfObjAttr.FILE_FLAGS, BPF_F_PATH_FD);
+            attr.putInt(BpfObjAttr.PATH_FD, fd());
             try {
                 n.sysBpf(op, BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE);
                 return;
@@ -270,8 +278,8 @@ public final class PinDir implements AutoCloseable {
         // The directory through its fd's magic link: the one held, wherever its path now leads.
         Pointer cpath = n.cString("/proc/self/fd/" + fd() + "/" + name);
         Pointer attr = n.allocate(OBJ_ATTR_SIZE);
-        attr.putLong(0, cpath.address());
-        attr.putInt(8, objFd);
+        attr.putLong(BpfObjAttr.PATHNAME, cpath.address());
+        attr.putInt(BpfObjAttr.BPF_FD, objFd);
         n.sysBpf(op, BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE);
         Reference.reachabilityFence(cpath);
     }
@@ -288,7 +296,7 @@ public final class PinDir implements AutoCloseable {
         try (Fd entry = Fd.adopt(n.openat2(op, fd(), name, O_PATH | O_CLOEXEC, BELOW))) {
             Pointer cpath = n.cString("/proc/self/fd/" + entry.get());
             Pointer attr = n.allocate(OBJ_ATTR_SIZE);
-            attr.putLong(0, cpath.address());
+            attr.putLong(BpfObjAttr.PATHNAME, cpath.address());
             int got = n.sysBpf(op, BPF_OBJ_GET, attr, OBJ_ATTR_SIZE);
             Reference.reachabilityFence(cpath);
             return Fd.adopt(got);

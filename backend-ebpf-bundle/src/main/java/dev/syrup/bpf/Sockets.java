@@ -1,18 +1,19 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.LibC;
 
 /** Integer socket options on a raw socket {@link Fd}. */
 public final class Sockets {
 
-    public static final int SOL_SOCKET = 1;
-    public static final int SO_REUSEPORT = 15;
-    public static final int SO_RCVBUF = 8;
+    public static final int SOL_SOCKET = LibC.SOL_SOCKET;
+    public static final int SO_REUSEPORT = LibC.SO_REUSEPORT;
+    public static final int SO_RCVBUF = LibC.SO_RCVBUF;
     /** Sets the receive buffer beyond net.core.rmem_max (CAP_NET_ADMIN). */
-    public static final int SO_RCVBUFFORCE = 33;
-    public static final int SO_ATTACH_REUSEPORT_EBPF = 52;
-    public static final int SO_DETACH_REUSEPORT_BPF = 68;
-    public static final int SO_COOKIE = 57;
+    public static final int SO_RCVBUFFORCE = LibC.SO_RCVBUFFORCE;
+    public static final int SO_ATTACH_REUSEPORT_EBPF = LibC.SO_ATTACH_REUSEPORT_EBPF;
+    public static final int SO_DETACH_REUSEPORT_BPF = LibC.SO_DETACH_REUSEPORT_BPF;
+    public static final int SO_COOKIE = LibC.SO_COOKIE;
 
     private Sockets() {}
 

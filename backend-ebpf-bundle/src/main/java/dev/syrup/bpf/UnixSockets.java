@@ -1,7 +1,11 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.Native;
-import java.nio.charset.StandardCharsets;
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Structs;
+import dev.syrup.linux.Structs.Cmsghdr;
+import dev.syrup.linux.Structs.Msghdr;
+import java.lang.ref.Reference;
 import java.nio.file.Path;
 import jnr.ffi.Pointer;
 
@@ -9,23 +13,16 @@ import jnr.ffi.Pointer;
  * Unix domain stream sockets for syrupd's control socket, with what the JDK does not offer:
  * the peer's credentials ({@code SO_PEERCRED}) and file descriptors passed with
  * {@code SCM_RIGHTS}. Calls block; {@link #shutdown(Fd)} wakes a thread blocked in
- * {@link #accept(Fd)} or {@link #read}. LP64 layouts ({@code struct msghdr}, {@code cmsghdr}).
+ * {@link #accept(Fd)} or {@link #read}. Layouts ({@code struct msghdr}, {@code cmsghdr}, ...)
+ * are {@link Structs}'.
  */
 public final class UnixSockets {
 
-    static final int AF_UNIX = 1;
-    static final int SOCK_STREAM = 1;
-    static final int SOCK_CLOEXEC = 0x80000;
-    static final int SO_PEERCRED = 17;
-    static final int SO_RCVTIMEO = 20;
     /** What {@link #read} returns when a receive timeout ({@link #readTimeout}) passed with nothing to read. */
     public static final int TIMED_OUT = -1;
-    static final int SCM_RIGHTS = 1;
-    static final int SHUT_RDWR = 2;
-    static final int MSG_NOSIGNAL = 0x4000;
-    static final int MSG_CMSG_CLOEXEC = 0x40000000;
     /** sun_path is 108 bytes including the terminating NUL. */
-    public static final int MAX_PATH = 107;
+    public static final int MAX_PATH = Structs.SockaddrUn.MAX_PATH;
+    private static final int CONTROL = 64;
 
     private UnixSockets() {}
 
@@ -38,21 +35,15 @@ public final class UnixSockets {
     }
 
     static byte[] sockaddr(Path path) {
-        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
-        if (p.length == 0 || p.length > MAX_PATH) {
-            throw new IllegalArgumentException("socket path must be 1.." + MAX_PATH + " bytes: " + path);
-        }
-        byte[] addr = new byte[2 + p.length + 1];
-        addr[0] = AF_UNIX;
-        System.arraycopy(p, 0, addr, 2, p.length);
-        return addr;
+        return Structs.SockaddrUn.of(path.toString());
     }
 
     /** socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) bound to {@code path} and listening. The path must not exist. */
     public static Fd listen(Path path, int backlog) {
         Native n = Native.get();
         byte[] addr = sockaddr(path);
-        Fd fd = Fd.adopt(n.checkLibc("socket(AF_UNIX)", n.libc().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)));
+        Fd fd = Fd.adopt(n.checkLibc("socket(AF_UNIX)",
+                n.libc().socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0)));
         try {
             n.checkLibc("bind(" + path + ")", n.libc().bind(fd.get(), addr, addr.length));
             n.checkLibc("listen(" + path + ")", n.libc().listen(fd.get(), backlog));
@@ -67,7 +58,8 @@ public final class UnixSockets {
     public static Fd connect(Path path) {
         Native n = Native.get();
         byte[] addr = sockaddr(path);
-        Fd fd = Fd.adopt(n.checkLibc("socket(AF_UNIX)", n.libc().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)));
+        Fd fd = Fd.adopt(n.checkLibc("socket(AF_UNIX)",
+                n.libc().socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0)));
         try {
             n.checkLibc("connect(" + path + ")", n.libc().connect(fd.get(), addr, addr.length));
             return fd;
@@ -81,7 +73,7 @@ public final class UnixSockets {
     public static Fd accept(Fd listener) {
         Native n = Native.get();
         while (true) {
-            int fd = n.libc().accept4(listener.get(), null, null, SOCK_CLOEXEC);
+            int fd = n.libc().accept4(listener.get(), null, null, LibC.SOCK_CLOEXEC);
             if (fd >= 0) {
                 return Fd.adopt(fd);
             }
@@ -95,10 +87,10 @@ public final class UnixSockets {
     /** getsockopt(SO_PEERCRED): pid, uid and gid of the process that connected. */
     public static PeerCred peerCred(Fd socket) {
         Native n = Native.get();
-        int[] ucred = new int[3];
-        int rc = n.libc().getsockopt(socket.get(), Sockets.SOL_SOCKET, SO_PEERCRED, ucred, new int[] {12});
+        int[] ucred = new int[Structs.Ucred.SIZE / 4];
+        int rc = n.libc().getsockopt(socket.get(), LibC.SOL_SOCKET, LibC.SO_PEERCRED, ucred, new int[] {Structs.Ucred.SIZE});
         n.checkLibc("getsockopt(fd " + socket.get() + ", SO_PEERCRED)", rc);
-        return new PeerCred(ucred[0], ucred[1], ucred[2]);
+        return new PeerCred(ucred[Structs.Ucred.PID / 4], ucred[Structs.Ucred.UID / 4], ucred[Structs.Ucred.GID / 4]);
     }
 
     /**
@@ -107,10 +99,9 @@ public final class UnixSockets {
      */
     public static void readTimeout(Fd socket, long millis) {
         Native n = Native.get();
-        // struct timeval on LP64: two longs, passed as four little-endian ints
-        int[] tv = {(int) (millis / 1000), 0, (int) (millis % 1000 * 1000), 0};
+        byte[] tv = Structs.Timeval.ofMillis(millis);
         n.checkLibc("setsockopt(fd " + socket.get() + ", SO_RCVTIMEO)",
-                n.libc().setsockopt(socket.get(), Sockets.SOL_SOCKET, SO_RCVTIMEO, tv, 16));
+                n.libc().setsockopt(socket.get(), LibC.SOL_SOCKET, LibC.SO_RCVTIMEO, tv, tv.length));
     }
 
     /**
@@ -156,23 +147,19 @@ public final class UnixSockets {
             int len = data.length - off;
             Pointer buf = n.allocate(Math.max(len, 1));
             buf.put(0, data, off, len);
-            Pointer iov = n.allocate(16);
-            iov.putLong(0, buf.address());
-            iov.putLong(8, len);
-            Pointer msg = n.allocate(56);
-            msg.putLong(16, iov.address());
-            msg.putLong(24, 1);
+            Pointer iov = n.allocate(Structs.Iovec.SIZE);
+            Pointer msg = n.allocate(Msghdr.SIZE);
             Pointer control = null;
             if (withFd) {
-                control = n.allocate(24);
-                control.putLong(0, 20); // CMSG_LEN(sizeof(int))
-                control.putInt(8, Sockets.SOL_SOCKET);
-                control.putInt(12, SCM_RIGHTS);
-                control.putInt(16, passed);
-                msg.putLong(32, control.address());
-                msg.putLong(40, 24); // CMSG_SPACE(sizeof(int))
+                control = n.allocate((int) Cmsghdr.space(4));
+                Cmsghdr.putRights(control, passed);
             }
-            long rc = n.libc().sendmsg(socket.get(), msg, MSG_NOSIGNAL);
+            Msghdr.set(msg, iov, buf.address(), len, control, withFd ? Cmsghdr.space(4) : 0);
+            long rc = n.libc().sendmsg(socket.get(), msg, LibC.MSG_NOSIGNAL);
+            // msg holds only the addresses: the memory must live until the call returned
+            Reference.reachabilityFence(buf);
+            Reference.reachabilityFence(iov);
+            Reference.reachabilityFence(control);
             if (rc < 0) {
                 int e = n.errno();
                 if (e == Errno.EINTR) {
@@ -192,18 +179,14 @@ public final class UnixSockets {
     public static Received receive(Fd socket, byte[] buf, int off, int len) {
         Native n = Native.get();
         Pointer data = n.allocate(Math.max(len, 1));
-        Pointer iov = n.allocate(16);
-        iov.putLong(0, data.address());
-        iov.putLong(8, len);
-        Pointer control = n.allocate(64);
-        Pointer msg = n.allocate(56);
-        msg.putLong(16, iov.address());
-        msg.putLong(24, 1);
-        msg.putLong(32, control.address());
-        msg.putLong(40, 64);
+        Pointer iov = n.allocate(Structs.Iovec.SIZE);
+        Pointer control = n.allocate(CONTROL);
+        Pointer msg = n.allocate(Msghdr.SIZE);
+        Msghdr.set(msg, iov, data.address(), len, control, CONTROL);
         long rc;
         while (true) {
-            rc = n.libc().recvmsg(socket.get(), msg, MSG_CMSG_CLOEXEC);
+            rc = n.libc().recvmsg(socket.get(), msg, LibC.MSG_CMSG_CLOEXEC);
+            Reference.reachabilityFence(iov); // msg holds only its address
             if (rc >= 0) {
                 break;
             }
@@ -214,26 +197,12 @@ public final class UnixSockets {
         }
         data.get(0, buf, off, (int) rc);
         Fd fd = null;
-        long controlLen = msg.getLong(40);
-        long pos = 0;
-        while (pos + 16 <= controlLen) {
-            long cmsgLen = control.getLong(pos);
-            int level = control.getInt(pos + 8);
-            int type = control.getInt(pos + 12);
-            if (cmsgLen < 16) {
-                break;
+        for (int got : Cmsghdr.rights(control, msg.getLong(Msghdr.CONTROLLEN))) {
+            if (fd == null) {
+                fd = Fd.adopt(got);
+            } else {
+                n.close(got); // only one descriptor is expected
             }
-            if (level == Sockets.SOL_SOCKET && type == SCM_RIGHTS) {
-                for (long p = pos + 16; p + 4 <= pos + cmsgLen; p += 4) {
-                    int got = control.getInt(p);
-                    if (fd == null) {
-                        fd = Fd.adopt(got);
-                    } else {
-                        n.close(got); // only one descriptor is expected
-                    }
-                }
-            }
-            pos += (cmsgLen + 7) & ~7L;
         }
         return new Received((int) rc, fd);
     }
@@ -241,7 +210,7 @@ public final class UnixSockets {
     /** shutdown(SHUT_RDWR): wakes threads blocked on the socket; errors (not connected) are ignored. */
     public static void shutdown(Fd socket) {
         if (!socket.isClosed()) {
-            Native.get().libc().shutdown(socket.get(), SHUT_RDWR);
+            Native.get().libc().shutdown(socket.get(), LibC.SHUT_RDWR);
         }
     }
 }

@@ -1,7 +1,7 @@
 package dev.syrup.bpf;
 
 import dev.syrup.bpf.internal.LibBpf;
-import dev.syrup.bpf.internal.LibC;
+import dev.syrup.linux.LibC;
 import dev.syrup.bpf.internal.Native;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.syrup.bpf.internal.Native;
+import dev.syrup.linux.LibC;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class PinDirUnitTest {
 
     private static final long SYS_OPENAT2 = 437;
-    private static final long NO_LINKS = Native.RESOLVE_NO_SYMLINKS | Native.RESOLVE_NO_MAGICLINKS;
+    private static final long NO_LINKS = LibC.RESOLVE_NO_SYMLINKS | LibC.RESOLVE_NO_MAGICLINKS;
 
     private final FakeNative fake = new FakeNative();
     private AutoCloseable restore;
@@ -56,14 +57,14 @@ class PinDirUnitTest {
 
     @Test
     void opensComponentByComponentPinsAndGetsRelativeToTheDirectoryFd() {
-        int dirFlags = Native.O_DIRECTORY | Native.O_CLOEXEC;
+        int dirFlags = LibC.O_DIRECTORY | LibC.O_CLOEXEC;
         try (PinDir d = PinDir.open(Path.of("/sys/fs/bpf/x"))) {
             assertEquals(List.of(
                     "openat2 -100 / 0x" + Integer.toHexString(dirFlags) + " 0x4",
-                    "openat2 20 sys 0x" + Integer.toHexString(dirFlags) + " 0x" + Long.toHexString(NO_LINKS | Native.RESOLVE_BENEATH),
-                    "openat2 21 fs 0x" + Integer.toHexString(dirFlags) + " 0x" + Long.toHexString(NO_LINKS | Native.RESOLVE_BENEATH),
-                    "openat2 22 bpf 0x" + Integer.toHexString(dirFlags) + " 0x" + Long.toHexString(NO_LINKS | Native.RESOLVE_BENEATH),
-                    "openat2 23 x 0x" + Integer.toHexString(dirFlags) + " 0x" + Long.toHexString(NO_LINKS | Native.RESOLVE_BENEATH)),
+                    "openat2 20 sys 0x" + Integer.toHexString(dirFlags) + " 0x" + Long.toHexString(NO_LINKS | LibC.RESOLVE_BENEATH),
+                    "openat2 21 fs 0x" + Integer.toHexString(dirFlags) + " 0x" + Long.toHexString(NO_LINKS | LibC.RESOLVE_BENEATH),
+                    "openat2 22 bpf 0x" + Integer.toHexString(dirFlags) + " 0x" + Long.toHexString(NO_LINKS | LibC.RESOLVE_BENEATH),
+                    "openat2 23 x 0x" + Integer.toHexString(dirFlags) + " 0x" + Long.toHexString(NO_LINKS | LibC.RESOLVE_BENEATH)),
                     calls);
             assertEquals(24, d.fd());
             calls.clear();
@@ -75,9 +76,9 @@ class PinDirUnitTest {
             try (Fd got = d.get("busy")) {
                 assertEquals(30, got.get());
             }
-            long below = NO_LINKS | Native.RESOLVE_BENEATH | Native.RESOLVE_NO_XDEV;
+            long below = NO_LINKS | LibC.RESOLVE_BENEATH | LibC.RESOLVE_NO_XDEV;
             assertEquals(List.of(
-                    "openat2 24 busy 0x" + Integer.toHexString(Native.O_PATH | Native.O_CLOEXEC) + " 0x" + Long.toHexString(below),
+                    "openat2 24 busy 0x" + Integer.toHexString(LibC.O_PATH | LibC.O_CLOEXEC) + " 0x" + Long.toHexString(below),
                     "bpf 7 /proc/self/fd/25 0x0 0"), calls, "BPF_OBJ_GET of the very entry opened without following a link");
         }
     }

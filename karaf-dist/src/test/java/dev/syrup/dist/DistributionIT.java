@@ -16,7 +16,7 @@ public class DistributionIT extends SyrupTestSupport {
         assertTrue("feature syrup installed",
             featuresService.isInstalled(featuresService.getFeature("syrup")));
         String features = executeCommand("feature:list -i");
-        for (String name : new String[] {"syrup ", "syrup-api", "syrup-ebpf",
+        for (String name : new String[] {"syrup ", "syrup-api", "syrup-native", "syrup-client", "syrup-ebpf",
                 "syrup-ghost", "syrup-isolation", "syrup-daemon", "syrup-jnr"}) {
             assertTrue(name + " in feature:list -i\n" + features, features.contains(name));
         }
@@ -50,6 +50,16 @@ public class DistributionIT extends SyrupTestSupport {
         Bundle natives = bundle("com.github.jnr.jffi.native");
         assertNotNull("jffi native fragment installed", natives);
         assertEquals("jffi native fragment resolved (attached)", Bundle.RESOLVED, natives.getState());
+    }
+
+    /** The contracts need no native code: only syrup-native binds libc, and the client goes through it. */
+    @Test
+    public void onlyTheNativeBundleBindsLibc() {
+        String api = bundle("syrup-api").getHeaders().get("Import-Package");
+        assertTrue("syrup-api imports " + api, api == null || !api.contains("jnr") && !api.contains("jffi"));
+        String client = bundle("syrup-client").getHeaders().get("Import-Package");
+        assertTrue("syrup-client imports " + client, client.contains("dev.syrup.linux") && !client.contains("jnr.ffi.provider"));
+        assertTrue(bundle("syrup-native").getHeaders().get("Export-Package").contains("dev.syrup.linux;version=\"1.0.0\""));
     }
 
     @Test

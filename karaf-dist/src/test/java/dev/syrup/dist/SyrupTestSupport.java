@@ -68,6 +68,8 @@ public abstract class SyrupTestSupport {
      */
     public static final List<String> SYRUP_BUNDLES = List.of(
         "syrup-api",
+        "syrup-native",
+        "syrup-client",
         "syrup-backend-ebpf",
         "syrup-backend-ghost",
         "syrup-isolation",

@@ -1,6 +1,9 @@
 package dev.syrup.bpf.internal;
 
 import dev.syrup.bpf.BpfException;
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Linux;
+import dev.syrup.linux.Structs.OpenHow;
 import java.util.Objects;
 import java.util.function.IntSupplier;
 import jnr.ffi.LastError;
@@ -11,8 +14,9 @@ import jnr.ffi.Runtime;
 
 /**
  * The single chokepoint for native calls of {@code dev.syrup.bpf}: libbpf, libc and errno.
- * Nothing else in the library loads a native library. Unit tests replace the instance with
- * {@link #install(Native)} (for example with {@link java.lang.reflect.Proxy} fakes of
+ * Nothing else in the library loads a native library: libbpf is bound here, libc is the one
+ * binding of {@code dev.syrup.linux} ({@link Linux#libc()}). Unit tests replace the instance
+ * with {@link #install(Native)} (for example with {@link java.lang.reflect.Proxy} fakes of
  * {@link LibBpf} and {@link LibC}).
  */
 public final class Native {
@@ -64,7 +68,7 @@ public final class Native {
             loadFailure = e;
             throw new IllegalStateException("libbpf 1.x is not loadable (tried \"bpf\" and \"libbpf.so.1\"): " + e, e);
         }
-        LibC libc = LibraryLoader.create(LibC.class).failImmediately().load("c");
+        LibC libc = Linux.libc();
         Runtime runtime = Runtime.getRuntime(bpf);
         Native n = new Native(bpf, libc, runtime, () -> LastError.getLastError(runtime));
         LibbpfLog.install(n);
@@ -146,28 +150,19 @@ public final class Native {
         }
     }
 
-    // --- raw system calls libc and libbpf 1.1 have no wrapper for (x86_64 and aarch64) ----------
-
-    private static final boolean ARM64 = "aarch64".equals(System.getProperty("os.arch"));
-    /** open(2) flags; O_DIRECTORY differs between x86_64 and the asm-generic architectures. */
-    public static final int O_RDONLY = 0, O_DIRECTORY = ARM64 ? 0x4000 : 0x10000, O_PATH = 0x200000,
-            O_CLOEXEC = 0x80000;
-    /** openat2(2) {@code resolve} flags. */
-    public static final long RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04,
-            RESOLVE_BENEATH = 0x08;
-    private static final long SYS_OPENAT2 = 437, SYS_BPF = ARM64 ? 280 : 321;
+    // --- raw system calls libc and libbpf 1.1 have no wrapper for -----------------------------
 
     /** openat2(dirfd, path, {flags, 0, resolve}): the new fd, or a {@link BpfException} naming {@code operation}. */
     public int openat2(String operation, int dirfd, String path, long flags, long resolve) {
-        Pointer how = allocate(24); // struct open_how {u64 flags, mode, resolve}
-        how.putLong(0, flags);
-        how.putLong(16, resolve);
-        return checkLibc(operation, libc.syscall(SYS_OPENAT2, dirfd, cString(path), how, 24));
+        Pointer how = allocate(OpenHow.SIZE);
+        how.putLong(OpenHow.FLAGS, flags);
+        how.putLong(OpenHow.RESOLVE, resolve);
+        return checkLibc(operation, libc.syscall(LibC.SYS_OPENAT2, dirfd, cString(path), how, OpenHow.SIZE));
     }
 
     /** bpf(cmd, attr, size) itself: its result, or a {@link BpfException} naming {@code operation}. */
     public int sysBpf(String operation, int cmd, Pointer attr, int size) {
-        return checkLibc(operation, libc.syscall(SYS_BPF, cmd, attr, size));
+        return checkLibc(operation, libc.syscall(LibC.SYS_BPF, cmd, attr, size));
     }
 
     /** A NUL-terminated UTF-8 copy of {@code s} in native memory. */

@@ -1,16 +1,17 @@
 package dev.syrup.backend.ghost;
 
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Linux;
+import dev.syrup.linux.Structs.CpuSet;
+import dev.syrup.linux.Structs.PerfEventAttr;
+import dev.syrup.linux.Structs.SchedParam;
 import java.util.BitSet;
-import jnr.ffi.LastError;
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 
 /**
- * What the stock Linux engine asks of the kernel, through libc (jnr-ffi): a thread's affinity
- * and scheduling class, and the perf events a tracepoint program is attached with. Every call
- * names the thread by tid; the engine calls them only for threads it registered.
+ * What the stock Linux engine asks of the kernel, through libc ({@link Linux#libc()}): a
+ * thread's affinity and scheduling class, and the perf events a tracepoint program is attached
+ * with. Every call names the thread by tid; the engine calls them only for threads it registered.
  */
 public final class Sched {
 
@@ -22,43 +23,14 @@ public final class Sched {
     public static final int SCHED_RESET_ON_FORK = 0x40000000;
 
     static final int ESRCH = 3, EINVAL = 22, EPERM = 1;
-    private static final int MASK_BYTES = 128; // 1024 CPUs, like glibc's cpu_set_t
-    private static final long NR_PERF_EVENT_OPEN = 298; // x86_64
-    private static final long NR_GETTID = 186;
-    private static final long PERF_EVENT_IOC_ENABLE = 0x2400, PERF_EVENT_IOC_SET_BPF = 0x40042408;
-    private static final int PERF_TYPE_TRACEPOINT = 2, PERF_FLAG_FD_CLOEXEC = 8;
-
-    /** libc, as this class binds it. */
-    public interface LibC {
-        int sched_setaffinity(int pid, long size, Pointer mask);
-
-        int sched_getaffinity(int pid, long size, Pointer mask);
-
-        int sched_setscheduler(int pid, int policy, Pointer param);
-
-        int sched_getscheduler(int pid);
-
-        int sched_getparam(int pid, Pointer param);
-
-        int sched_getcpu();
-
-        long syscall(long number);
-
-        long syscall(long number, Pointer attr, int pid, int cpu, int groupFd, long flags);
-
-        int ioctl(int fd, long request, long arg);
-
-        int close(int fd);
-    }
+    private static final int MASK_BYTES = CpuSet.SIZE;
 
     private static volatile Sched instance;
 
     private final LibC c;
-    private final Runtime runtime;
 
     private Sched(LibC c) {
         this.c = c;
-        this.runtime = Runtime.getRuntime(c);
     }
 
     public static Sched get() {
@@ -66,7 +38,7 @@ public final class Sched {
         if (s == null) {
             synchronized (Sched.class) {
                 if (instance == null) {
-                    instance = new Sched(LibraryLoader.create(LibC.class).failImmediately().load("c"));
+                    instance = new Sched(Linux.libc());
                 }
                 s = instance;
             }
@@ -104,12 +76,12 @@ public final class Sched {
         }
     }
 
-    private int errno() {
-        return LastError.getLastError(runtime);
+    private static int errno() {
+        return Linux.errno();
     }
 
     public BitSet affinity(int tid) {
-        Pointer m = Memory.allocateDirect(runtime, MASK_BYTES);
+        Pointer m = Linux.allocate(MASK_BYTES);
         if (c.sched_getaffinity(tid, MASK_BYTES, m) < 0) {
             throw new SchedException("sched_getaffinity(" + tid + ")", errno());
         }
@@ -119,7 +91,7 @@ public final class Sched {
     }
 
     public void setAffinity(int tid, BitSet cpus) {
-        Pointer m = Memory.allocateDirect(runtime, MASK_BYTES);
+        Pointer m = Linux.allocate(MASK_BYTES);
         byte[] b = cpus.toByteArray();
         m.put(0, b, 0, Math.min(b.length, MASK_BYTES));
         if (c.sched_setaffinity(tid, MASK_BYTES, m) < 0) {
@@ -134,11 +106,11 @@ public final class Sched {
         if (policy < 0) {
             throw new SchedException("sched_getscheduler(" + tid + ")", errno());
         }
-        Pointer p = Memory.allocateDirect(runtime, 4);
+        Pointer p = Linux.allocate(SchedParam.SIZE);
         if (c.sched_getparam(tid, p) < 0) {
             throw new SchedException("sched_getparam(" + tid + ")", errno());
         }
-        return new State(cpus, policy, p.getInt(0));
+        return new State(cpus, policy, p.getInt(SchedParam.PRIORITY));
     }
 
     public int policy(int tid) {
@@ -150,8 +122,8 @@ public final class Sched {
     }
 
     public void setScheduler(int tid, int policy, int priority) {
-        Pointer p = Memory.allocateDirect(runtime, 4);
-        p.putInt(0, priority);
+        Pointer p = Linux.allocate(SchedParam.SIZE);
+        p.putInt(SchedParam.PRIORITY, priority);
         if (c.sched_setscheduler(tid, policy, p) < 0) {
             throw new SchedException("sched_setscheduler(" + tid + ", " + policyName(policy) + "/" + priority + ")", errno());
         }
@@ -165,8 +137,8 @@ public final class Sched {
 
     /** Whether the kernel knows {@code policy}: sched_setscheduler(0, policy) on a probe is EINVAL when not. */
     public int errnoOfSetScheduler(int tid, int policy, int priority) {
-        Pointer p = Memory.allocateDirect(runtime, 4);
-        p.putInt(0, priority);
+        Pointer p = Linux.allocate(SchedParam.SIZE);
+        p.putInt(SchedParam.PRIORITY, priority);
         return c.sched_setscheduler(tid, policy, p) < 0 ? errno() : 0;
     }
 
@@ -175,7 +147,7 @@ public final class Sched {
     }
 
     public int gettid() {
-        return (int) c.syscall(NR_GETTID);
+        return (int) c.syscall(LibC.SYS_GETTID);
     }
 
     /**
@@ -184,17 +156,16 @@ public final class Sched {
      * fd: the attachment lives until it is closed.
      */
     public int attachTracepoint(int tracepointId, int programFd) {
-        Pointer attr = Memory.allocateDirect(runtime, 128);
-        attr.setMemory(0, 128, (byte) 0);
-        attr.putInt(0, PERF_TYPE_TRACEPOINT);
-        attr.putInt(4, 128); // PERF_ATTR_SIZE_VER7
-        attr.putLong(8, tracepointId);
-        attr.putLong(16, 1); // sample_period
-        int fd = (int) c.syscall(NR_PERF_EVENT_OPEN, attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+        Pointer attr = Linux.allocate(PerfEventAttr.SIZE);
+        attr.putInt(PerfEventAttr.TYPE, LibC.PERF_TYPE_TRACEPOINT);
+        attr.putInt(PerfEventAttr.SIZE_FIELD, PerfEventAttr.SIZE);
+        attr.putLong(PerfEventAttr.CONFIG, tracepointId);
+        attr.putLong(PerfEventAttr.SAMPLE_PERIOD, 1);
+        int fd = (int) c.syscall(LibC.SYS_PERF_EVENT_OPEN, attr, -1, 0, -1, LibC.PERF_FLAG_FD_CLOEXEC);
         if (fd < 0) {
             throw new SchedException("perf_event_open(tracepoint " + tracepointId + ")", errno());
         }
-        if (c.ioctl(fd, PERF_EVENT_IOC_SET_BPF, programFd) < 0 || c.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+        if (c.ioctl(fd, LibC.PERF_EVENT_IOC_SET_BPF, programFd) < 0 || c.ioctl(fd, LibC.PERF_EVENT_IOC_ENABLE, 0) < 0) {
             int e = errno();
             c.close(fd);
             throw new SchedException("ioctl(PERF_EVENT_IOC_SET_BPF/ENABLE, tracepoint " + tracepointId + ")", e);

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The C client end to end: its test program (shipped with the client in syrup-api, compiled
+ * The C client end to end: its test program (shipped with the client in syrup-client, compiled
  * here with gcc) runs as a non-root uid, deploys a policy, registers its sockets, steers its
  * traffic through the mmap'ed Map the policy reads, uses a hash Map through syrupd.
  */
@@ -57,14 +57,14 @@ class CClientKernelTest {
         syrupd.close();
     }
 
-    /** Copies the C client's files out of the syrup-api jar (or classes) and compiles the test program. */
+    /** Copies the C client's files out of the syrup-client jar (or classes) and compiles the test program. */
     private Path compile() throws Exception {
         Path src = syrupd.root.resolve("c");
         Files.createDirectories(src);
         for (String f : List.of("syrup_client.h", "syrup_client.c", "syrup_client_test.c")) {
             try (InputStream in = dev.syrup.client.Syrup.class.getResourceAsStream("/dev/syrup/client/c/" + f)) {
                 if (in == null) {
-                    throw new IOException("dev/syrup/client/c/" + f + " is not on the class path (syrup-api)");
+                    throw new IOException("dev/syrup/client/c/" + f + " is not on the class path (syrup-client)");
                 }
                 Files.write(src.resolve(f), in.readAllBytes());
             }

@@ -185,6 +185,8 @@ final class ControlTestSupport implements AutoCloseable {
             Path p = Path.of(e);
             String s = p.toString();
             boolean wanted = s.contains("jnr-") || s.contains("jffi") || s.contains("/asm") || s.contains("syrup-api")
+                    || s.contains("syrup-client") || s.contains("syrup-native") || s.contains("/client/target/")
+                    || s.contains("/native/target/")
                     || s.contains("api-bundle") || s.endsWith("test-classes") || s.contains("junit-jupiter-api")
                     || s.contains("opentest4j") || s.contains("apiguardian");
             if (!wanted || !Files.exists(p)) {

@@ -84,6 +84,8 @@ public final class ClientMapBench {
             Path p = Path.of(e);
             String s = p.toString();
             boolean wanted = s.contains("jnr-") || s.contains("jffi") || s.contains("/asm") || s.contains("syrup-api")
+                    || s.contains("syrup-client") || s.contains("syrup-native") || s.contains("/client/target/")
+                    || s.contains("/native/target/")
                     || s.contains("api-") || s.endsWith("test-classes");
             if (!wanted || !Files.exists(p)) {
                 continue;

@@ -1,14 +1,15 @@
 package dev.syrup.client.internal;
 
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Linux;
+import dev.syrup.linux.Structs;
+import dev.syrup.linux.Structs.Cmsghdr;
+import dev.syrup.linux.Structs.Msghdr;
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import jnr.ffi.LastError;
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 
 /**
  * The client's native calls: a Unix stream socket that can receive a file descriptor
@@ -17,19 +18,15 @@ import jnr.ffi.Runtime;
  */
 public final class Unix {
 
-    private static final int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000;
-    private static final int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_NOSIGNAL = 0x4000, MSG_CMSG_CLOEXEC = 0x40000000;
-    private static final int EINTR = 4;
-    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+    private static final int EINTR = 4, EPIPE = 32, ECONNRESET = 104;
+    private static final int CONTROL = 64;
 
     private static volatile Unix instance;
 
-    private final ClientLibC libc;
-    private final Runtime runtime;
+    private final LibC libc;
 
-    private Unix(ClientLibC libc) {
+    private Unix(LibC libc) {
         this.libc = libc;
-        this.runtime = Runtime.getRuntime(libc);
     }
 
     public static Unix get() {
@@ -37,7 +34,7 @@ public final class Unix {
         if (u == null) {
             synchronized (Unix.class) {
                 if (instance == null) {
-                    instance = new Unix(LibraryLoader.create(ClientLibC.class).failImmediately().load("c"));
+                    instance = new Unix(Linux.libc());
                 }
                 u = instance;
             }
@@ -45,25 +42,19 @@ public final class Unix {
         return u;
     }
 
-    private IOException error(String call) {
-        int e = LastError.getLastError(runtime);
-        return new IOException(call + ": " + libc.strerror(e) + " (errno " + e + ")");
-    }
-
-    private int errno() {
-        return LastError.getLastError(runtime);
+    private static IOException error(String call) {
+        return new IOException(Linux.describe(call, Linux.errno()));
     }
 
     /** A connected AF_UNIX stream socket. */
     public int connect(Path path) throws IOException {
-        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
-        if (p.length == 0 || p.length > 107) {
-            throw new IOException("socket path must be 1..107 bytes: " + path);
+        byte[] addr;
+        try {
+            addr = Structs.SockaddrUn.of(path.toString());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage());
         }
-        byte[] addr = new byte[2 + p.length + 1];
-        addr[0] = AF_UNIX;
-        System.arraycopy(p, 0, addr, 2, p.length);
-        int fd = libc.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = libc.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
         if (fd < 0) {
             throw error("socket(AF_UNIX)");
         }
@@ -75,14 +66,25 @@ public final class Unix {
         return fd;
     }
 
+    /** A write refused because syrupd had closed the connection (EPIPE, ECONNRESET): what it sent before is still readable. */
+    public static final class PeerClosed extends IOException {
+        PeerClosed(String message) {
+            super(message);
+        }
+    }
+
     public void writeFully(int fd, byte[] data) throws IOException {
         int off = 0;
         while (off < data.length) {
             byte[] chunk = off == 0 ? data : java.util.Arrays.copyOfRange(data, off, data.length);
             long rc = libc.write(fd, chunk, chunk.length);
             if (rc < 0) {
-                if (errno() == EINTR) {
+                int e = Linux.errno();
+                if (e == EINTR) {
                     continue;
+                }
+                if (e == EPIPE || e == ECONNRESET) {
+                    throw new PeerClosed(Linux.describe("write(control socket)", e));
                 }
                 throw error("write(control socket)");
             }
@@ -95,23 +97,18 @@ public final class Unix {
      * stored in {@code fdOut[0]} (else it is left alone). EOF before {@code len} is an IOException.
      */
     public void readFully(int fd, byte[] buf, int len, int[] fdOut) throws IOException {
-        Pointer data = Memory.allocateDirect(runtime, Math.max(len, 1));
-        Pointer iov = Memory.allocateDirect(runtime, 16);
-        Pointer control = Memory.allocateDirect(runtime, 64);
-        Pointer msg = Memory.allocateDirect(runtime, 56);
+        Pointer data = Linux.allocate(Math.max(len, 1));
+        Pointer iov = Linux.allocate(Structs.Iovec.SIZE);
+        Pointer control = Linux.allocate(CONTROL);
+        Pointer msg = Linux.allocate(Msghdr.SIZE);
         int off = 0;
         while (off < len) {
-            msg.setMemory(0, 56, (byte) 0);
-            control.setMemory(0, 64, (byte) 0);
-            iov.putLong(0, data.address() + off);
-            iov.putLong(8, len - off);
-            msg.putLong(16, iov.address());
-            msg.putLong(24, 1);
-            msg.putLong(32, control.address());
-            msg.putLong(40, 64);
-            long rc = libc.recvmsg(fd, msg, MSG_CMSG_CLOEXEC);
+            control.setMemory(0, CONTROL, (byte) 0);
+            Msghdr.set(msg, iov, data.address() + off, len - off, control, CONTROL);
+            long rc = libc.recvmsg(fd, msg, LibC.MSG_CMSG_CLOEXEC);
+            Reference.reachabilityFence(iov); // msg holds only its address
             if (rc < 0) {
-                if (errno() == EINTR) {
+                if (Linux.errno() == EINTR) {
                     continue;
                 }
                 throw error("recvmsg(control socket)");
@@ -119,23 +116,12 @@ public final class Unix {
             if (rc == 0) {
                 throw new IOException("syrupd closed the connection");
             }
-            long controlLen = msg.getLong(40);
-            for (long pos = 0; pos + 16 <= controlLen; ) {
-                long cmsgLen = control.getLong(pos);
-                if (cmsgLen < 16) {
-                    break;
+            for (int got : Cmsghdr.rights(control, msg.getLong(Msghdr.CONTROLLEN))) {
+                if (fdOut[0] < 0) {
+                    fdOut[0] = got;
+                } else {
+                    libc.close(got);
                 }
-                if (control.getInt(pos + 8) == SOL_SOCKET && control.getInt(pos + 12) == SCM_RIGHTS) {
-                    for (long p = pos + 16; p + 4 <= pos + cmsgLen; p += 4) {
-                        int got = control.getInt(p);
-                        if (fdOut[0] < 0) {
-                            fdOut[0] = got;
-                        } else {
-                            libc.close(got);
-                        }
-                    }
-                }
-                pos += (cmsgLen + 7) & ~7L;
             }
             off += (int) rc;
         }
@@ -149,17 +135,16 @@ public final class Unix {
     /** getsockopt(SOL_SOCKET, name) of an int option, or -1 when it fails. */
     public int socketOption(int fd, int name) {
         int[] v = new int[1];
-        return libc.getsockopt(fd, SOL_SOCKET, name, v, new int[] {4}) == 0 ? v[0] : -1;
+        return libc.getsockopt(fd, LibC.SOL_SOCKET, name, v, new int[] {4}) == 0 ? v[0] : -1;
     }
 
     /** A shared read-write mapping of {@code length} bytes of {@code fd}, as a direct buffer. */
     public Mapping mmap(int fd, long length) throws IOException {
-        Pointer p = libc.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (p == null || p.address() == -1L) {
+        Pointer p = libc.mmap(null, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
+        if (Linux.mapFailed(p)) {
             throw error("mmap(map fd " + fd + ", " + length + " bytes)");
         }
-        ByteBuffer buffer = com.kenai.jffi.MemoryIO.getInstance().newDirectByteBuffer(p.address(), (int) length);
-        return new Mapping(p, length, buffer);
+        return new Mapping(p, length, Linux.buffer(p.address(), (int) length));
     }
 
     public void munmap(Mapping m) throws IOException {

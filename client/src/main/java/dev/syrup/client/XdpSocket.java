@@ -1,6 +1,13 @@
 package dev.syrup.client;
 
 import dev.syrup.client.internal.Xsk;
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Structs;
+import dev.syrup.linux.Structs.XdpDesc;
+import dev.syrup.linux.Structs.XdpMmapOffsets;
+import dev.syrup.linux.Structs.XdpRingOffset;
+import dev.syrup.linux.Structs.XdpStatistics;
+import dev.syrup.linux.Structs.XdpUmemReg;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -104,7 +111,7 @@ public final class XdpSocket implements AutoCloseable {
     }
 
     private static final VarHandle INTS = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.nativeOrder());
-    private static final int DESC = 16, ADDR = 8;
+    private static final int DESC = XdpDesc.SIZE, ADDR = Structs.XDP_UMEM_ENTRY;
 
     private final Xsk xsk;
     private final int fd;
@@ -145,7 +152,7 @@ public final class XdpSocket implements AutoCloseable {
         int ifindex = xsk.ifindex(iface);
         if (config.mode() == Mode.AUTO) {
             try {
-                return create(xsk, iface, ifindex, queue, config, Xsk.XDP_ZEROCOPY);
+                return create(xsk, iface, ifindex, queue, config, LibC.XDP_ZEROCOPY);
             } catch (Xsk.ErrnoException e) {
                 if (e.errno() == Xsk.EBUSY) {
                     throw e; // the queue is taken: copy mode would not help
@@ -153,7 +160,7 @@ public final class XdpSocket implements AutoCloseable {
                 // no zero-copy here (EOPNOTSUPP, EINVAL...): copy mode
             }
         }
-        return create(xsk, iface, ifindex, queue, config, config.mode() == Mode.ZEROCOPY ? Xsk.XDP_ZEROCOPY : Xsk.XDP_COPY);
+        return create(xsk, iface, ifindex, queue, config, config.mode() == Mode.ZEROCOPY ? LibC.XDP_ZEROCOPY : LibC.XDP_COPY);
     }
 
     private static XdpSocket create(Xsk xsk, String iface, int ifindex, int queue, Config c, int copyFlag)
@@ -164,22 +171,20 @@ public final class XdpSocket implements AutoCloseable {
         try {
             long length = (long) c.frames() * c.frameSize();
             mem = xsk.anonymous(length);
-            byte[] reg = ByteBuffer.allocate(24).order(ByteOrder.nativeOrder())
-                    .putLong(mem.address()).putLong(length).putInt(c.frameSize()).putInt(0).array();
-            xsk.setsockopt(fd, Xsk.XDP_UMEM_REG, reg, "XDP_UMEM_REG");
-            xsk.setIntOption(fd, Xsk.XDP_UMEM_FILL_RING, c.ringSize(), "XDP_UMEM_FILL_RING");
-            xsk.setIntOption(fd, Xsk.XDP_UMEM_COMPLETION_RING, c.ringSize(), "XDP_UMEM_COMPLETION_RING");
-            xsk.setIntOption(fd, Xsk.XDP_RX_RING, c.ringSize(), "XDP_RX_RING");
-            xsk.setIntOption(fd, Xsk.XDP_TX_RING, c.ringSize(), "XDP_TX_RING");
+            xsk.setsockopt(fd, LibC.XDP_UMEM_REG, XdpUmemReg.of(mem.address(), length, c.frameSize(), 0), "XDP_UMEM_REG");
+            xsk.setIntOption(fd, LibC.XDP_UMEM_FILL_RING, c.ringSize(), "XDP_UMEM_FILL_RING");
+            xsk.setIntOption(fd, LibC.XDP_UMEM_COMPLETION_RING, c.ringSize(), "XDP_UMEM_COMPLETION_RING");
+            xsk.setIntOption(fd, LibC.XDP_RX_RING, c.ringSize(), "XDP_RX_RING");
+            xsk.setIntOption(fd, LibC.XDP_TX_RING, c.ringSize(), "XDP_TX_RING");
             ByteBuffer off = offsets(xsk, fd);
-            rx = Ring.map(xsk, fd, off, 0, c.ringSize(), DESC, Xsk.XDP_PGOFF_RX_RING, "RX");
-            tx = Ring.map(xsk, fd, off, 32, c.ringSize(), DESC, Xsk.XDP_PGOFF_TX_RING, "TX");
-            fill = Ring.map(xsk, fd, off, 64, c.ringSize(), ADDR, Xsk.XDP_UMEM_PGOFF_FILL_RING, "fill");
-            comp = Ring.map(xsk, fd, off, 96, c.ringSize(), ADDR, Xsk.XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
+            rx = Ring.map(xsk, fd, off, XdpMmapOffsets.RX, c.ringSize(), DESC, LibC.XDP_PGOFF_RX_RING, "RX");
+            tx = Ring.map(xsk, fd, off, XdpMmapOffsets.TX, c.ringSize(), DESC, LibC.XDP_PGOFF_TX_RING, "TX");
+            fill = Ring.map(xsk, fd, off, XdpMmapOffsets.FR, c.ringSize(), ADDR, LibC.XDP_UMEM_PGOFF_FILL_RING, "fill");
+            comp = Ring.map(xsk, fd, off, XdpMmapOffsets.CR, c.ringSize(), ADDR, LibC.XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
             mem.buffer.order(ByteOrder.BIG_ENDIAN); // packet bytes are in network order
             Umem umem = new Umem(xsk, mem, c.frames(), c.frameSize(), fill, comp);
             umem.refill();
-            int flags = copyFlag | (c.needWakeup() ? Xsk.XDP_USE_NEED_WAKEUP : 0);
+            int flags = copyFlag | (c.needWakeup() ? LibC.XDP_USE_NEED_WAKEUP : 0);
             xsk.bind(fd, flags, ifindex, queue, 0);
             boolean zc = zeroCopyOf(xsk, fd);
             return new XdpSocket(xsk, fd, iface, ifindex, queue, umem, rx, tx, zc, c.needWakeup());
@@ -208,13 +213,13 @@ public final class XdpSocket implements AutoCloseable {
         int sfd = xsk.socket();
         Ring srx = null, stx = null;
         try {
-            xsk.setIntOption(sfd, Xsk.XDP_RX_RING, rx.size, "XDP_RX_RING");
-            xsk.setIntOption(sfd, Xsk.XDP_TX_RING, tx.size, "XDP_TX_RING");
+            xsk.setIntOption(sfd, LibC.XDP_RX_RING, rx.size, "XDP_RX_RING");
+            xsk.setIntOption(sfd, LibC.XDP_TX_RING, tx.size, "XDP_TX_RING");
             ByteBuffer off = offsets(xsk, sfd);
-            srx = Ring.map(xsk, sfd, off, 0, rx.size, DESC, Xsk.XDP_PGOFF_RX_RING, "RX");
-            stx = Ring.map(xsk, sfd, off, 32, tx.size, DESC, Xsk.XDP_PGOFF_TX_RING, "TX");
+            srx = Ring.map(xsk, sfd, off, XdpMmapOffsets.RX, rx.size, DESC, LibC.XDP_PGOFF_RX_RING, "RX");
+            stx = Ring.map(xsk, sfd, off, XdpMmapOffsets.TX, tx.size, DESC, LibC.XDP_PGOFF_TX_RING, "TX");
             // The shared socket inherits copy/zero-copy and need_wakeup from the UMEM's owner.
-            xsk.bind(sfd, Xsk.XDP_SHARED_UMEM, ifindex, queue, fd);
+            xsk.bind(sfd, LibC.XDP_SHARED_UMEM, ifindex, queue, fd);
             umem.retain();
             return new XdpSocket(xsk, sfd, iface, ifindex, queue, umem, srx, stx, zeroCopyOf(xsk, sfd), needWakeup);
         } catch (IOException | RuntimeException e) {
@@ -229,8 +234,8 @@ public final class XdpSocket implements AutoCloseable {
     }
 
     private static ByteBuffer offsets(Xsk xsk, int fd) throws IOException {
-        ByteBuffer off = xsk.getsockopt(fd, Xsk.SOL_XDP, Xsk.XDP_MMAP_OFFSETS, 128, "XDP_MMAP_OFFSETS");
-        if (off.limit() < 128) {
+        ByteBuffer off = xsk.getsockopt(fd, LibC.SOL_XDP, LibC.XDP_MMAP_OFFSETS, XdpMmapOffsets.SIZE, "XDP_MMAP_OFFSETS");
+        if (off.limit() < XdpMmapOffsets.SIZE) {
             throw new IOException("XDP_MMAP_OFFSETS: kernel without ring flags (" + off.limit() + " bytes)");
         }
         return off;
@@ -238,7 +243,8 @@ public final class XdpSocket implements AutoCloseable {
 
     private static boolean zeroCopyOf(Xsk xsk, int fd) {
         try {
-            return (xsk.getsockopt(fd, Xsk.SOL_XDP, Xsk.XDP_OPTIONS, 4, "XDP_OPTIONS").getInt(0) & Xsk.XDP_OPTIONS_ZEROCOPY) != 0;
+            ByteBuffer o = xsk.getsockopt(fd, LibC.SOL_XDP, LibC.XDP_OPTIONS, Structs.XdpOptions.SIZE, "XDP_OPTIONS");
+            return (o.getInt(Structs.XdpOptions.FLAGS) & LibC.XDP_OPTIONS_ZEROCOPY) != 0;
         } catch (IOException e) {
             return false;
         }
@@ -310,16 +316,16 @@ public final class XdpSocket implements AutoCloseable {
         int mask = umem.frameSize - 1;
         for (int i = 0; i < n; i++) {
             int d = rx.descOff + ((rx.cachedCons + i) & rx.mask) * DESC;
-            long addr = r.getLong(d);
-            int len = r.getInt(d + 8);
+            long addr = r.getLong(d + XdpDesc.ADDR);
+            int len = r.getInt(d + XdpDesc.LEN);
             int room = umem.frameSize - (int) (addr & mask);
             int answer = handler.frame(mem, (int) addr, len, room);
             if (answer > 0 && answer <= room && tx.reserveProducer(1) == 1) {
                 int t = tx.descOff + (tx.cachedProd & tx.mask) * DESC;
                 ByteBuffer tb = tx.region.buffer;
-                tb.putLong(t, addr);
-                tb.putInt(t + 8, answer);
-                tb.putInt(t + 12, 0);
+                tb.putLong(t + XdpDesc.ADDR, addr);
+                tb.putInt(t + XdpDesc.LEN, answer);
+                tb.putInt(t + XdpDesc.OPTIONS, 0);
                 tx.cachedProd++;
                 sent++;
             } else {
@@ -361,9 +367,9 @@ public final class XdpSocket implements AutoCloseable {
         src.position(src.limit());
         int t = tx.descOff + (tx.cachedProd & tx.mask) * DESC;
         ByteBuffer tb = tx.region.buffer;
-        tb.putLong(t, addr);
-        tb.putInt(t + 8, len);
-        tb.putInt(t + 12, 0);
+        tb.putLong(t + XdpDesc.ADDR, addr);
+        tb.putInt(t + XdpDesc.LEN, len);
+        tb.putInt(t + XdpDesc.OPTIONS, 0);
         tx.cachedProd++;
         tx.submitProducer();
         umem.sending(1);
@@ -401,15 +407,15 @@ public final class XdpSocket implements AutoCloseable {
             return true;
         }
         umem.refill();
-        return xsk.poll(fd, Xsk.POLLIN, timeoutMillis) || rx.peekConsumer(1) > 0;
+        return xsk.poll(fd, LibC.POLLIN, timeoutMillis) || rx.peekConsumer(1) > 0;
     }
 
     /** The kernel's counters for this socket ({@code XDP_STATISTICS}). */
     public Statistics statistics() throws IOException {
         checkOpen();
-        ByteBuffer s = xsk.getsockopt(fd, Xsk.SOL_XDP, Xsk.XDP_STATISTICS, 48, "XDP_STATISTICS");
-        long[] v = new long[6];
-        for (int i = 0; i < 6 && (i + 1) * 8 <= s.limit(); i++) {
+        ByteBuffer s = xsk.getsockopt(fd, LibC.SOL_XDP, LibC.XDP_STATISTICS, XdpStatistics.SIZE, "XDP_STATISTICS");
+        long[] v = new long[XdpStatistics.SIZE / 8]; // six u64 counters, in the record's order
+        for (int i = 0; i < v.length && (i + 1) * 8 <= s.limit(); i++) {
             v[i] = s.getLong(i * 8);
         }
         return new Statistics(v[0], v[1], v[2], v[3], v[4], v[5]);
@@ -459,8 +465,8 @@ public final class XdpSocket implements AutoCloseable {
 
         static Ring map(Xsk xsk, int fd, ByteBuffer off, int at, int size, int entry, long pgoff, String what)
                 throws IOException {
-            long producer = off.getLong(at), consumer = off.getLong(at + 8), desc = off.getLong(at + 16),
-                    flags = off.getLong(at + 24);
+            long producer = off.getLong(at + XdpRingOffset.PRODUCER), consumer = off.getLong(at + XdpRingOffset.CONSUMER),
+                    desc = off.getLong(at + XdpRingOffset.DESC), flags = off.getLong(at + XdpRingOffset.FLAGS);
             Xsk.Region r = xsk.mapRing(fd, desc + (long) size * entry, pgoff, what);
             Ring ring = new Ring(r, (int) producer, (int) consumer, (int) flags, (int) desc, size);
             ring.cachedProd = (int) INTS.getAcquire(r.buffer, ring.producerOff);
@@ -503,7 +509,7 @@ public final class XdpSocket implements AutoCloseable {
         }
 
         boolean needsWakeup() {
-            return ((int) INTS.getVolatile(region.buffer, flagsOff) & Xsk.XDP_RING_NEED_WAKEUP) != 0;
+            return ((int) INTS.getVolatile(region.buffer, flagsOff) & LibC.XDP_RING_NEED_WAKEUP) != 0;
         }
     }
 

@@ -277,8 +277,17 @@ public final class Syrup implements AutoCloseable {
         }
         int[] passed = {-1};
         Message reply;
+        IOException unsent = null;
         try {
             unix.writeFully(fd, request.encode());
+        } catch (Unix.PeerClosed e) {
+            // syrupd answered and closed before the request went out (a refused connection: LIMIT):
+            // its answer says why
+            unsent = e;
+        } catch (IOException e) {
+            throw new SyrupException(Kind.UNAVAILABLE, "syrupd at " + socket + ": " + e.getMessage(), e);
+        }
+        try {
             byte[] header = new byte[Message.HEADER];
             unix.readFully(fd, header, Message.HEADER, passed);
             int len = Message.bodyLength(header);
@@ -289,7 +298,15 @@ public final class Syrup implements AutoCloseable {
             if (passed[0] >= 0) {
                 unix.close(passed[0]);
             }
-            throw new SyrupException(Kind.UNAVAILABLE, "syrupd at " + socket + ": " + e.getMessage(), e);
+            IOException cause = unsent != null ? unsent : e;
+            throw new SyrupException(Kind.UNAVAILABLE, "syrupd at " + socket + ": " + cause.getMessage(), cause);
+        }
+        if (unsent != null) {
+            if (passed[0] >= 0) {
+                unix.close(passed[0]);
+            }
+            reply.orThrow(); // the error syrupd sent
+            throw new SyrupException(Kind.UNAVAILABLE, "syrupd at " + socket + ": " + unsent.getMessage(), unsent);
         }
         if (fdOut != null) {
             fdOut[0] = passed[0];
