@@ -71,6 +71,7 @@ public final class ThreadDeployment implements HookDeployment {
     private static final int LATENCY_SAMPLES = 8192;
 
     private final Target target;
+    private final String id;
     private final Path pinDir;
     private final MapRegistry registry;
     private final List<Integer> cores;
@@ -111,6 +112,7 @@ public final class ThreadDeployment implements HookDeployment {
     private long latencyCount;
     private final long[] perCore;
     private long pass, drop, other;
+    private long mapEvents;
 
     /** One registered thread. */
     private static final class Slot {
@@ -138,6 +140,7 @@ public final class ThreadDeployment implements HookDeployment {
         this.registry = Objects.requireNonNull(registry);
         this.target = Objects.requireNonNull(target);
         this.pinDir = Objects.requireNonNull(pinDir);
+        this.id = pinDir.getFileName().toString();
         this.cores = List.copyOf(cores);
         cores.forEach(coreSet::set);
         this.settings = settings;
@@ -651,22 +654,66 @@ public final class ThreadDeployment implements HookDeployment {
                 }
             }
         }
-        for (int i = 0; i < slots.length; i++) {
-            Slot s = slots[i];
-            if (s == null) {
-                continue;
-            }
-            long v = decided.getLong(2 * i);
-            int seq = (int) (v >>> 32);
-            if (seq == s.seq && !force) {
-                continue;
-            }
-            boolean fresh = seq != s.seq;
-            s.seq = seq;
-            if (fresh || seq != 0) {
-                apply(s, (int) v, decided.getLong(2 * i + 1), fresh);
+        for (Slot s : slots) {
+            if (s != null) {
+                applyLatest(s, force);
             }
         }
+    }
+
+    /** Applies the policy's latest decision for {@code s} when it is new (or, with {@code force}, in any case). */
+    private void applyLatest(Slot s, boolean force) {
+        long v = decided.getLong(2 * s.index);
+        int seq = (int) (v >>> 32);
+        if (seq == s.seq && !force) {
+            return;
+        }
+        boolean fresh = seq != s.seq;
+        s.seq = seq;
+        if (fresh || seq != 0) {
+            apply(s, (int) v, decided.getLong(2 * s.index + 1), fresh);
+        }
+    }
+
+    /**
+     * A Map event (routed by Camel from syrupd, {@link ThreadMapEvents}): entry {@code key} of the
+     * policy's Map {@code map} changed. The thread registered at index {@code key} is re-decided
+     * now ({@code SYR_THREAD_CHANGED}) and the decision applied by the caller's thread, without
+     * waiting for a scheduler event or the agent's next look. While the agent is late (the
+     * watchdog's business) the decision is only recorded: the agent applies it when it runs.
+     *
+     * @return whether a registered thread was re-decided
+     */
+    public synchronized boolean mapChanged(String map, int key) {
+        if (closed || running == null || key < 0 || key >= slots.length || slots[key] == null
+                || maps.stream().noneMatch(m -> m.name().equals(map))) {
+            return false;
+        }
+        Slot s = slots[key];
+        for (int m = 0; m < watched.size(); m++) {
+            s.mapValues[m] = valueAt(watched.get(m), s.index); // seen: the agent's look finds no change
+        }
+        runPolicy(s, ThreadGlue.EV_CHANGED);
+        mapEvents++;
+        if (!restoredByWatchdog && System.nanoTime() - heartbeat <= settings.watchdogMs() * 1_000_000L) {
+            applyLatest(s, false);
+        }
+        return true;
+    }
+
+    /** Map events that re-decided a thread ({@link #mapChanged}). */
+    public synchronized long mapEvents() {
+        return mapEvents;
+    }
+
+    /** The deployment's id (its pin dir's name), as Map events name it. */
+    public String id() {
+        return id;
+    }
+
+    /** The directory of the owner's pin dirs: where the {@link MapRegistry} finds who shares a Map. */
+    Path ownerDir() {
+        return pinDir.getParent();
     }
 
     private void apply(Slot s, int decision, long decidedAt, boolean count) {

@@ -4,6 +4,7 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.api.map.MapEvent;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.SharedMaps;
@@ -261,6 +262,26 @@ public final class ThreadSchedulerHook implements Hook {
         ThreadDeployment d = new ThreadDeployment(target, pinDir, cores, settings, registry, open::remove);
         open.add(d);
         return d;
+    }
+
+    /**
+     * A Map event of syrupd (routed by Camel, {@link ThreadMapEvents}): every open deployment that
+     * reads that Map re-decides the thread registered at the event's key. A deployment reads it
+     * when the event is of its own Map, or of a Map of another deployment of the same owner that
+     * it shares (one kernel map behind both: the {@link MapRegistry} lists both as its users).
+     *
+     * @return how many deployments re-decided a thread
+     */
+    public int mapChanged(MapEvent event) {
+        int n = 0;
+        for (ThreadDeployment d : open) {
+            boolean reads = d.id().equals(event.deployment()) || registry.users(d.ownerDir(), event.map()).stream()
+                    .anyMatch(p -> p.getFileName() != null && p.getFileName().toString().equals(event.deployment()));
+            if (reads && d.mapChanged(event.map(), event.key())) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /**
