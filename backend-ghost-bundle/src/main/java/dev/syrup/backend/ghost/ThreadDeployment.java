@@ -17,7 +17,9 @@ import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.bpf.Xdp;
 import dev.syrup.hook.kit.KernelMap;
+import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyObjects;
 import dev.syrup.hook.spi.HookDeployment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -279,7 +281,7 @@ public final class ThreadDeployment implements HookDeployment {
             s.mapValues[m] = valueAt(watched.get(m), index);
         }
         try {
-            saved.put(tid, original); // first: a crash from here on still finds it
+            saved.put(tid, original, index, pid, uid); // first: a crash from here on still finds it
             threads.updateInt(tid, index);
         } catch (BpfException e) {
             saved.remove(tid);
@@ -291,6 +293,55 @@ public final class ThreadDeployment implements HookDeployment {
             runPolicy(s, ThreadGlue.EV_NEW);
         }
         return index;
+    }
+
+    /**
+     * Registers again the threads a previous syrupd had registered in this deployment (a
+     * re-adoption after a restart; {@link SavedThreads#take} put them back as registered and
+     * kept those that still run as saved): each at its index, with the state it had when first
+     * registered, checked again in /proc (still a thread of that process, still that uid). A
+     * thread that fails the checks stays as it was registered and is forgotten. Returns how many
+     * were registered; the policy decides for them at its install.
+     */
+    synchronized int readopt(List<SavedThreads.Entry> again) {
+        int n = 0;
+        for (SavedThreads.Entry e : again) {
+            if (e.index() < 0 || e.index() >= slots.length || slots[e.index()] != null
+                    || (boundPid != 0 && boundPid != e.pid())) {
+                continue;
+            }
+            try {
+                ProcThreads.checkOwner(e.pid(), e.uid(), e.tid());
+            } catch (SyrupException x) {
+                LOG.log(System.Logger.Level.INFO, "thread_scheduler " + id + ": thread " + e.tid() + " is not registered again: "
+                        + x.getMessage());
+                continue;
+            }
+            Slot s = new Slot(e.tid(), e.index(), e.original());
+            s.seq = (int) (decided.getLong(2 * s.index) >>> 32);
+            s.eventSeq = (int) (happened.getLong(2 * s.index) >>> 32);
+            s.mapValues = new long[watched.size()];
+            try {
+                saved.put(e.tid(), e.original(), e.index(), e.pid(), e.uid());
+                threads.updateInt(e.tid(), e.index());
+            } catch (BpfException x) {
+                saved.remove(e.tid());
+                LOG.log(System.Logger.Level.WARNING, "thread_scheduler " + id + ": cannot register thread " + e.tid()
+                        + " again: " + x.getMessage());
+                continue;
+            }
+            slots[e.index()] = s;
+            boundPid = e.pid();
+            if (running != null) {
+                runPolicy(s, ThreadGlue.EV_NEW);
+            }
+            n++;
+        }
+        if (n > 0) {
+            LOG.log(System.Logger.Level.INFO, "thread_scheduler " + id + ": " + n + " thread(s) of process " + boundPid
+                    + " registered again after a restart");
+        }
+        return n;
     }
 
     /** Puts the thread back as it was registered and forgets it; false when it was not registered. */
@@ -400,7 +451,17 @@ public final class ThreadDeployment implements HookDeployment {
                 }
             }
         }
-        registry.reuse(obj, pinDir, INTERNAL);
+        if (running == null) {
+            // The first install: Maps a previous syrupd left pinned for this deployment (a re-adoption) come back.
+            DeploymentDir dir = new DeploymentDir(pinDir);
+            try {
+                PolicyObjects.reuseMaps(registry, obj, dir, INTERNAL, true);
+            } finally {
+                dir.end(false);
+            }
+        } else {
+            registry.reuse(obj, pinDir, INTERNAL);
+        }
     }
 
     private List<SyrupMap> pinPolicyMaps(BpfObject obj) throws SyrupException {
@@ -852,6 +913,21 @@ public final class ThreadDeployment implements HookDeployment {
     /** Every thread back as registered, the policy detached and unloaded, maps, pins and the pin dir gone. */
     @Override
     public void close() {
+        end(false);
+    }
+
+    /**
+     * syrupd's framework shuts down and the next syrupd re-adopts this deployment: every thread
+     * back as registered (no agent or watchdog runs them meanwhile), but the registrations stay
+     * saved ({@link SavedThreads}) and the policy's Maps pinned in the pin dir, for the next
+     * syrupd's deployment to register the threads again and its policy to get the Maps' contents.
+     */
+    @Override
+    public void closeKeepingMaps() {
+        end(true);
+    }
+
+    private void end(boolean keep) {
         synchronized (this) {
             if (closed) {
                 return;
@@ -866,14 +942,24 @@ public final class ThreadDeployment implements HookDeployment {
             closeFds(perfFds);
             perfFds = new int[0];
             for (Slot s : slots) {
-                if (s != null) {
+                if (s == null) {
+                    continue;
+                }
+                if (keep) {
+                    slots[s.index] = null;
+                    restoreQuietly(s); // the saved registration stays
+                } else {
                     forget(s, true);
                 }
             }
             watched.forEach(MappedArray::close);
             watched = List.of();
             if (running != null) {
-                retire(running);
+                if (keep) {
+                    running.close(); // its Maps stay pinned
+                } else {
+                    retire(running);
+                }
                 running = null;
             }
             registry.release(pinDir);
@@ -884,11 +970,15 @@ public final class ThreadDeployment implements HookDeployment {
             threads.close();
             events.close();
             decisions.close();
-            saved.close();
-            try {
-                Files.deleteIfExists(pinDir);
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
+            if (keep) {
+                saved.abandon();
+            } else {
+                saved.close();
+                try {
+                    Files.deleteIfExists(pinDir);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
+                }
             }
         }
         onClose.accept(this);

@@ -256,12 +256,21 @@ public final class ThreadSchedulerHook implements Hook {
         if (settings.engine().equals("ghost") || (settings.engine().equals("auto") && Ghost.missing().isEmpty())) {
             throw new SyrupException(Kind.UNAVAILABLE, Ghost.missing().orElse("ghOSt engine"));
         }
-        // A deployment a previous syrupd left behind without closing (a crash): its threads first.
+        // This deployment re-adopted after a restart: the threads it had, to register again.
+        List<SavedThreads.Entry> again = SavedThreads.take(pinDir);
+        // Deployments a previous syrupd left behind (a crash, or waiting for re-adoption): their threads first.
         SavedThreads.recover(SavedThreads.dirOf(pinDir), open.stream().map(ThreadDeployment::savedPin)
                 .collect(java.util.stream.Collectors.toSet()));
         ThreadDeployment d = new ThreadDeployment(target, pinDir, cores, settings, registry, open::remove);
         open.add(d);
+        d.readopt(again);
         return d;
+    }
+
+    /** A deployment that will not be re-adopted: the threads it had registered go back as registered, its saved states go. */
+    @Override
+    public void discard(Target target, Path pinDir) {
+        SavedThreads.discard(pinDir);
     }
 
     /**
