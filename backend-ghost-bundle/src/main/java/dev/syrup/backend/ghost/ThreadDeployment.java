@@ -15,15 +15,12 @@ import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.MappedArray;
 import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.VerifierException;
-import dev.syrup.bpf.Xdp;
 import dev.syrup.hook.kit.KernelMap;
 import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.PolicyObjects;
 import dev.syrup.hook.spi.HookDeployment;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -562,10 +559,8 @@ public final class ThreadDeployment implements HookDeployment {
     }
 
     private void runPolicy(Slot s, int event, int cpu, long time) {
-        ByteBuffer in = ByteBuffer.allocate(ThreadGlue.INPUT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        in.putInt(0, s.tid).putInt(4, s.index).putInt(8, event).putInt(12, cpu).putLong(16, time);
         try {
-            Xdp.testRun(running.program(ThreadGlue.RUN_PROGRAM), in.array(), 1);
+            ThreadGlue.run(running, s.tid, s.index, event, cpu, time);
         } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "thread_scheduler: running the policy for thread " + s.tid + ": " + e.getMessage());
         }
