@@ -71,9 +71,10 @@ public final class Ghost {
                     + System.getProperty("os.version") + ") is not a ghOSt kernel");
         }
         try {
-            String v = Files.readString(GHOSTFS.resolve("version")).trim();
-            if (!v.equals(Integer.toString(VERSION))) {
-                return Optional.of("ghOSt: the kernel speaks ghOSt ABI " + v + ", this agent " + VERSION);
+            // one ABI version a line: the ones the kernel supports
+            java.util.List<String> v = Files.readAllLines(GHOSTFS.resolve("version")).stream().map(String::trim).toList();
+            if (!v.contains(Integer.toString(VERSION))) {
+                return Optional.of("ghOSt: the kernel speaks ghOSt ABI " + String.join(", ", v) + ", this agent " + VERSION);
             }
         } catch (java.io.IOException | RuntimeException e) {
             return Optional.of("ghOSt: cannot read " + GHOSTFS.resolve("version") + ": " + e.getMessage());
