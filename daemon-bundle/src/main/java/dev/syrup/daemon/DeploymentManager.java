@@ -683,6 +683,11 @@ public final class DeploymentManager implements Deployer {
         return new EventingMap(map, id, origin, () -> events);
     }
 
+    /** The hook's own deployment {@code id}, for tests of a hook through the manager. */
+    synchronized HookDeployment hookDeployment(String id) throws SyrupException {
+        return get(id).deployment;
+    }
+
     private Live get(String id) throws SyrupException {
         Live d = live.get(id);
         if (d == null) {

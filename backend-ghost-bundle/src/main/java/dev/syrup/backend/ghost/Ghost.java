@@ -70,8 +70,17 @@ public final class Ghost {
             return Optional.of("ghOSt: no ghostfs at " + GHOSTFS + " and " + cls + " - this kernel ("
                     + System.getProperty("os.version") + ") is not a ghOSt kernel");
         }
-        return Optional.of("ghOSt: ghostfs is present, but this engine's agent (enclave setup, queue mmap) is not"
-                + " implemented beyond the message and transaction encoding; use engine=linux");
+        try {
+            // one ABI version a line: the ones the kernel supports
+            java.util.List<String> v = Files.readAllLines(GHOSTFS.resolve("version")).stream().map(String::trim).toList();
+            if (!v.contains(Integer.toString(VERSION))) {
+                return Optional.of("ghOSt: the kernel speaks ghOSt ABI " + String.join(", ", v) + ", this agent " + VERSION);
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return Optional.of("ghOSt: cannot read " + GHOSTFS.resolve("version") + ": " + e.getMessage());
+        }
+        return Optional.of("ghOSt: ghostfs is present and the agent (GhostAgent) speaks its ABI, but thread_scheduler"
+                + " deployments are not wired to it yet; use engine=linux");
     }
 
     /** A thread event, as both engines give it to the policy (struct syr_thread.event). */
@@ -124,6 +133,56 @@ public final class Ghost {
             case MSG_TASK_PREEMPT, MSG_TASK_YIELD -> Optional.of(new Event(tid, ThreadGlue.EV_PREEMPTED, b.getInt(p + 32)));
             case MSG_TASK_DEAD, MSG_TASK_DEPARTED -> Optional.of(new Event(tid, ThreadGlue.EV_EXITED, -1));
             default -> Optional.empty();
+        };
+    }
+
+    /** 8 bytes: the ring's slot, {@code sizeof(struct ghost_msg)}; a message takes its length rounded up to slots. */
+    public static final int SLOT = 8;
+    /** struct ghost_queue_header: version u32 @0, start u32 @4 (the ring's offset), nelems u32 @8. */
+    public static final int QUEUE_START = 4, QUEUE_NELEMS = 8;
+    /** This agent's ABI version (ghost.h GHOST_VERSION). */
+    public static final int VERSION = 57;
+
+    /**
+     * One message of a queue as the agent needs it: header, the task's gtid (0 for CPU messages),
+     * the CPU it names (-1 when none), TASK_NEW's runnable flag and status word (region, index).
+     */
+    public record Message(int type, int length, int seqnum, long gtid, int cpu, boolean runnable, int swRegion, int swIndex) {
+        public int tid() {
+            return tidOf(gtid);
+        }
+
+        /** Ring slots it takes: its length rounded up to {@link #SLOT}. */
+        public int slots() {
+            return (length + SLOT - 1) / SLOT;
+        }
+    }
+
+    /** The message at {@code offset}, with the payload fields of its type (layouts as for {@link #decode}). */
+    public static Message message(ByteBuffer ring, int offset) {
+        ByteBuffer b = ring.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int type = Short.toUnsignedInt(b.getShort(offset));
+        int length = Short.toUnsignedInt(b.getShort(offset + 2));
+        int seqnum = b.getInt(offset + 4);
+        if (length < MSG_HEADER) {
+            throw new IllegalArgumentException("message of length " + length + " at " + offset + ": the queue is corrupt");
+        }
+        if (type < MSG_TASK_FIRST || type > MSG_TASK_FIRST + 63) {
+            int cpu = type >= MSG_CPU_TICK && length >= MSG_HEADER + 4 ? b.getInt(offset + MSG_HEADER) : -1;
+            return new Message(type, length, seqnum, 0, cpu, false, 0, 0);
+        }
+        if (type <= MSG_TASK_LATCHED && length < MSG_HEADER + payloadSize(type)) {
+            throw new IllegalArgumentException("message type " + type + " of length " + length + " is shorter than its payload");
+        }
+        int p = offset + MSG_HEADER;
+        long gtid = b.getLong(p);
+        return switch (type) {
+            case MSG_TASK_NEW -> new Message(type, length, seqnum, gtid, -1, b.getShort(p + 16) != 0, b.getInt(p + 20), b.getInt(p + 24));
+            case MSG_TASK_WAKEUP -> new Message(type, length, seqnum, gtid, b.getInt(p + 24), true, 0, 0);
+            case MSG_TASK_BLOCKED, MSG_TASK_SWITCHTO, MSG_TASK_LATCHED -> new Message(type, length, seqnum, gtid, b.getInt(p + 24), false, 0, 0);
+            case MSG_TASK_PREEMPT, MSG_TASK_YIELD -> new Message(type, length, seqnum, gtid, b.getInt(p + 32), true, 0, 0);
+            case MSG_TASK_DEPARTED -> new Message(type, length, seqnum, gtid, b.getInt(p + 16), false, 0, 0);
+            default -> new Message(type, length, seqnum, gtid, -1, false, 0, 0);
         };
     }
 

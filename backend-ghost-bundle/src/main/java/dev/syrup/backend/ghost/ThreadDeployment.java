@@ -15,13 +15,12 @@ import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.MappedArray;
 import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.VerifierException;
-import dev.syrup.bpf.Xdp;
 import dev.syrup.hook.kit.KernelMap;
+import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.MapRegistry;
+import dev.syrup.hook.kit.PolicyObjects;
 import dev.syrup.hook.spi.HookDeployment;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,6 +70,7 @@ public final class ThreadDeployment implements HookDeployment {
     private static final int LATENCY_SAMPLES = 8192;
 
     private final Target target;
+    private final String id;
     private final Path pinDir;
     private final MapRegistry registry;
     private final List<Integer> cores;
@@ -111,6 +111,7 @@ public final class ThreadDeployment implements HookDeployment {
     private long latencyCount;
     private final long[] perCore;
     private long pass, drop, other;
+    private long mapEvents;
 
     /** One registered thread. */
     private static final class Slot {
@@ -138,6 +139,7 @@ public final class ThreadDeployment implements HookDeployment {
         this.registry = Objects.requireNonNull(registry);
         this.target = Objects.requireNonNull(target);
         this.pinDir = Objects.requireNonNull(pinDir);
+        this.id = pinDir.getFileName().toString();
         this.cores = List.copyOf(cores);
         cores.forEach(coreSet::set);
         this.settings = settings;
@@ -276,7 +278,7 @@ public final class ThreadDeployment implements HookDeployment {
             s.mapValues[m] = valueAt(watched.get(m), index);
         }
         try {
-            saved.put(tid, original); // first: a crash from here on still finds it
+            saved.put(tid, original, index, pid, uid); // first: a crash from here on still finds it
             threads.updateInt(tid, index);
         } catch (BpfException e) {
             saved.remove(tid);
@@ -288,6 +290,55 @@ public final class ThreadDeployment implements HookDeployment {
             runPolicy(s, ThreadGlue.EV_NEW);
         }
         return index;
+    }
+
+    /**
+     * Registers again the threads a previous syrupd had registered in this deployment (a
+     * re-adoption after a restart; {@link SavedThreads#take} put them back as registered and
+     * kept those that still run as saved): each at its index, with the state it had when first
+     * registered, checked again in /proc (still a thread of that process, still that uid). A
+     * thread that fails the checks stays as it was registered and is forgotten. Returns how many
+     * were registered; the policy decides for them at its install.
+     */
+    synchronized int readopt(List<SavedThreads.Entry> again) {
+        int n = 0;
+        for (SavedThreads.Entry e : again) {
+            if (e.index() < 0 || e.index() >= slots.length || slots[e.index()] != null
+                    || (boundPid != 0 && boundPid != e.pid())) {
+                continue;
+            }
+            try {
+                ProcThreads.checkOwner(e.pid(), e.uid(), e.tid());
+            } catch (SyrupException x) {
+                LOG.log(System.Logger.Level.INFO, "thread_scheduler " + id + ": thread " + e.tid() + " is not registered again: "
+                        + x.getMessage());
+                continue;
+            }
+            Slot s = new Slot(e.tid(), e.index(), e.original());
+            s.seq = (int) (decided.getLong(2 * s.index) >>> 32);
+            s.eventSeq = (int) (happened.getLong(2 * s.index) >>> 32);
+            s.mapValues = new long[watched.size()];
+            try {
+                saved.put(e.tid(), e.original(), e.index(), e.pid(), e.uid());
+                threads.updateInt(e.tid(), e.index());
+            } catch (BpfException x) {
+                saved.remove(e.tid());
+                LOG.log(System.Logger.Level.WARNING, "thread_scheduler " + id + ": cannot register thread " + e.tid()
+                        + " again: " + x.getMessage());
+                continue;
+            }
+            slots[e.index()] = s;
+            boundPid = e.pid();
+            if (running != null) {
+                runPolicy(s, ThreadGlue.EV_NEW);
+            }
+            n++;
+        }
+        if (n > 0) {
+            LOG.log(System.Logger.Level.INFO, "thread_scheduler " + id + ": " + n + " thread(s) of process " + boundPid
+                    + " registered again after a restart");
+        }
+        return n;
     }
 
     /** Puts the thread back as it was registered and forgets it; false when it was not registered. */
@@ -397,7 +448,17 @@ public final class ThreadDeployment implements HookDeployment {
                 }
             }
         }
-        registry.reuse(obj, pinDir, INTERNAL);
+        if (running == null) {
+            // The first install: Maps a previous syrupd left pinned for this deployment (a re-adoption) come back.
+            DeploymentDir dir = new DeploymentDir(pinDir);
+            try {
+                PolicyObjects.reuseMaps(registry, obj, dir, INTERNAL, true);
+            } finally {
+                dir.end(false);
+            }
+        } else {
+            registry.reuse(obj, pinDir, INTERNAL);
+        }
     }
 
     private List<SyrupMap> pinPolicyMaps(BpfObject obj) throws SyrupException {
@@ -498,10 +559,8 @@ public final class ThreadDeployment implements HookDeployment {
     }
 
     private void runPolicy(Slot s, int event, int cpu, long time) {
-        ByteBuffer in = ByteBuffer.allocate(ThreadGlue.INPUT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        in.putInt(0, s.tid).putInt(4, s.index).putInt(8, event).putInt(12, cpu).putLong(16, time);
         try {
-            Xdp.testRun(running.program(ThreadGlue.RUN_PROGRAM), in.array(), 1);
+            ThreadGlue.run(running, s.tid, s.index, event, cpu, time);
         } catch (BpfException e) {
             LOG.log(System.Logger.Level.WARNING, "thread_scheduler: running the policy for thread " + s.tid + ": " + e.getMessage());
         }
@@ -651,22 +710,66 @@ public final class ThreadDeployment implements HookDeployment {
                 }
             }
         }
-        for (int i = 0; i < slots.length; i++) {
-            Slot s = slots[i];
-            if (s == null) {
-                continue;
-            }
-            long v = decided.getLong(2 * i);
-            int seq = (int) (v >>> 32);
-            if (seq == s.seq && !force) {
-                continue;
-            }
-            boolean fresh = seq != s.seq;
-            s.seq = seq;
-            if (fresh || seq != 0) {
-                apply(s, (int) v, decided.getLong(2 * i + 1), fresh);
+        for (Slot s : slots) {
+            if (s != null) {
+                applyLatest(s, force);
             }
         }
+    }
+
+    /** Applies the policy's latest decision for {@code s} when it is new (or, with {@code force}, in any case). */
+    private void applyLatest(Slot s, boolean force) {
+        long v = decided.getLong(2 * s.index);
+        int seq = (int) (v >>> 32);
+        if (seq == s.seq && !force) {
+            return;
+        }
+        boolean fresh = seq != s.seq;
+        s.seq = seq;
+        if (fresh || seq != 0) {
+            apply(s, (int) v, decided.getLong(2 * s.index + 1), fresh);
+        }
+    }
+
+    /**
+     * A Map event (routed by Camel from syrupd, {@link ThreadMapEvents}): entry {@code key} of the
+     * policy's Map {@code map} changed. The thread registered at index {@code key} is re-decided
+     * now ({@code SYR_THREAD_CHANGED}) and the decision applied by the caller's thread, without
+     * waiting for a scheduler event or the agent's next look. While the agent is late (the
+     * watchdog's business) the decision is only recorded: the agent applies it when it runs.
+     *
+     * @return whether a registered thread was re-decided
+     */
+    public synchronized boolean mapChanged(String map, int key) {
+        if (closed || running == null || key < 0 || key >= slots.length || slots[key] == null
+                || maps.stream().noneMatch(m -> m.name().equals(map))) {
+            return false;
+        }
+        Slot s = slots[key];
+        for (int m = 0; m < watched.size(); m++) {
+            s.mapValues[m] = valueAt(watched.get(m), s.index); // seen: the agent's look finds no change
+        }
+        runPolicy(s, ThreadGlue.EV_CHANGED);
+        mapEvents++;
+        if (!restoredByWatchdog && System.nanoTime() - heartbeat <= settings.watchdogMs() * 1_000_000L) {
+            applyLatest(s, false);
+        }
+        return true;
+    }
+
+    /** Map events that re-decided a thread ({@link #mapChanged}). */
+    public synchronized long mapEvents() {
+        return mapEvents;
+    }
+
+    /** The deployment's id (its pin dir's name), as Map events name it. */
+    public String id() {
+        return id;
+    }
+
+    /** The directory of the owner's pin dirs: where the {@link MapRegistry} finds who shares a Map. */
+    Path ownerDir() {
+        return pinDir.getParent();
     }
 
     private void apply(Slot s, int decision, long decidedAt, boolean count) {
@@ -805,6 +908,21 @@ public final class ThreadDeployment implements HookDeployment {
     /** Every thread back as registered, the policy detached and unloaded, maps, pins and the pin dir gone. */
     @Override
     public void close() {
+        end(false);
+    }
+
+    /**
+     * syrupd's framework shuts down and the next syrupd re-adopts this deployment: every thread
+     * back as registered (no agent or watchdog runs them meanwhile), but the registrations stay
+     * saved ({@link SavedThreads}) and the policy's Maps pinned in the pin dir, for the next
+     * syrupd's deployment to register the threads again and its policy to get the Maps' contents.
+     */
+    @Override
+    public void closeKeepingMaps() {
+        end(true);
+    }
+
+    private void end(boolean keep) {
         synchronized (this) {
             if (closed) {
                 return;
@@ -819,14 +937,24 @@ public final class ThreadDeployment implements HookDeployment {
             closeFds(perfFds);
             perfFds = new int[0];
             for (Slot s : slots) {
-                if (s != null) {
+                if (s == null) {
+                    continue;
+                }
+                if (keep) {
+                    slots[s.index] = null;
+                    restoreQuietly(s); // the saved registration stays
+                } else {
                     forget(s, true);
                 }
             }
             watched.forEach(MappedArray::close);
             watched = List.of();
             if (running != null) {
-                retire(running);
+                if (keep) {
+                    running.close(); // its Maps stay pinned
+                } else {
+                    retire(running);
+                }
                 running = null;
             }
             registry.release(pinDir);
@@ -837,11 +965,15 @@ public final class ThreadDeployment implements HookDeployment {
             threads.close();
             events.close();
             decisions.close();
-            saved.close();
-            try {
-                Files.deleteIfExists(pinDir);
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
+            if (keep) {
+                saved.abandon();
+            } else {
+                saved.close();
+                try {
+                    Files.deleteIfExists(pinDir);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cannot remove " + pinDir + ": " + e.getMessage());
+                }
             }
         }
         onClose.accept(this);

@@ -1,9 +1,13 @@
 package dev.syrup.backend.ghost;
 
+import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.Capability;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.ProgramRules;
 import dev.syrup.bpf.ProgramType;
+import dev.syrup.bpf.Xdp;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * The C glue of {@code thread_scheduler}: what makes a {@code schedule()} written with
@@ -51,6 +55,17 @@ final class ThreadGlue {
     static final int ANY_CORE = 0xFFFFFFFD, PASS = 0xFFFFFFFF, DROP = 0xFFFFFFFE;
 
     private ThreadGlue() {
+    }
+
+    /**
+     * Runs the loaded policy once (BPF_PROG_TEST_RUN of {@link #RUN_PROGRAM}) for thread
+     * {@code tid} at {@code index} and what happened to it; the decision lands in
+     * {@link #DECISIONS_MAP} at {@code 2 * index} (sequence << 32 | decision).
+     */
+    static void run(BpfObject policy, int tid, int index, int event, int cpu, long timeNs) {
+        ByteBuffer in = ByteBuffer.allocate(INPUT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        in.putInt(0, tid).putInt(4, index).putInt(8, event).putInt(12, cpu).putLong(16, timeNs);
+        Xdp.testRun(policy.program(RUN_PROGRAM), in.array(), 1);
     }
 
     static String wrapper(String policyInclude, int maxThreads) {

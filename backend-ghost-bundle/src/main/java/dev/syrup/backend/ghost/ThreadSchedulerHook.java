@@ -4,6 +4,7 @@ import dev.syrup.api.Availability;
 import dev.syrup.api.SyrupException;
 import dev.syrup.api.SyrupException.Kind;
 import dev.syrup.api.Target;
+import dev.syrup.api.map.MapEvent;
 import dev.syrup.bpf.KernelSupport;
 import dev.syrup.hook.kit.MapRegistry;
 import dev.syrup.hook.kit.SharedMaps;
@@ -255,12 +256,41 @@ public final class ThreadSchedulerHook implements Hook {
         if (settings.engine().equals("ghost") || (settings.engine().equals("auto") && Ghost.missing().isEmpty())) {
             throw new SyrupException(Kind.UNAVAILABLE, Ghost.missing().orElse("ghOSt engine"));
         }
-        // A deployment a previous syrupd left behind without closing (a crash): its threads first.
+        // This deployment re-adopted after a restart: the threads it had, to register again.
+        List<SavedThreads.Entry> again = SavedThreads.take(pinDir);
+        // Deployments a previous syrupd left behind (a crash, or waiting for re-adoption): their threads first.
         SavedThreads.recover(SavedThreads.dirOf(pinDir), open.stream().map(ThreadDeployment::savedPin)
                 .collect(java.util.stream.Collectors.toSet()));
         ThreadDeployment d = new ThreadDeployment(target, pinDir, cores, settings, registry, open::remove);
         open.add(d);
+        d.readopt(again);
         return d;
+    }
+
+    /** A deployment that will not be re-adopted: the threads it had registered go back as registered, its saved states go. */
+    @Override
+    public void discard(Target target, Path pinDir) {
+        SavedThreads.discard(pinDir);
+    }
+
+    /**
+     * A Map event of syrupd (routed by Camel, {@link ThreadMapEvents}): every open deployment that
+     * reads that Map re-decides the thread registered at the event's key. A deployment reads it
+     * when the event is of its own Map, or of a Map of another deployment of the same owner that
+     * it shares (one kernel map behind both: the {@link MapRegistry} lists both as its users).
+     *
+     * @return how many deployments re-decided a thread
+     */
+    public int mapChanged(MapEvent event) {
+        int n = 0;
+        for (ThreadDeployment d : open) {
+            boolean reads = d.id().equals(event.deployment()) || registry.users(d.ownerDir(), event.map()).stream()
+                    .anyMatch(p -> p.getFileName() != null && p.getFileName().toString().equals(event.deployment()));
+            if (reads && d.mapChanged(event.map(), event.key())) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /**

@@ -7,7 +7,8 @@ import java.util.concurrent.locks.LockSupport;
 /** A real thread of this JVM for the tests: it reports its tid and, while spinning, the CPUs it ran on. */
 final class Worker extends Thread {
 
-    enum Mode { PARK, SPIN }
+    /** PARK wakes every ms; SLEEP parks for a minute at a time: no scheduler event while it sleeps. */
+    enum Mode { PARK, SPIN, SLEEP }
 
     private final CountDownLatch started = new CountDownLatch(1);
     private volatile Mode mode;
@@ -42,6 +43,8 @@ final class Worker extends Thread {
                     cpus |= 1L << Sched.get().cpu();
                 }
                 Thread.onSpinWait();
+            } else if (mode == Mode.SLEEP) {
+                LockSupport.parkNanos(60_000_000_000L);
             } else {
                 LockSupport.parkNanos(1_000_000);
             }
@@ -66,6 +69,7 @@ final class Worker extends Thread {
 
     void finish() throws InterruptedException {
         stop = true;
+        LockSupport.unpark(this);
         join(5000);
     }
 }

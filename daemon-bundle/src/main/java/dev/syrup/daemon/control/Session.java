@@ -418,7 +418,7 @@ final class Session implements Runnable {
 
     private SyrupMap map(Message r) throws SyrupException {
         Deployment d = owned(r.require("id"));
-        return deployer.map(d.id(), r.require("map"));
+        return deployer.map(d.id(), r.require("map"), dev.syrup.api.map.MapEvent.Origin.CLIENT); // its changes are the application's
     }
 
     private static int key(Message r) throws SyrupException {

@@ -275,6 +275,19 @@ class ControlSocketKernelTest {
                     return SYR_PASS;
                 }
                 """);
+        java.util.List<dev.syrup.api.map.MapEvent> published = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Object lock = new Object();
+        syrupd.manager.setEvents(new dev.syrup.daemon.events.MapEventBus() {
+            @Override
+            public Object lock() {
+                return lock;
+            }
+
+            @Override
+            public void publish(dev.syrup.api.map.MapEvent event) {
+                published.add(event);
+            }
+        });
         try (DatagramChannel ch = DatagramChannel.open();
              Syrup s = Syrup.connect(syrupd.socket())) {
             ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
@@ -289,6 +302,9 @@ class ControlSocketKernelTest {
                 tokens.update(1, 5);
                 assertEquals(OptionalLong.of(5), tokens.lookup(1));
                 assertEquals(Map.of(1, 5L), tokens.dump());
+                assertEquals(1, published.size(), "the write through syrupd is a Map event: " + published);
+                assertEquals(dev.syrup.api.map.MapEvent.Origin.CLIENT, published.get(0).origin(), "an application's");
+                assertEquals(OptionalLong.of(5), published.get(0).newValue());
                 assertThrows(SyrupException.class, () -> tokens.addAndGet(1, 1));
                 ControlTestSupport.send(port, 10);
                 long end = System.currentTimeMillis() + 3000;
