@@ -61,10 +61,16 @@ public interface LibC {
     /** Two pointer arguments: openat2(dirfd, path, how, size). */
     long syscall(long number, long arg1, Pointer arg2, Pointer arg3, long arg4);
 
+    /** Five integer arguments: ghost_run(gtid, agent_barrier, task_barrier, cpu, flags). */
+    long syscall(long number, long arg1, long arg2, long arg3, long arg4, long arg5);
+
     /** perf_event_open(attr, pid, cpu, group_fd, flags). */
     long syscall(long number, Pointer attr, int pid, int cpu, int groupFd, long flags);
 
     // --- files and directories (bpffs, acted on through fds) ---------------------------------
+
+    /** open(2), for files of kernel filesystems only root can write (ghostfs); Syrup's own go through openat2. */
+    int open(String path, int flags);
 
     int mkdirat(int dirfd, String path, int mode);
 
@@ -160,7 +166,7 @@ public interface LibC {
             SYS_SETNS = ARM64 ? 268 : 308, SYS_PIDFD_OPEN = 434, SYS_OPENAT2 = 437, SYS_PIDFD_GETFD = 438;
 
     /** open(2) flags; O_DIRECTORY differs between x86_64 and the asm-generic architectures. */
-    int O_RDONLY = 0, O_DIRECTORY = ARM64 ? 0x4000 : 0x10000, O_PATH = 0x200000, O_CLOEXEC = 0x80000;
+    int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_DIRECTORY = ARM64 ? 0x4000 : 0x10000, O_PATH = 0x200000, O_CLOEXEC = 0x80000;
     /** openat2(2) {@code resolve} flags. */
     long RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
     /** *at(2) arguments. */

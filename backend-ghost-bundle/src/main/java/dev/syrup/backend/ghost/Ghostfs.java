@@ -1,5 +1,7 @@
 package dev.syrup.backend.ghost;
 
+import dev.syrup.linux.LibC;
+import dev.syrup.linux.Linux;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,38 +13,15 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import jnr.ffi.LastError;
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 
 /**
  * {@link GhostKernel} on a ghOSt kernel: ghostfs at {@code /sys/fs/ghost} and the enclave ctl
- * fd's ioctls, through libc (jnr-ffi). {@link #open} refuses, with the reason
+ * fd's ioctls, through syrup-native's libc binding. {@link #open} refuses, with the reason
  * {@link Ghost#missing} gives, where the kernel has no ghOSt (this one, and every stock kernel).
  */
 final class Ghostfs implements GhostKernel {
 
-    /** libc, as this class binds it. */
-    public interface LibC {
-        int open(String path, int flags);
-
-        long write(int fd, byte[] buf, long count);
-
-        int ioctl(int fd, long request, Pointer arg);
-
-        Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
-
-        int munmap(Pointer addr, long length);
-
-        int close(int fd);
-
-        long syscall(long number, long gtid, int agentBarrier, int taskBarrier, int cpu, int flags);
-    }
-
-    private static final int O_WRONLY = 1, O_RDWR = 2, O_CLOEXEC = 0x80000;
-    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
     private static final int EEXIST = 17;
     /** _IOWR('g', 3, struct ghost_ioc_create_queue): elems, node, flags (int), mapsize (ulong @16): 24 bytes. */
     static final long IOC_CREATE_QUEUE = Ghost.ioc(3, 'g', 3, 24);
@@ -56,7 +35,6 @@ final class Ghostfs implements GhostKernel {
     private static final long NR_GHOST_RUN = 450;
 
     private final LibC c;
-    private final Runtime runtime;
     private final Path enclave;
     private final int ctl;
     private final List<Runnable> unmaps = new ArrayList<>();
@@ -65,7 +43,6 @@ final class Ghostfs implements GhostKernel {
 
     private Ghostfs(LibC c, Path enclave, int ctl) {
         this.c = c;
-        this.runtime = Runtime.getRuntime(c);
         this.enclave = enclave;
         this.ctl = ctl;
     }
@@ -75,25 +52,24 @@ final class Ghostfs implements GhostKernel {
         if (!Files.exists(Ghost.GHOSTFS.resolve("ctl"))) {
             throw new UnsupportedOperationException(Ghost.missing().orElse("ghOSt: no ghostfs at " + Ghost.GHOSTFS));
         }
-        LibC c = LibraryLoader.create(LibC.class).failImmediately().load("c");
-        Runtime r = Runtime.getRuntime(c);
-        int top = c.open(Ghost.GHOSTFS.resolve("ctl").toString(), O_WRONLY | O_CLOEXEC);
+        LibC c = Linux.libc();
+        int top = c.open(Ghost.GHOSTFS.resolve("ctl").toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
         if (top < 0) {
-            throw new IllegalStateException("open " + Ghost.GHOSTFS.resolve("ctl") + ": errno " + LastError.getLastError(r));
+            throw new IllegalStateException("open " + Ghost.GHOSTFS.resolve("ctl") + ": errno " + Linux.errno());
         }
         try {
             for (int id = 1; id < 4096; id++) {
                 byte[] cmd = ("create " + id + " " + Ghost.VERSION).getBytes(StandardCharsets.US_ASCII);
                 if (c.write(top, cmd, cmd.length) == cmd.length) {
                     Path dir = Ghost.GHOSTFS.resolve("enclave_" + id);
-                    int ctl = c.open(dir.resolve("ctl").toString(), O_RDWR | O_CLOEXEC);
+                    int ctl = c.open(dir.resolve("ctl").toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
                     if (ctl < 0) {
-                        throw new IllegalStateException("open " + dir.resolve("ctl") + ": errno " + LastError.getLastError(r));
+                        throw new IllegalStateException("open " + dir.resolve("ctl") + ": errno " + Linux.errno());
                     }
                     return new Ghostfs(c, dir, ctl);
                 }
-                if (LastError.getLastError(r) != EEXIST) {
-                    throw new IllegalStateException("ghostfs: create enclave " + id + ": errno " + LastError.getLastError(r));
+                if (Linux.errno() != EEXIST) {
+                    throw new IllegalStateException("ghostfs: create enclave " + id + ": errno " + Linux.errno());
                 }
             }
             throw new IllegalStateException("ghostfs: no free enclave id");
@@ -111,22 +87,22 @@ final class Ghostfs implements GhostKernel {
             hex.append(i == words.length - 1 ? Long.toHexString(words[i]) : String.format("%016x", words[i]));
         }
         writeFile("cpumask", hex.length() == 0 ? "0" : hex.toString());
-        return map(enclave.resolve("cpu_data"), PROT_READ | PROT_WRITE);
+        return map(enclave.resolve("cpu_data"), LibC.PROT_READ | LibC.PROT_WRITE);
     }
 
     @Override
     public int createQueue(int elems) {
-        Pointer arg = Memory.allocateDirect(runtime, 24, true);
+        Pointer arg = Linux.allocate(24);
         arg.putInt(0, elems);
         arg.putInt(4, 0);
         arg.putInt(8, 0);
-        int fd = c.ioctl(ctl, IOC_CREATE_QUEUE, arg);
+        int fd = c.ioctl(ctl, IOC_CREATE_QUEUE, arg.address());
         check(fd, "GHOST_IOC_CREATE_QUEUE");
         long size = arg.getLong(16);
-        Pointer p = c.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        Pointer p = c.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
         checkMap(p, "the queue");
         unmaps.add(() -> c.munmap(p, size));
-        queues.put(fd, com.kenai.jffi.MemoryIO.getInstance().newDirectByteBuffer(p.address(), (int) size).order(ByteOrder.LITTLE_ENDIAN));
+        queues.put(fd, Linux.buffer(p.address(), (int) size).order(ByteOrder.LITTLE_ENDIAN));
         return fd;
     }
 
@@ -137,19 +113,19 @@ final class Ghostfs implements GhostKernel {
 
     @Override
     public void setDefaultQueue(int fd) {
-        Pointer arg = Memory.allocateDirect(runtime, 4, true);
+        Pointer arg = Linux.allocate(4);
         arg.putInt(0, fd);
-        check(c.ioctl(ctl, IOC_SET_DEFAULT_QUEUE, arg), "GHOST_IOC_SET_DEFAULT_QUEUE");
+        check(c.ioctl(ctl, IOC_SET_DEFAULT_QUEUE, arg.address()), "GHOST_IOC_SET_DEFAULT_QUEUE");
     }
 
     @Override
     public int associateQueue(int fd, long gtid, int barrier) {
-        Pointer arg = Memory.allocateDirect(runtime, 40, true);
+        Pointer arg = Linux.allocate(40);
         arg.putInt(0, fd);
         arg.putInt(8, GHOST_TASK);
         arg.putLong(16, gtid);
         arg.putInt(24, barrier);
-        check(c.ioctl(ctl, IOC_ASSOC_QUEUE, arg), "GHOST_IOC_ASSOC_QUEUE");
+        check(c.ioctl(ctl, IOC_ASSOC_QUEUE, arg.address()), "GHOST_IOC_ASSOC_QUEUE");
         return arg.getInt(32);
     }
 
@@ -157,7 +133,7 @@ final class Ghostfs implements GhostKernel {
     public void becomeAgent(int cpu, int queueFd) {
         byte[] cmd = ("become agent " + cpu + " " + queueFd).getBytes(StandardCharsets.US_ASCII);
         if (c.write(ctl, cmd, cmd.length) != cmd.length) {
-            throw new IllegalStateException("ghostfs: become agent on CPU " + cpu + ": errno " + LastError.getLastError(runtime));
+            throw new IllegalStateException("ghostfs: become agent on CPU " + cpu + ": errno " + Linux.errno());
         }
     }
 
@@ -168,7 +144,7 @@ final class Ghostfs implements GhostKernel {
 
     @Override
     public void online() {
-        online = c.open(enclave.resolve("agent_online").toString(), O_RDWR | O_CLOEXEC);
+        online = c.open(enclave.resolve("agent_online").toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
         check(online, "open agent_online");
     }
 
@@ -179,22 +155,22 @@ final class Ghostfs implements GhostKernel {
 
     @Override
     public void commit(BitSet cpus) {
-        Pointer mask = Memory.allocateDirect(runtime, 128, true);
+        Pointer mask = Linux.allocate(128);
         byte[] bits = cpus.toByteArray();
         mask.put(0, bits, 0, Math.min(bits.length, 128));
-        Pointer arg = Memory.allocateDirect(runtime, 16, true);
+        Pointer arg = Linux.allocate(16);
         arg.putAddress(0, mask.address());
         arg.putInt(8, 128);
         arg.putInt(12, 0);
-        c.ioctl(ctl, Ghost.IOC_COMMIT_TXN, arg); // each transaction's state says how it went
+        c.ioctl(ctl, Ghost.IOC_COMMIT_TXN, arg.address()); // each transaction's state says how it went
     }
 
     @Override
     public void freeStatusWord(int region, int index) {
-        Pointer arg = Memory.allocateDirect(runtime, 8, true);
+        Pointer arg = Linux.allocate(8);
         arg.putInt(0, region);
         arg.putInt(4, index);
-        c.ioctl(ctl, IOC_SW_FREE, arg);
+        c.ioctl(ctl, IOC_SW_FREE, arg.address());
     }
 
     @Override
@@ -210,14 +186,14 @@ final class Ghostfs implements GhostKernel {
     }
 
     private ByteBuffer map(Path file, int prot) {
-        int fd = c.open(file.toString(), O_RDWR | O_CLOEXEC);
+        int fd = c.open(file.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
         check(fd, "open " + file);
         try {
             long size = Files.size(file);
-            Pointer p = c.mmap(null, size, prot, MAP_SHARED, fd, 0);
+            Pointer p = c.mmap(null, size, prot, LibC.MAP_SHARED, fd, 0);
             checkMap(p, file.toString());
             unmaps.add(() -> c.munmap(p, size));
-            return com.kenai.jffi.MemoryIO.getInstance().newDirectByteBuffer(p.address(), (int) size).order(ByteOrder.LITTLE_ENDIAN);
+            return Linux.buffer(p.address(), (int) size).order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
             throw new IllegalStateException(file + ": " + e.getMessage(), e);
         } finally {
@@ -226,13 +202,13 @@ final class Ghostfs implements GhostKernel {
     }
 
     private void writeFile(String name, String text) {
-        int fd = c.open(enclave.resolve(name).toString(), O_WRONLY | O_CLOEXEC);
+        int fd = c.open(enclave.resolve(name).toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
         check(fd, "open " + enclave.resolve(name));
         try {
             byte[] b = text.getBytes(StandardCharsets.US_ASCII);
             if (c.write(fd, b, b.length) != b.length) {
                 throw new IllegalStateException("write " + text + " to " + enclave.resolve(name) + ": errno "
-                        + LastError.getLastError(runtime));
+                        + Linux.errno());
             }
         } finally {
             c.close(fd);
@@ -241,13 +217,13 @@ final class Ghostfs implements GhostKernel {
 
     private void check(int rc, String what) {
         if (rc < 0) {
-            throw new IllegalStateException("ghostfs: " + what + ": errno " + LastError.getLastError(runtime));
+            throw new IllegalStateException("ghostfs: " + what + ": errno " + Linux.errno());
         }
     }
 
     private void checkMap(Pointer p, String what) {
         if (p == null || p.address() == -1L) {
-            throw new IllegalStateException("ghostfs: mmap " + what + ": errno " + LastError.getLastError(runtime));
+            throw new IllegalStateException("ghostfs: mmap " + what + ": errno " + Linux.errno());
         }
     }
 }
