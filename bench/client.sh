@@ -24,7 +24,7 @@ mvn_build() {
 }
 mvn_build -o -pl "$MODULE" -am || mvn_build -pl "$MODULE" -am || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
 # Snapshot the compiled classes: others may rebuild (or clean) the modules meanwhile.
-for m in "$MODULE" api-bundle native client backend-ebpf-bundle isolation-bundle backend-xdp-offload-bundle; do
+for m in "$MODULE" api-bundle native client bpf-bundle backend-ebpf-bundle isolation-bundle backend-xdp-offload-bundle; do
   [[ -d $m/target/classes ]] || continue
   cp -r "$m/target/classes" "$OUT/$m-classes"
   sed -i "s|$ROOT/$m/target/classes|$OUT/$m-classes|g" "$OUT/classpath.txt"

@@ -21,7 +21,7 @@ cd "$ROOT"
 . "$ROOT/bench/shim.sh"
 
 step "[1/2] building $MODULE test classes and their classpath"
-shim_build "$MODULE" dev/syrup/daemon/bench/DeployBench api-bundle native client backend-ebpf-bundle isolation-bundle
+shim_build "$MODULE" dev/syrup/daemon/bench/DeployBench api-bundle native client bpf-bundle backend-ebpf-bundle isolation-bundle
 shim_machine
 
 step "[2/2] $FIRST first compiles, $SAMPLES cached deploys with each of: $LIVE deployments live"

@@ -21,7 +21,7 @@ cd "$ROOT"
 . "$ROOT/bench/shim.sh"
 
 step "[1/3] building $MODULE test classes and their classpath"
-shim_build "$MODULE" dev/syrup/isolation/bench/DispatchBench backend-ebpf-bundle api-bundle native
+shim_build "$MODULE" dev/syrup/isolation/bench/DispatchBench bpf-bundle api-bundle native
 
 step "[2/3] policies and headers"
 shim_policies $POLICIES

@@ -22,7 +22,7 @@ cd "$ROOT"
 . "$ROOT/bench/shim.sh"
 
 step "[1/2] building $MODULE test classes and their classpath"
-shim_build "$MODULE" dev/syrup/daemon/bench/SocketBench api-bundle native client backend-ebpf-bundle isolation-bundle
+shim_build "$MODULE" dev/syrup/daemon/bench/SocketBench api-bundle native client bpf-bundle backend-ebpf-bundle isolation-bundle
 shim_machine
 
 step "[2/2] $ROUNDS rounds x 3 selections x ($FLOWS flows, 1 flow) x $SECS s"

@@ -22,7 +22,7 @@ cd "$ROOT"
 . "$ROOT/bench/shim.sh"
 
 step "[1/3] building $MODULE test classes and their classpath"
-shim_build "$MODULE" dev/syrup/backend/ebpf/StatsOverheadBench api-bundle native
+shim_build "$MODULE" dev/syrup/backend/ebpf/StatsOverheadBench bpf-bundle api-bundle native
 
 step "[2/3] policies and headers"
 shim_policies $POLICIES

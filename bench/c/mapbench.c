@@ -1,4 +1,4 @@
-// C baseline for MapBench (backend-ebpf-bundle/src/test/java/dev/syrup/bpf/bench): the same
+// C baseline for MapBench (bpf-bundle/src/test/java/dev/syrup/bpf/bench): the same
 // u32 -> u64 maps (ARRAY with BPF_F_MMAPABLE, HASH), 1024 entries, the same key sequence
 // (i + 1) & 1023, through libbpf's bpf_map_lookup_elem / bpf_map_update_elem and through an mmap
 // of the array. Each operation: REPS timed loops (CLOCK_MONOTONIC) of ITERS syscalls, or of

@@ -70,6 +70,7 @@ public abstract class SyrupTestSupport {
         "syrup-api",
         "syrup-native",
         "syrup-client",
+        "syrup-bpf",
         "syrup-backend-ebpf",
         "syrup-backend-ghost",
         "syrup-isolation",

@@ -8,8 +8,8 @@ import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.BpfProgram;
+import dev.syrup.bpf.KernelSupport;
 import dev.syrup.bpf.MapType;
-import dev.syrup.bpf.internal.Native;
 import dev.syrup.dispatch.Dispatcher;
 import dev.syrup.dispatch.Dispatcher.XdpMode;
 import dev.syrup.hook.kit.DecisionStats;
@@ -66,7 +66,7 @@ final class CpuRedirectDeployment extends PolicyDeployment {
         if (cores.isEmpty()) {
             throw new SyrupException(Kind.NO_EXECUTORS, "cpu_redirect has no cores configured");
         }
-        int possible = possibleCpus();
+        int possible = KernelSupport.possibleCpus();
         for (int c : cores) {
             if (c >= possible) {
                 throw new SyrupException(Kind.INVALID, "core " + c + " does not exist (this machine has "
@@ -99,10 +99,6 @@ final class CpuRedirectDeployment extends PolicyDeployment {
             claim.close();
             throw new SyrupException(Kind.KERNEL, "cannot create the CPUMAP of " + target + ": " + e.getMessage(), e);
         }
-    }
-
-    static int possibleCpus() {
-        return Native.checkBpf("libbpf_num_possible_cpus", Native.get().bpf().libbpf_num_possible_cpus());
     }
 
     @Override

@@ -201,8 +201,7 @@ public final class BpfMap implements AutoCloseable {
     /** Size of a value buffer for lookup: per-CPU maps hold one 8-byte-aligned slot per possible CPU. */
     public int lookupValueSize() {
         if (isPerCpu()) {
-            return ((valueSize + 7) & ~7) * Native.checkBpf("libbpf_num_possible_cpus",
-                    Native.get().bpf().libbpf_num_possible_cpus());
+            return ((valueSize + 7) & ~7) * KernelSupport.possibleCpus();
         }
         return valueSize;
     }

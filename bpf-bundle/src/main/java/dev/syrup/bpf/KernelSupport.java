@@ -70,4 +70,10 @@ public final class KernelSupport {
         }
         throw new IOException("no CapEff line");
     }
+
+    /** libbpf_num_possible_cpus: the CPUs per-CPU maps and CPUMAPs are sized for (not only the online ones). */
+    public static int possibleCpus() {
+        return dev.syrup.bpf.internal.Native.checkBpf("libbpf_num_possible_cpus",
+                dev.syrup.bpf.internal.Native.get().bpf().libbpf_num_possible_cpus());
+    }
 }
