@@ -1,5 +1,6 @@
 package dev.syrup.daemon;
 
+import static dev.syrup.daemon.Kernel.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,7 +22,6 @@ import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -160,14 +160,4 @@ class ThreadRestartKernelTest {
         assertEquals(orig, sched.state(tid), "its thread runs as registered");
     }
 
-    private static boolean eventually(BooleanSupplier c, long ms) {
-        long end = System.nanoTime() + ms * 1_000_000L;
-        while (System.nanoTime() < end) {
-            if (c.getAsBoolean()) {
-                return true;
-            }
-            LockSupport.parkNanos(1_000_000);
-        }
-        return c.getAsBoolean();
-    }
 }
