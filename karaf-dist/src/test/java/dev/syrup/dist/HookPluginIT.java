@@ -147,6 +147,16 @@ public class HookPluginIT extends SyrupTestSupport {
         }
     }
 
+    /** Runs a shell command as executeCommand does, and prints it with its output (the test's transcript). */
+    private String shell(String command) {
+        String out = executeCommand(command);
+        System.out.println("karaf@root()> " + command);
+        if (!out.isBlank()) {
+            System.out.println(out.stripTrailing());
+        }
+        return out;
+    }
+
     @Test
     public void thirdPartyHookInstalledAtRunTimeSteersTrafficAndLeavesNothing() throws Exception {
         String jar = System.getProperty("syrup.example.jar");
@@ -158,19 +168,19 @@ public class HookPluginIT extends SyrupTestSupport {
         Set<Integer> linksBefore = KernelObjects.links().stream().map(KernelObjects.LinkInfo::id).collect(Collectors.toSet());
 
         // Installed into the running syrupd: no restart, the hook service just appears.
-        String installed = executeCommand("bundle:install -s " + new File(jar).toURI());
+        String installed = shell("bundle:install -s " + new File(jar).toURI());
         Bundle plugin = bundle("syrup-hook-sk-lookup");
         assertNotNull(installed, plugin);
         assertEquals(Bundle.ACTIVE, plugin.getState());
         eventually(() -> executeCommand("syrup:hooks --no-format").contains("sk_lookup"));
-        String hooks = executeCommand("syrup:hooks --no-format");
+        String hooks = shell("syrup:hooks --no-format");
         assertTrue(hooks, hooks.lines().anyMatch(l -> l.contains("sk_lookup") && l.contains("available")));
 
         // Without a policy, datagrams to P reach nobody (nothing is bound to P).
         send(port, -1);
         assertNothingReceived();
 
-        String out = executeCommand("syrup:deploy round_robin --hook sk_lookup --port " + port);
+        String out = shell("syrup:deploy round_robin --hook sk_lookup --port " + port);
         String id = out.strip().substring(out.strip().lastIndexOf(' ') + 1);
         assertTrue(out, id.startsWith("d"));
         String json = executeCommand("syrup:list --json");
@@ -194,34 +204,39 @@ public class HookPluginIT extends SyrupTestSupport {
             counts[e]++;
         }
         assertEquals(List.of(100, 100, 100), List.of(counts[0], counts[1], counts[2]));
+        System.out.println("# " + n + " datagrams to port " + port + ": " + counts[0] + "/" + counts[1] + "/" + counts[2]
+                + " on the sockets of ports " + (port + 1) + ".." + (port + EXECUTORS) + ", in rotation");
+        System.out.println("# in the kernel: program " + prog + " (sk_lookup), netns link " + links.get(0).id());
 
         // bundle:stop: the deployment goes, and with it the link, the program and the maps.
-        executeCommand("bundle:stop " + plugin.getBundleId());
+        shell("bundle:stop " + plugin.getBundleId());
         assertFalse(executeCommand("syrup:hooks --no-format").contains("sk_lookup"));
         assertFalse(executeCommand("syrup:list --no-format").contains(id));
         assertNothingLeft(progsBefore, mapsBefore, linksBefore);
+        System.out.println("# after bundle:stop: no program, map or link of the deployment left (listed by id)");
         send(port, -2);
         assertNothingReceived();
 
         // bundle:start: the hook is back (its deployments are not: they were removed).
-        executeCommand("bundle:start " + plugin.getBundleId());
+        shell("bundle:start " + plugin.getBundleId());
         eventually(() -> executeCommand("syrup:hooks --no-format").contains("sk_lookup"));
         assertTrue(executeCommand("syrup:hooks --no-format").contains("sk_lookup"));
         assertFalse(executeCommand("syrup:list --no-format").contains("sk_lookup"));
 
         // Deployed again, then uninstalled with the deployment running: no trace.
-        String again = executeCommand("syrup:deploy round_robin --hook sk_lookup --port " + port);
+        String again = shell("syrup:deploy round_robin --hook sk_lookup --port " + port);
         for (int j = 0; j < 6; j++) {
             send(port, j);
         }
         for (int j = 0; j < 6; j++) {
             assertEquals(again, j, receive(executors.get(j % EXECUTORS)));
         }
-        executeCommand("bundle:uninstall " + plugin.getBundleId());
+        shell("bundle:uninstall " + plugin.getBundleId());
         assertNull(bundle("syrup-hook-sk-lookup"));
         assertFalse(executeCommand("syrup:hooks --no-format").contains("sk_lookup"));
         assertFalse(executeCommand("syrup:list --no-format").contains("sk_lookup"));
         assertNothingLeft(progsBefore, mapsBefore, linksBefore);
+        System.out.println("# after bundle:uninstall: no program, map or link left, no sk_lookup hook");
         send(port, -3);
         assertNothingReceived();
     }
