@@ -79,8 +79,7 @@ public final class Ghost {
         } catch (java.io.IOException | RuntimeException e) {
             return Optional.of("ghOSt: cannot read " + GHOSTFS.resolve("version") + ": " + e.getMessage());
         }
-        return Optional.of("ghOSt: ghostfs is present and the agent (GhostAgent) speaks its ABI, but thread_scheduler"
-                + " deployments are not wired to it yet; use engine=linux");
+        return Optional.empty();
     }
 
     /** A thread event, as both engines give it to the policy (struct syr_thread.event). */

@@ -1,5 +1,6 @@
 package dev.syrup.backend.ghost;
 
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -109,7 +110,43 @@ final class GhostAgent implements AutoCloseable {
     /** Thread {@code tid}, registered at {@code index}, enters the enclave: the agent schedules it from its TASK_NEW on. */
     synchronized void register(int tid, int index) {
         registered.put(tid, index);
-        kernel.enterGhost(tid);
+        try {
+            kernel.enterGhost(tid);
+        } catch (RuntimeException e) {
+            registered.remove(tid);
+            throw e;
+        }
+    }
+
+    /**
+     * Forgets thread {@code tid}: the agent no longer schedules it. The caller takes it out of
+     * the enclave (sched_setscheduler to its registered class: the kernel then sends its
+     * TASK_DEPARTED, which finds nothing here).
+     */
+    synchronized void unregister(int tid) {
+        registered.remove(tid);
+        Task t = tasks.remove(tid);
+        if (t != null) {
+            offCore(t);
+            runnable.remove(tid);
+        }
+    }
+
+    /** Runs the policy again for every thread of the enclave ({@code event}: a new policy version), for its next core. */
+    synchronized void redecide(int event) {
+        for (Task t : tasks.values()) {
+            decide(t, event, -1);
+        }
+    }
+
+    /** Runs the policy again for thread {@code tid} (a per-thread Map entry changed); false when it is not in the enclave yet. */
+    synchronized boolean redecide(int tid, int event) {
+        Task t = tasks.get(tid);
+        if (t == null) {
+            return false;
+        }
+        decide(t, event, -1);
+        return true;
     }
 
     /** Starts an agent thread per core; the first core's runs the loop. Returns once every core has its agent. */
@@ -164,6 +201,7 @@ final class GhostAgent implements AutoCloseable {
             overflow = over;
         }
         int head = queue.getInt(ring);
+        VarHandle.acquireFence(); // the kernel writes a message, then head (smp_store_release)
         int tail = queue.getInt(ring + 4);
         int n = 0;
         while (tail != head) {
@@ -171,7 +209,8 @@ final class GhostAgent implements AutoCloseable {
             Ghost.Message m = Ghost.message(queue, at);
             handle(m);
             tail += m.slots();
-            queue.putInt(ring + 4, tail); // consumed: the kernel may reuse the slots
+            VarHandle.releaseFence(); // the message is read before the kernel may reuse its slots
+            queue.putInt(ring + 4, tail);
             n++;
         }
         messages += n;

@@ -10,16 +10,9 @@ import dev.syrup.backend.ghost.Sched.State;
 import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
-import dev.syrup.bpf.MapInfo;
 import dev.syrup.bpf.MapType;
 import dev.syrup.bpf.MappedArray;
-import dev.syrup.bpf.ObjectRejectedException;
-import dev.syrup.bpf.VerifierException;
-import dev.syrup.hook.kit.KernelMap;
-import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.MapRegistry;
-import dev.syrup.hook.kit.PolicyObjects;
-import dev.syrup.hook.spi.HookDeployment;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,10 +54,10 @@ import java.util.function.Consumer;
  * unregister, close (undeploy, agent stop, bundle stop) do the same; an exited thread is
  * forgotten without a system call (its tid could be reused). RT throttling stays as configured.
  */
-public final class ThreadDeployment implements HookDeployment {
+public final class ThreadDeployment implements ThreadSchedulerDeployment {
 
     private static final System.Logger LOG = System.getLogger(ThreadDeployment.class.getName());
-    static final Set<String> INTERNAL = Set.of(ThreadGlue.DECISIONS_MAP);
+    static final Set<String> INTERNAL = PolicyVersions.INTERNAL;
     private static final String[] TRACEPOINTS = {"sched_wakeup", "sched_switch", "sched_process_exit"};
     private static final String[] TP_PROGRAMS = {ThreadGlue.WAKEUP_PROGRAM, ThreadGlue.SWITCH_PROGRAM, ThreadGlue.EXIT_PROGRAM};
     private static final int LATENCY_SAMPLES = 8192;
@@ -87,6 +80,7 @@ public final class ThreadDeployment implements HookDeployment {
     /** The hook's tracepoint programs, attached for the deployment's life. */
     private final BpfObject eventObject;
     private final SavedThreads saved;
+    private final PolicyVersions versions;
     private final Slot[] slots;
 
     /** The running policy; guarded by this. */
@@ -109,8 +103,7 @@ public final class ThreadDeployment implements HookDeployment {
 
     private final long[] latencies = new long[LATENCY_SAMPLES];
     private long latencyCount;
-    private final long[] perCore;
-    private long pass, drop, other;
+    private final DecisionCounts counts;
     private long mapEvents;
 
     /** One registered thread. */
@@ -145,7 +138,7 @@ public final class ThreadDeployment implements HookDeployment {
         this.settings = settings;
         this.onClose = onClose;
         this.slots = new Slot[settings.maxThreads()];
-        this.perCore = new long[cores.size()];
+        this.counts = new DecisionCounts(cores.size());
         BpfMap t = null, e = null, d = null;
         MappedArray view = null, seen = null;
         BpfObject ev = null;
@@ -189,6 +182,7 @@ public final class ThreadDeployment implements HookDeployment {
         this.events = e;
         this.threads = t;
         this.decisions = d;
+        this.versions = new PolicyVersions(pinDir, registry, d);
         int rt = Math.min(99, settings.fifoPriority() + 1);
         this.agent = new Thread(() -> runAgent(rt), "syrup-thread-agent-" + pinDir.getFileName());
         this.watchdog = new Thread(() -> runWatchdog(Math.min(99, rt + 1)), "syrup-thread-watchdog-" + pinDir.getFileName());
@@ -204,24 +198,8 @@ public final class ThreadDeployment implements HookDeployment {
     }
 
     @Override
-    public int executors() {
-        return cores.size();
-    }
-
-    @Override
-    public List<String> describeExecutors() {
-        List<String> out = new ArrayList<>();
-        for (int i = 0; i < cores.size(); i++) {
-            out.add("core " + cores.get(i));
-        }
-        return out;
-    }
-
-    /** Executors are the configured cores; an application registers threads (inputs) instead. */
-    @Override
-    public void registerExecutor(int index, long pid, int fd) throws SyrupException {
-        throw new SyrupException(Kind.INVALID, "thread_scheduler's executors are the configured cores " + cores
-                + "; register threads with registerThread");
+    public List<Integer> cores() {
+        return cores;
     }
 
     /**
@@ -237,15 +215,7 @@ public final class ThreadDeployment implements HookDeployment {
     @Override
     public synchronized int registerThread(long callerPid, int uid, int tid) throws SyrupException {
         checkOpen();
-        if (callerPid <= 0 || callerPid > Integer.MAX_VALUE) {
-            throw new SyrupException(Kind.INVALID, "bad pid " + callerPid);
-        }
-        int pid = (int) callerPid;
-        ProcThreads.checkOwner(pid, uid, tid);
-        if (boundPid != 0 && boundPid != pid) {
-            throw new SyrupException(Kind.DENIED, "thread_scheduler deployment " + pinDir.getFileName()
-                    + " schedules the threads of process " + boundPid + ", not of " + pid);
-        }
+        int pid = Registration.owner(id, callerPid, uid, tid, boundPid);
         for (Slot s : slots) {
             if (s != null && s.tid == tid) {
                 return s.index;
@@ -261,15 +231,7 @@ public final class ThreadDeployment implements HookDeployment {
         if (index < 0) {
             throw new SyrupException(Kind.LIMIT, "thread_scheduler deployment has " + slots.length + " threads registered already");
         }
-        State original;
-        try {
-            original = sched.state(tid);
-        } catch (SchedException e) {
-            throw new SyrupException(e.gone() ? Kind.NOT_FOUND : Kind.KERNEL, "thread " + tid + ": " + e.getMessage());
-        }
-        if ((original.policy() & ~Sched.SCHED_RESET_ON_FORK) == Sched.SCHED_DEADLINE) {
-            throw new SyrupException(Kind.INVALID, "thread " + tid + " is SCHED_DEADLINE: it cannot be scheduled by a policy");
-        }
+        State original = Registration.original(sched, tid);
         Slot s = new Slot(tid, index, original);
         s.seq = (int) (decided.getLong(2 * index) >>> 32);
         s.eventSeq = (int) (happened.getLong(2 * index) >>> 32);
@@ -300,7 +262,8 @@ public final class ThreadDeployment implements HookDeployment {
      * thread that fails the checks stays as it was registered and is forgotten. Returns how many
      * were registered; the policy decides for them at its install.
      */
-    synchronized int readopt(List<SavedThreads.Entry> again) {
+    @Override
+    public synchronized int readopt(List<SavedThreads.Entry> again) {
         int n = 0;
         for (SavedThreads.Entry e : again) {
             if (e.index() < 0 || e.index() >= slots.length || slots[e.index()] != null
@@ -342,6 +305,7 @@ public final class ThreadDeployment implements HookDeployment {
     }
 
     /** Puts the thread back as it was registered and forgets it; false when it was not registered. */
+    @Override
     public synchronized boolean unregisterThread(int tid) {
         for (int i = 0; i < slots.length; i++) {
             Slot s = slots[i];
@@ -377,42 +341,14 @@ public final class ThreadDeployment implements HookDeployment {
     }
 
     private void doInstall(Path object) throws SyrupException {
-        BpfObject obj = null;
-        try {
-            try {
-                obj = BpfObject.open(object, ThreadGlue.RULES);
-            } catch (ObjectRejectedException e) {
-                throw new SyrupException(Kind.VERIFIER, "the policy is not allowed at " + e.scope() + ":\n"
-                        + String.join("\n", e.violations()), e);
-            }
-            obj.reuseMap(ThreadGlue.DECISIONS_MAP, decisions);
-            reusePolicyMaps(obj);
-            try {
-                obj.load();
-            } catch (VerifierException e) {
-                throw new SyrupException(Kind.VERIFIER, "the verifier refused " + e.programName() + ": "
-                        + String.join("\n", e.reason()), e);
-            }
-            obj.program(ThreadGlue.RUN_PROGRAM); // the glue's, or the object is not this hook's
-        } catch (SyrupException e) {
-            if (obj != null) {
-                obj.close();
-            }
-            throw e;
-        } catch (BpfException | IllegalStateException | java.util.NoSuchElementException e) {
-            if (obj != null) {
-                obj.close();
-            }
-            throw new SyrupException(Kind.KERNEL, "thread_scheduler: installing the policy failed: " + e.getMessage(), e);
-        }
+        BpfObject obj = versions.load(object, running);
         // The new version runs; the old one goes (both may have decided for a moment: the agent applies the latest).
         BpfObject old = running;
         running = obj;
         if (old != null) {
-            retire(old);
+            versions.retire(old);
         }
-        maps = pinPolicyMaps(obj);
-        registry.commit(obj, pinDir, INTERNAL);
+        maps = versions.commit(obj);
         watched.forEach(MappedArray::close);
         watched = perThreadMaps(obj);
         for (Slot s : slots) {
@@ -424,62 +360,6 @@ public final class ThreadDeployment implements HookDeployment {
                 runPolicy(s, ThreadGlue.EV_NEW);
             }
         }
-    }
-
-    /**
-     * Before load: a policy Map gets the running version's Map of that name and shape (a
-     * replacement keeps its values); then the {@link MapRegistry} hands it the Maps other live
-     * deployments of the same owner have, at any hook (the socket_select policy's {@code scan},
-     * for example: paper §5.3), or refuses a shape mismatch.
-     */
-    private void reusePolicyMaps(BpfObject obj) throws SyrupException {
-        for (MapInfo d : obj.declaredMaps()) {
-            if (INTERNAL.contains(d.name()) || d.name().contains(".")) {
-                continue;
-            }
-            if (running != null) {
-                try {
-                    BpfMap mine = running.map(d.name());
-                    if (MapRegistry.difference(d, mine) == null) {
-                        obj.reuseMap(d.name(), mine);
-                    }
-                } catch (java.util.NoSuchElementException e) {
-                    // not in the running version
-                }
-            }
-        }
-        if (running == null) {
-            // The first install: Maps a previous syrupd left pinned for this deployment (a re-adoption) come back.
-            DeploymentDir dir = new DeploymentDir(pinDir);
-            try {
-                PolicyObjects.reuseMaps(registry, obj, dir, INTERNAL, true);
-            } finally {
-                dir.end(false);
-            }
-        } else {
-            registry.reuse(obj, pinDir, INTERNAL);
-        }
-    }
-
-    private List<SyrupMap> pinPolicyMaps(BpfObject obj) throws SyrupException {
-        List<SyrupMap> out = new ArrayList<>();
-        try {
-            Files.createDirectories(pinDir);
-            for (BpfMap m : obj.maps()) {
-                if (INTERNAL.contains(m.name()) || m.name().contains(".")) {
-                    continue;
-                }
-                Path pin = pinDir.resolve(m.name());
-                if (!m.claimPin(pin)) {
-                    m.pin(pin);
-                }
-                out.add(new KernelMap(m.name(), m));
-            }
-        } catch (IOException | BpfException e) {
-            throw new SyrupException(Kind.KERNEL, "the policy runs, but pinning its maps under " + pinDir + " failed: "
-                    + e.getMessage(), e);
-        }
-        return out;
     }
 
     /** The policy's mmap'able u64 arrays: an entry [index] changing is a SYR_THREAD_CHANGED event of that thread. */
@@ -497,19 +377,6 @@ public final class ThreadDeployment implements HookDeployment {
 
     private static long valueAt(MappedArray a, int index) {
         return index < a.size() ? a.getLong(index) : 0;
-    }
-
-    private void retire(BpfObject obj) {
-        for (BpfMap m : obj.maps()) {
-            if (!INTERNAL.contains(m.name())) {
-                try {
-                    m.unpin();
-                } catch (RuntimeException e) {
-                    LOG.log(System.Logger.Level.WARNING, "unpin " + m.name() + ": " + e.getMessage());
-                }
-            }
-        }
-        obj.close();
     }
 
     /** The hook's event programs (built into the bundle) on the deployment's own maps. */
@@ -574,11 +441,7 @@ public final class ThreadDeployment implements HookDeployment {
     /** Decisions the agent saw: per core index, PASS, DROP, other (SYR_ANY_CORE, out of range). */
     @Override
     public synchronized DeploymentStats stats() {
-        List<Long> c = new ArrayList<>();
-        for (long v : perCore) {
-            c.add(v);
-        }
-        return new DeploymentStats(c, pass, drop, other);
+        return counts.stats();
     }
 
     /** Decision-to-enforcement latency of the applied decisions (ns): p50, p99, max and how many. */
@@ -601,7 +464,8 @@ public final class ThreadDeployment implements HookDeployment {
         return lastWatchdogLatencyNs;
     }
 
-    Path savedPin() {
+    @Override
+    public Path savedPin() {
         return SavedThreads.pinOf(pinDir);
     }
 
@@ -621,7 +485,7 @@ public final class ThreadDeployment implements HookDeployment {
             closeFds(perfFds);
             watched.forEach(MappedArray::close);
             if (running != null) {
-                retire(running);
+                versions.retire(running);
             }
             registry.release(pinDir);
             eventObject.close();
@@ -740,6 +604,7 @@ public final class ThreadDeployment implements HookDeployment {
      *
      * @return whether a registered thread was re-decided
      */
+    @Override
     public synchronized boolean mapChanged(String map, int key) {
         if (closed || running == null || key < 0 || key >= slots.length || slots[key] == null
                 || maps.stream().noneMatch(m -> m.name().equals(map))) {
@@ -762,44 +627,31 @@ public final class ThreadDeployment implements HookDeployment {
         return mapEvents;
     }
 
-    /** The deployment's id (its pin dir's name), as Map events name it. */
+    @Override
     public String id() {
         return id;
     }
 
-    /** The directory of the owner's pin dirs: where the {@link MapRegistry} finds who shares a Map. */
-    Path ownerDir() {
+    @Override
+    public Path ownerDir() {
         return pinDir.getParent();
     }
 
     private void apply(Slot s, int decision, long decidedAt, boolean count) {
+        if (count) {
+            counts.count(decision);
+        }
         Applied want;
         if (decision == ThreadGlue.ANY_CORE) {
             want = new Applied(Sched.SCHED_FIFO | Sched.SCHED_RESET_ON_FORK, settings.fifoPriority(), (BitSet) coreSet.clone());
-            if (count) {
-                other++;
-            }
         } else if (decision == ThreadGlue.DROP) {
             want = new Applied(Sched.SCHED_IDLE, 0, s.original.cpus());
-            if (count) {
-                drop++;
-            }
         } else if (decision >= 0 && decision < cores.size()) {
             BitSet one = new BitSet();
             one.set(cores.get(decision));
             want = new Applied(Sched.SCHED_FIFO | Sched.SCHED_RESET_ON_FORK, settings.fifoPriority(), one);
-            if (count) {
-                perCore[decision]++;
-            }
         } else {
             want = null; // PASS, or an index with no core: as registered
-            if (count) {
-                if (decision == ThreadGlue.PASS) {
-                    pass++;
-                } else {
-                    other++;
-                }
-            }
         }
         if (Objects.equals(want, s.applied)) {
             return;
@@ -953,7 +805,7 @@ public final class ThreadDeployment implements HookDeployment {
                 if (keep) {
                     running.close(); // its Maps stay pinned
                 } else {
-                    retire(running);
+                    versions.retire(running);
                 }
                 running = null;
             }

@@ -40,7 +40,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * <ul>
  * <li>{@code linux} (stock kernels): the scheduler tracepoints' events feed the policy, the agent applies each
  *     decision with sched_setaffinity / sched_setscheduler ({@link ThreadDeployment});
- * <li>{@code ghost}: the ghOSt ABI ({@link Ghost}); unavailable on a kernel without ghOSt.
+ * <li>{@code ghost}: the ghOSt ABI ({@link Ghost}): an agent schedules the enclave of the
+ *     cores, deciding with the policy ({@link GhostDeployment}); unavailable on a kernel without ghOSt.
  * </ul>
  * {@code engine=auto} takes ghOSt when the kernel has it, else Linux. The target's port only
  * names the deployment (one thread deployment per owner and port; the threads are registered).
@@ -114,11 +115,34 @@ public final class ThreadSchedulerHook implements Hook {
         }
     }
 
+    /** Where the ghOSt engine's kernel side comes from: ghostfs in production ({@link #GHOSTFS}). */
+    interface GhostEngine {
+        /** Why there is no ghOSt to run on, empty when there is. */
+        Optional<String> missing();
+
+        /** A new enclave's kernel side; {@code UnsupportedOperationException} with the reason when there is none. */
+        GhostKernel open();
+    }
+
+    /** The kernel's ghostfs ({@link Ghostfs}). */
+    static final GhostEngine GHOSTFS = new GhostEngine() {
+        @Override
+        public Optional<String> missing() {
+            return Ghost.missing();
+        }
+
+        @Override
+        public GhostKernel open() {
+            return Ghostfs.open();
+        }
+    };
+
     private final Settings settings;
     private final MapRegistry registry;
+    private final GhostEngine ghost;
     private final List<Integer> cores;
     private final String configError;
-    private final Set<ThreadDeployment> open = new CopyOnWriteArraySet<>();
+    private final Set<ThreadSchedulerDeployment> open = new CopyOnWriteArraySet<>();
 
     /**
      * Under OSGi: a configuration it cannot use makes the hook unavailable with the reason; threads
@@ -141,6 +165,7 @@ public final class ThreadSchedulerHook implements Hook {
 
     private ThreadSchedulerHook(Config c, MapRegistry registry) {
         this.registry = java.util.Objects.requireNonNull(registry, "registry");
+        this.ghost = GHOSTFS;
         Settings s;
         String err = null;
         try {
@@ -161,7 +186,13 @@ public final class ThreadSchedulerHook implements Hook {
     }
 
     public ThreadSchedulerHook(Settings s, MapRegistry registry) {
+        this(s, registry, GHOSTFS);
+    }
+
+    /** With the ghOSt engine's kernel side from {@code ghost} (tests: an in-memory stand-in). */
+    ThreadSchedulerHook(Settings s, MapRegistry registry, GhostEngine ghost) {
         this.registry = java.util.Objects.requireNonNull(registry, "registry");
+        this.ghost = java.util.Objects.requireNonNull(ghost, "ghost");
         this.settings = s;
         this.cores = s.cores().isEmpty() ? onlineCpus() : s.cores();
         this.configError = null;
@@ -170,7 +201,7 @@ public final class ThreadSchedulerHook implements Hook {
     /** Bundle stop: every deployment's threads go back as they were (DS deactivates after the daemon let go). */
     @Deactivate
     void deactivate() {
-        for (ThreadDeployment d : open) {
+        for (ThreadSchedulerDeployment d : open) {
             d.close();
         }
     }
@@ -207,15 +238,29 @@ public final class ThreadSchedulerHook implements Hook {
         if (configError != null) {
             return Availability.no(configError);
         }
-        Optional<String> ghost = Ghost.missing();
-        if (settings.engine().equals("ghost")) {
-            return ghost.map(Availability::no).orElse(Availability.yes());
+        Optional<String> ghost = ghostMissing();
+        if (settings.engine().equals("ghost") || (settings.engine().equals("auto") && ghost.isEmpty())) {
+            return ghost.map(Availability::no).orElse(new Availability(true, "engine ghost"));
         }
         Optional<String> linux = linuxMissing();
         if (linux.isPresent()) {
             return Availability.no("linux engine: " + linux.get() + (ghost.isPresent() ? "; " + ghost.get() : ""));
         }
         return new Availability(true, "engine linux" + ghost.map(g -> "; " + g).orElse(""));
+    }
+
+    /** Why the ghOSt engine cannot run here (no ghOSt, or no bpf() for its verified policy), empty when it can. */
+    private Optional<String> ghostMissing() {
+        Optional<String> g = ghost.missing();
+        if (g.isPresent()) {
+            return g;
+        }
+        return KernelSupport.missing().map(m -> "ghOSt engine: its policy needs bpf(): " + m);
+    }
+
+    /** Which engine a deployment opened now gets: ghost when configured, or auto with ghOSt present. */
+    private boolean ghostEngine() {
+        return settings.engine().equals("ghost") || (settings.engine().equals("auto") && ghostMissing().isEmpty());
     }
 
     /** Why the stock Linux engine cannot run here, empty when it can. */
@@ -253,15 +298,24 @@ public final class ThreadSchedulerHook implements Hook {
         if (!a.available()) {
             throw new SyrupException(Kind.UNAVAILABLE, "thread_scheduler: " + a.reason());
         }
-        if (settings.engine().equals("ghost") || (settings.engine().equals("auto") && Ghost.missing().isEmpty())) {
-            throw new SyrupException(Kind.UNAVAILABLE, Ghost.missing().orElse("ghOSt engine"));
+        GhostKernel kernel = null;
+        if (ghostEngine()) {
+            try {
+                kernel = ghost.open();
+            } catch (UnsupportedOperationException e) {
+                throw new SyrupException(Kind.UNAVAILABLE, "thread_scheduler: " + e.getMessage());
+            } catch (IllegalStateException e) {
+                throw new SyrupException(Kind.KERNEL, "thread_scheduler: " + e.getMessage(), e);
+            }
         }
         // This deployment re-adopted after a restart: the threads it had, to register again.
         List<SavedThreads.Entry> again = SavedThreads.take(pinDir);
         // Deployments a previous syrupd left behind (a crash, or waiting for re-adoption): their threads first.
-        SavedThreads.recover(SavedThreads.dirOf(pinDir), open.stream().map(ThreadDeployment::savedPin)
+        SavedThreads.recover(SavedThreads.dirOf(pinDir), open.stream().map(ThreadSchedulerDeployment::savedPin)
                 .collect(java.util.stream.Collectors.toSet()));
-        ThreadDeployment d = new ThreadDeployment(target, pinDir, cores, settings, registry, open::remove);
+        ThreadSchedulerDeployment d = kernel != null
+                ? new GhostDeployment(target, pinDir, cores, settings, registry, kernel, open::remove)
+                : new ThreadDeployment(target, pinDir, cores, settings, registry, open::remove);
         open.add(d);
         d.readopt(again);
         return d;
@@ -283,7 +337,7 @@ public final class ThreadSchedulerHook implements Hook {
      */
     public int mapChanged(MapEvent event) {
         int n = 0;
-        for (ThreadDeployment d : open) {
+        for (ThreadSchedulerDeployment d : open) {
             boolean reads = d.id().equals(event.deployment()) || registry.users(d.ownerDir(), event.map()).stream()
                     .anyMatch(p -> p.getFileName() != null && p.getFileName().toString().equals(event.deployment()));
             if (reads && d.mapChanged(event.map(), event.key())) {

@@ -1,14 +1,15 @@
 package dev.syrup.backend.ghost;
 
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.ArrayDeque;
 import java.util.BitSet;
 import java.util.Deque;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -27,17 +28,18 @@ final class InMemoryGhostfs implements GhostKernel {
     ByteBuffer queue;
     BitSet enclave;
     int defaultQueue = -1;
-    boolean online;
-    boolean destroyed;
-    final List<Integer> entered = new ArrayList<>();
-    final List<Long> associated = new ArrayList<>();
+    volatile boolean online;
+    // read by the tests while an agent thread runs: thread-safe
+    final List<Integer> entered = new CopyOnWriteArrayList<>();
+    final List<Long> associated = new CopyOnWriteArrayList<>();
     final Set<Integer> agents = ConcurrentHashMap.newKeySet();
-    final List<int[]> freed = new ArrayList<>();
-    final List<BitSet> commits = new ArrayList<>();
+    final List<int[]> freed = new CopyOnWriteArrayList<>();
+    final List<BitSet> commits = new CopyOnWriteArrayList<>();
     /** What ran where: "cpu:tid", in commit order. */
-    final List<String> ran = new ArrayList<>();
+    final List<String> ran = new CopyOnWriteArrayList<>();
     /** States the next commits give, instead of COMPLETE (one per transaction). */
-    final Deque<Integer> failNext = new ArrayDeque<>();
+    final Deque<Integer> failNext = new ConcurrentLinkedDeque<>();
+    volatile boolean destroyed;
     private int seq;
 
     InMemoryGhostfs(int cpus) {
@@ -98,10 +100,7 @@ final class InMemoryGhostfs implements GhostKernel {
     @Override
     public void enterGhost(int tid) {
         entered.add(tid);
-        int at = produce(Ghost.MSG_TASK_NEW, tid, -1);
-        if (at >= 0) {
-            queue.putInt(at + Ghost.MSG_HEADER + 20, 0).putInt(at + Ghost.MSG_HEADER + 24, tid % 100);
-        }
+        produce(Ghost.MSG_TASK_NEW, tid, -1);
     }
 
     static long gtid(int tid) {
@@ -128,6 +127,10 @@ final class InMemoryGhostfs implements GhostKernel {
         }
         int at = ring + Ghost.RING_HEADER + idx * Ghost.SLOT;
         Ghost.encode(queue, at, type, ++seq, gtid(tid), cpu);
+        if (type == Ghost.MSG_TASK_NEW) { // its status word: region 0, an index of its own
+            queue.putInt(at + Ghost.MSG_HEADER + 20, 0).putInt(at + Ghost.MSG_HEADER + 24, tid % 100);
+        }
+        VarHandle.releaseFence(); // the message, then head: as the kernel's smp_store_release
         queue.putInt(ring, head + slots);
         return at;
     }
