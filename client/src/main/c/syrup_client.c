@@ -235,9 +235,19 @@ static int call(struct buf *b, struct reply *r, int *passed)
 	b->data[3] = (body >> 24) & 0xff;
 	rc = write_all(conn, b->data, b->len);
 	free(b->data);
-	if (rc < 0)
-		return fail("UNAVAILABLE", rc, "sending to syrupd: %s", strerror(-rc));
+	/*
+	 * syrupd may have answered and closed before the request went out (it refuses a connection
+	 * over a limit that way): its answer, still to be read, is the error to report, not EPIPE.
+	 */
+	int sent = rc;
+	if (sent < 0 && sent != -EPIPE && sent != -ECONNRESET)
+		return fail("UNAVAILABLE", sent, "sending to syrupd: %s", strerror(-sent));
 	rc = read_all(conn, hdr, 4, &fd_in);
+	if (rc < 0 && sent < 0) {
+		close(conn);
+		conn = -1;
+		return fail("UNAVAILABLE", sent, "sending to syrupd: %s", strerror(-sent));
+	}
 	if (rc < 0)
 		goto io_error;
 	r->len = hdr[0] | (hdr[1] << 8) | (hdr[2] << 16) | ((uint32_t)hdr[3] << 24);

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +46,69 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* One field of a reply: name length (2 bytes LE), name, value length (4 bytes LE), value. */
+static size_t put_field(unsigned char *p, const char *name, const char *value)
+{
+	size_t n = strlen(name), v = strlen(value);
+	p[0] = n & 0xff;
+	p[1] = (n >> 8) & 0xff;
+	memcpy(p + 2, name, n);
+	for (int i = 0; i < 4; i++)
+		p[2 + n + i] = (v >> (8 * i)) & 0xff;
+	memcpy(p + 6 + n, value, v);
+	return 6 + n + v;
+}
+
+/*
+ * syrupd refusing a connection over a limit: it answers LIMIT and closes without reading the
+ * request. A forked child plays syrupd on a socket of its own; the call gets LIMIT (not the
+ * write's EPIPE), and the next one UNAVAILABLE.
+ */
+static int refused(void)
+{
+	char path[] = "/tmp/syrup-client-test-XXXXXX";
+	if (!mkdtemp(path))
+		return -1;
+	char sock[sizeof(path) + 16];
+	snprintf(sock, sizeof(sock), "%s/s.sock", path);
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	strcpy(addr.sun_path, sock);
+	int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (srv < 0 || bind(srv, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(srv, 1) < 0)
+		return -1;
+	pid_t child = fork();
+	if (child == 0) {
+		int c = accept(srv, NULL, NULL);
+		unsigned char msg[256];
+		size_t n = 4;
+		n += put_field(msg + n, "status", "error");
+		n += put_field(msg + n, "kind", "LIMIT");
+		n += put_field(msg + n, "message", "over the limit");
+		uint32_t body = (uint32_t)(n - 4);
+		for (int i = 0; i < 4; i++)
+			msg[i] = (body >> (8 * i)) & 0xff;
+		_exit(c >= 0 && write(c, msg, n) == (ssize_t)n ? 0 : 1);
+	}
+	close(srv);
+	int status = -1, ok = 0;
+	if (child > 0 && syr_connect(sock) == 0 && waitpid(child, &status, 0) == child && status == 0) {
+		/* the child has exited: its end is closed, the answer is waiting */
+		int rc = syr_undeploy(1);
+		ok = rc == -EDQUOT && strcmp(syr_last_error_kind(), "LIMIT") == 0 &&
+		     strstr(syr_last_error(), "over the limit") != NULL;
+		if (!ok)
+			fprintf(stderr, "refused: rc %d, %s: %s\n", rc, syr_last_error_kind(), syr_last_error());
+		rc = syr_undeploy(1);
+		ok = ok && rc < 0 && strcmp(syr_last_error_kind(), "UNAVAILABLE") == 0;
+		if (!ok)
+			fprintf(stderr, "then: rc %d, %s: %s\n", rc, syr_last_error_kind(), syr_last_error());
+	}
+	syr_disconnect();
+	unlink(sock);
+	rmdir(path);
+	return ok ? 0 : -1;
+}
+
 static int offline(void)
 {
 	uint64_t v;
@@ -53,6 +118,7 @@ static int offline(void)
 	CHECK(syr_deploy_policy("/nonexistent-dir/p.c", "socket_select", SYR_UDP, 9, NULL, 0) == -ENOENT,
 	      "missing policy file");
 	CHECK(strcmp(syr_last_error_kind(), "NOT_FOUND") == 0, "kind NOT_FOUND");
+	CHECK(refused() == 0, "an answer sent before the request went out");
 	printf("OK offline\n");
 	return 0;
 }
