@@ -36,7 +36,6 @@ import org.apache.karaf.shell.api.console.SessionFactory;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
 import org.ops4j.pax.exam.Option;
-import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.karaf.options.LogLevelOption.LogLevel;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
@@ -58,7 +57,7 @@ import org.osgi.framework.BundleContext;
  * {@code -Dsyrup.exam.keep=true} to keep the booted Karaf (and its data/log/karaf.log) under
  * target/exam/ afterwards.
  */
-@RunWith(PaxExam.class)
+@RunWith(PaxExamBooting.class)
 @ExamReactorStrategy(PerClass.class)
 public abstract class SyrupTestSupport {
 
