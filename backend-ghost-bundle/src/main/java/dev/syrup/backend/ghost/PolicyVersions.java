@@ -7,7 +7,6 @@ import dev.syrup.bpf.BpfException;
 import dev.syrup.bpf.BpfMap;
 import dev.syrup.bpf.BpfObject;
 import dev.syrup.bpf.MapInfo;
-import dev.syrup.bpf.ObjectRejectedException;
 import dev.syrup.bpf.VerifierException;
 import dev.syrup.hook.kit.DeploymentDir;
 import dev.syrup.hook.kit.KernelMap;
@@ -29,7 +28,6 @@ import java.util.Set;
  */
 final class PolicyVersions {
 
-    private static final System.Logger LOG = System.getLogger(PolicyVersions.class.getName());
     static final Set<String> INTERNAL = Set.of(ThreadGlue.DECISIONS_MAP);
 
     private final Path pinDir;
@@ -50,12 +48,7 @@ final class PolicyVersions {
     BpfObject load(Path object, BpfObject running) throws SyrupException {
         BpfObject obj = null;
         try {
-            try {
-                obj = BpfObject.open(object, ThreadGlue.RULES);
-            } catch (ObjectRejectedException e) {
-                throw new SyrupException(Kind.VERIFIER, "the policy is not allowed at " + e.scope() + ":\n"
-                        + String.join("\n", e.violations()), e);
-            }
+            obj = PolicyObjects.open(object, ThreadGlue.RULES);
             obj.reuseMap(ThreadGlue.DECISIONS_MAP, decisions);
             reuseMaps(obj, running);
             try {
@@ -114,7 +107,11 @@ final class PolicyVersions {
         }
     }
 
-    /** The version that now runs: its Maps pinned in the pin dir and made the owner's, for other deployments to share. */
+    /**
+     * The version that now runs: its Maps pinned in the pin dir and made the owner's, for other
+     * deployments to share. By path, as {@link #retire} unpins them (the pin dir is in syrupd's
+     * root-only bpffs tree).
+     */
     List<SyrupMap> commit(BpfObject obj) throws SyrupException {
         List<SyrupMap> out = new ArrayList<>();
         try {
@@ -139,15 +136,6 @@ final class PolicyVersions {
 
     /** A version that no longer runs: its Maps' pins go (a Map shared with a later version stays in the kernel), then its fds. */
     void retire(BpfObject obj) {
-        for (BpfMap m : obj.maps()) {
-            if (!INTERNAL.contains(m.name())) {
-                try {
-                    m.unpin();
-                } catch (RuntimeException e) {
-                    LOG.log(System.Logger.Level.WARNING, "unpin " + m.name() + ": " + e.getMessage());
-                }
-            }
-        }
-        obj.close();
+        PolicyObjects.retire(obj, INTERNAL);
     }
 }
